@@ -1,0 +1,3 @@
+from duckml.cli import cli
+
+cli()

@@ -1,0 +1,174 @@
+"""Finds ``sql/``, applies pending migrations, and (re)creates views and macros.
+
+Migrations are ``sql/migrations/NNNN_slug.sql``, applied in numeric order, each in one transaction with
+its row in ``_duckml_migrations`` (DuckDB rolls DDL back on failure, so a failed migration leaves the file
+as it was). The schema version is the highest applied number. Views and macros are stateless: they are
+recreated whenever the digest of ``sql/views`` + ``sql/macros`` differs from the one stored in the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from duckml.errors import SchemaError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def sql_dir() -> Path:
+    """The ``sql/`` folder: inside an installed wheel, or beside the package in a checkout."""
+    packaged = Path(str(resources.files("duckml"))) / "sql"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "sql"
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    found = []
+    for path in sorted((sql_dir() / "migrations").glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise SchemaError(f"migration file {path.name!r} is not named NNNN_slug.sql")
+        found.append(Migration(int(match[1]), match[2], path.read_text()))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise SchemaError(f"two migration files share a number: {versions}")
+    return found
+
+
+def code_version() -> int:
+    return max((m.version for m in migrations()), default=0)
+
+
+def definition_files() -> list[Path]:
+    """View and macro files; each holds one ``CREATE OR REPLACE`` statement named like the file."""
+    root = sql_dir()
+    return sorted((root / "views").glob("*.sql")) + sorted((root / "macros").glob("*.sql"))
+
+
+def definitions_digest() -> str:
+    digest = hashlib.sha256()
+    for path in definition_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def applied(con, catalog: str) -> dict[int, str]:
+    """Applied migration versions -> checksums; empty for a store that has none yet."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = '_duckml_migrations'",
+        [catalog]).fetchone()[0]
+    if not exists:
+        return {}
+    return dict(con.execute(f"SELECT version, checksum FROM {catalog}.main._duckml_migrations").fetchall())
+
+
+def user_tables(con, catalog: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ? ORDER BY table_name", [catalog]).fetchall()]
+
+
+def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
+    """Validate an attached store; return (needs_migration, needs_definitions)."""
+    done = applied(con, catalog)
+    if not done and user_tables(con, catalog):
+        raise SchemaError(f"{path} is a DuckDB database but not a duckml store (it has tables and no "
+                          "_duckml_migrations); choose another path with set_store() or --store")
+    known = {m.version: m for m in migrations()}
+    newest = max(done, default=0)
+    if newest > code_version():
+        raise SchemaError(f"{path} was written by a newer duckml (schema version {newest}, this duckml knows "
+                          f"{code_version()}); upgrade duckml")
+    for version, checksum in done.items():
+        if version in known and known[version].checksum != checksum:
+            raise SchemaError(f"migration {version} ({known[version].name}) of {path} differs from the one this "
+                              "duckml ships; released migrations must never be edited")
+    needs_migration = any(v not in done for v in known)
+    stored_digest = None
+    if done:
+        row = con.execute(f"SELECT value FROM {catalog}.main._duckml_meta WHERE key = 'definitions_digest'").fetchone()
+        stored_digest = row[0] if row else None
+    return needs_migration, stored_digest != definitions_digest()
+
+
+def migrate(con, catalog: str, stop_after: int | None = None) -> list[int]:
+    """Apply pending migrations to ``catalog`` (the caller holds it read-write); return the versions applied."""
+    con.execute(f"USE {catalog}")
+    try:
+        con.execute("""CREATE TABLE IF NOT EXISTS _duckml_migrations (
+            version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
+            applied_at TIMESTAMP NOT NULL)""")
+        done = applied(con, catalog)
+        ran = []
+        for migration in migrations():
+            if migration.version in done:
+                continue
+            if stop_after is not None and migration.version > stop_after:
+                break
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(migration.sql)
+                con.execute("INSERT INTO _duckml_migrations VALUES (?, ?, ?, now()::TIMESTAMP)",
+                            [migration.version, migration.name, migration.checksum])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            ran.append(migration.version)
+        return ran
+    finally:
+        con.execute("USE memory")
+
+
+def create_definitions(con, *, strict: bool = True) -> None:
+    """Run every view/macro file on the current default catalog, retrying until dependencies resolve.
+
+    Views are bound when created, so a view over another view must come after it; rather than keep an
+    order by hand, failed files are retried after the others until no further progress is made.
+    """
+    pending = {path.name: path.read_text() for path in definition_files()}
+    while pending:
+        failed: dict[str, tuple[str, Exception]] = {}
+        for name, text in pending.items():
+            try:
+                con.execute(text)
+            except Exception as error:  # duckdb.Error: the dependency may simply not exist yet
+                failed[name] = (text, error)
+        if len(failed) == len(pending):
+            if strict:
+                name, (_, error) = next(iter(failed.items()))
+                raise SchemaError(f"sql definition {name} does not apply: {error}") from error
+            return
+        pending = {name: text for name, (text, _) in failed.items()}
+
+
+def store_definitions(con, catalog: str) -> None:
+    """(Re)create the views and macros inside the file, for plain ``duckdb`` clients."""
+    con.execute(f"USE {catalog}")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            create_definitions(con)
+            con.execute("INSERT OR REPLACE INTO _duckml_meta VALUES ('definitions_digest', ?)",
+                        [definitions_digest()])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.execute("USE memory")

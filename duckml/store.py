@@ -1,0 +1,466 @@
+"""The store: one DuckDB file, an artifact folder beside it, and the only code that touches duckdb's lock.
+
+duckml keeps one in-memory DuckDB connection per store and process, and *attaches* the file only for the
+length of one operation (attach + detach costs under 1 ms; ``duckdb.connect`` costs ~10 ms). Holding the
+file between operations would block every other process, readers included, because DuckDB locks the
+whole file.
+
+- ``read()`` attaches read-only (several processes may), and points the live views at the journal
+  records not yet ingested, so a reader sees every returned ``log_*`` call of every process.
+- ``write()`` attaches read-write, first ingests every pending journal record in bulk, then runs the
+  caller's statements in the same transaction, with plain table names resolving to the file.
+Lock conflicts are retried with backoff up to ``DUCKML_LOCK_TIMEOUT`` seconds (default 60), then raise
+``StoreLockedError`` naming the path.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import random
+import re
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from duckml import ingest, schema
+from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
+from duckml.journal import DELETE, INSERT, UPDATE, UPSERT, TABLE_KEYS, JournalWriter
+
+DEFAULT_STORE = "duckml.duckdb"
+_DUCKDB_MAGIC = b"DUCK"
+_selected_path: Path | None = None
+_stores: dict[Path, "Store"] = {}
+_stores_lock = threading.Lock()
+# A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
+_AUTO_INGEST_POINTS = 2_000_000
+
+
+def quote_ident(name: str) -> str:
+    """Quote an SQL identifier (doubling any double quote).
+
+    >>> quote_ident("run list")
+    '"run list"'
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """Quote an SQL string literal, for the few statements (ATTACH) that take no parameters.
+
+    >>> quote_literal("it's")
+    "'it''s'"
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
+def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
+    """The store file to use: ``path``, else ``set_store()``, else ``$DUCKML_STORE``, else ``./duckml.duckdb``.
+
+    >>> resolve_store_path("/tmp/x.duckdb").name
+    'x.duckdb'
+    """
+    if path is not None:
+        chosen = Path(path)
+    elif _selected_path is not None:
+        chosen = _selected_path
+    elif os.environ.get("DUCKML_STORE"):
+        chosen = Path(os.environ["DUCKML_STORE"])
+    else:
+        chosen = Path(DEFAULT_STORE)
+    return Path(os.path.abspath(os.path.expanduser(chosen)))
+
+
+def set_store(path: str | os.PathLike | None) -> "Store":
+    """Choose the store file for this process (``None`` goes back to ``$DUCKML_STORE`` / the default).
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "demo.duckdb"))
+    >>> store.path.name
+    'demo.duckdb'
+    """
+    global _selected_path
+    _selected_path = None if path is None else Path(os.path.abspath(os.path.expanduser(path)))
+    return get_store()
+
+
+def get_store(path: str | os.PathLike | None = None) -> "Store":
+    """The process-wide ``Store`` for a path (resolved as ``resolve_store_path``)."""
+    resolved = resolve_store_path(path)
+    with _stores_lock:
+        store = _stores.get(resolved)
+        if store is None:
+            store = _stores[resolved] = Store(resolved)
+        return store
+
+
+def _lock_timeout() -> float:
+    return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
+
+
+class JournalHandle:
+    """Row changes for the journal tables, recorded in microseconds without the file lock."""
+
+    def __init__(self, store: "Store"):
+        self._store = store
+        self.writer = JournalWriter(store.journal_dir)
+
+    def _check(self, table: str) -> None:
+        if table not in TABLE_KEYS:
+            raise InvalidInputError(f"table {table!r} is not journaled; journal tables: {sorted(TABLE_KEYS)}")
+
+    def insert(self, table: str, row: dict) -> None:
+        """Insert ``row`` unless a row with its primary key exists (the first write wins)."""
+        self._check(table)
+        self.writer.write_event(INSERT, table, row)
+
+    def upsert(self, table: str, row: dict) -> None:
+        """Insert ``row``, replacing any row with the same primary key."""
+        self._check(table)
+        self.writer.write_event(UPSERT, table, row)
+
+    def update(self, table: str, row: dict) -> None:
+        """Merge ``row``'s fields into the existing row with its primary key (no-op if absent)."""
+        self._check(table)
+        self.writer.write_event(UPDATE, table, row)
+
+    def delete(self, table: str, key: dict) -> None:
+        """Delete the row with this primary key."""
+        self._check(table)
+        self.writer.write_event(DELETE, table, key)
+
+
+class Store:
+    """A duckml store. Use ``duckml.connect()`` or ``get_store()`` rather than building one.
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> store.sql("SELECT count(*) AS n FROM runs_overview").fetchall()
+    [(0,)]
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path_key = str(path)  # hashed on every log call: a str is cheaper than a Path
+        self.next_ingest_at = _AUTO_INGEST_POINTS
+        self.artifact_root = path.with_name(path.stem + ".artifacts")
+        self.journal_dir = self.artifact_root / ".journal"
+        self._lock = threading.RLock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._results: duckdb.DuckDBPyConnection | None = None
+        self._ready = False
+        self._definitions_ready = False
+        self._passthrough: set[str] = set()
+        self._journal: JournalHandle | None = None
+        self._predict_registered = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @property
+    def journal(self) -> JournalHandle:
+        if self._journal is None:
+            with self._lock:
+                if self._journal is None:
+                    self._journal = JournalHandle(self)
+                    _register_exit_flush(self)
+        return self._journal
+
+    # -- attaching -----------------------------------------------------------------------------
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            self._con = duckdb.connect(":memory:")
+        return self._con
+
+    def _attach(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        con = self._connection()
+        statement = f"ATTACH {quote_literal(str(self.path))} AS store" + (" (READ_ONLY)" if read_only else "")
+        timeout = _lock_timeout()
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            try:
+                con.execute(statement)
+                return con
+            except duckdb.IOException as error:
+                message = str(error)
+                if "lock" not in message.lower():
+                    raise StoreError(f"cannot open store {self.path}: {message}") from error
+                if time.monotonic() >= deadline:
+                    holder = re.search(r"PID (\d+)", message)
+                    who = f" by process {holder[1]}" if holder else ""
+                    raise StoreLockedError(
+                        f"store {self.path} was held{who} for more than {timeout:g} s "
+                        "(raise DUCKML_LOCK_TIMEOUT, or close the program holding it)") from error
+                time.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 0.05)
+            except duckdb.Error as error:
+                raise StoreError(f"cannot open store {self.path}: {error}") from error
+
+    def _detach(self) -> None:
+        con = self._con
+        try:
+            con.execute("USE memory")
+        finally:
+            con.execute("DETACH store")
+
+    def _check_file_kind(self) -> None:
+        # A file that is not DuckDB is refused before DuckDB may touch it. A file being created by
+        # another process may briefly lack its header, so look again for a moment before refusing.
+        for _ in range(20):
+            with open(self.path, "rb") as handle:
+                header = handle.read(12)
+            if header[8:12] == _DUCKDB_MAGIC:
+                return
+            time.sleep(0.1)
+        raise SchemaError(f"{self.path} is not a DuckDB database; duckml left it untouched "
+                          "(choose another path with set_store() or --store)")
+
+    def _ensure_ready(self) -> None:
+        """Create or migrate the schema once per process; set up the live views on our connection."""
+        if self._ready:
+            return
+        if self.path.exists():
+            self._check_file_kind()
+            con = self._attach(read_only=True)
+            try:
+                needs_migration, needs_definitions = schema.check(con, "store", self.path)
+            finally:
+                self._detach()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            needs_migration = needs_definitions = True
+        if needs_migration or needs_definitions:
+            con = self._attach(read_only=False)
+            try:
+                # checked again under the write lock: another process may have just done it
+                needs_migration, needs_definitions = schema.check(con, "store", self.path)
+                if needs_migration:
+                    schema.migrate(con, "store")
+                    needs_definitions = True
+                if needs_definitions:
+                    schema.store_definitions(con, "store")
+            finally:
+                self._detach()
+        self._ready = True
+
+    def _prepare_live_views(self, con) -> None:
+        """Views in the in-memory catalog: journal tables as file + overlay, others passed through."""
+        tables = [t for t in schema.user_tables(con, "store")]
+        for table in tables:
+            if table in self._passthrough:
+                continue
+            if table in TABLE_KEYS or table == "metrics":
+                if not self._definitions_ready:
+                    ingest.register_overlay(con, None)
+                con.execute(ingest.overlay_view_sql(table))
+            else:
+                con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
+                            f"SELECT * FROM store.main.{quote_ident(table)}")
+            self._passthrough.add(table)
+        if not self._definitions_ready:
+            schema.create_definitions(con)
+            self._definitions_ready = True
+
+    # -- the two ways in ---------------------------------------------------------------------------
+    @contextmanager
+    def read(self):
+        """A read snapshot: every table and view by plain name, including not-yet-ingested journal data.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> with store.read() as con:
+        ...     con.execute("SELECT count(*) FROM runs").fetchone()
+        (0,)
+        """
+        with self._lock:
+            self._ensure_ready()
+            con = self._attach(read_only=True)
+            try:
+                pending = ingest.collect(con, self.journal_dir)
+                self._prepare_live_views(con)
+                ingest.register_overlay(con, None if pending.empty else ingest.fold(con, pending))
+                yield con
+            finally:
+                self._detach()
+
+    @contextmanager
+    def write(self):
+        """A read-write transaction on the file, after ingesting every pending journal record.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> with store.write() as con:
+        ...     con.execute("SELECT count(*) FROM model_versions").fetchone()
+        (0,)
+        """
+        with self._lock:
+            self._ensure_ready()
+            con = self._attach(read_only=False)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    pending = ingest.collect(con, self.journal_dir)
+                    if not pending.empty:
+                        ingest.apply_ingest(con, pending, ingest.fold(con, pending))
+                    con.execute("USE store")
+                    yield con
+                    con.execute("USE memory")
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                ingest.forget_finished(con, self.journal_dir, pending)
+            finally:
+                self._detach()
+
+    def ingest(self) -> None:
+        """Move every pending journal record of every process into the DuckDB file."""
+        with self.write():
+            pass
+
+    def flush(self) -> None:
+        """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``)."""
+        if self._journal is None and not self.journal_dir.exists():
+            self._ensure_ready()
+            return
+        self.ingest()
+
+    def maybe_ingest(self) -> None:
+        """Ingest opportunistically (one try, no waiting) so pending journal data stays small."""
+        writer = self._journal.writer if self._journal else None
+        if writer is None or writer.points_written < self.next_ingest_at:
+            return
+        self.next_ingest_at = writer.points_written + _AUTO_INGEST_POINTS
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            previous = os.environ.get("DUCKML_LOCK_TIMEOUT")
+            os.environ["DUCKML_LOCK_TIMEOUT"] = "0"
+            try:
+                self.ingest()
+            except StoreLockedError:
+                pass  # someone else holds the file; the data stays in the journal, still visible
+            finally:
+                if previous is None:
+                    os.environ.pop("DUCKML_LOCK_TIMEOUT", None)
+                else:
+                    os.environ["DUCKML_LOCK_TIMEOUT"] = previous
+        finally:
+            self._lock.release()
+
+    # -- SQL for users -----------------------------------------------------------------------------
+    def _ensure_predict(self, con, query: str) -> None:
+        if self._predict_registered or "predict" not in query.lower():
+            return
+        try:
+            from duckml import predict as predict_module  # imports scikit-learn: only when asked for
+        except ImportError:
+            return
+        register = getattr(predict_module, "register_predict", None)
+        if register is not None:
+            register(con)
+            self._predict_registered = True
+
+    def sql(self, query: str, params=None) -> duckdb.DuckDBPyRelation | None:
+        """Run SQL on the store: every table, view and macro (``predict`` included) by plain name.
+
+        Reads see not-yet-ingested data of every process; writes (CREATE, INSERT …) go to the file.
+        The result is materialized, so the store is not held while you use it.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> store.sql("SELECT ? + 1 AS two", [1]).pl()["two"].to_list()
+        [2]
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInputError("query must be a non-empty SQL string")
+        try:
+            statements = duckdb.extract_statements(query)
+        except duckdb.Error as error:
+            raise QueryError(f"query does not parse: {error}") from error
+        reading = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.COPY,
+                   duckdb.StatementType.PRAGMA}
+        if all(s.type in reading for s in statements):
+            try:
+                return self._run(self.read, query, params)
+            except QueryError as error:
+                if "read-only" not in str(error) and "read only" not in str(error):
+                    raise
+        return self._run(self.write, query, params)
+
+    def _run(self, mode, query: str, params):
+        with mode() as con:
+            self._ensure_predict(con, query)
+            try:
+                relation = con.sql(query, params=params)
+                table = None if relation is None else relation.to_arrow_table()
+            except duckdb.Error as error:
+                raise QueryError(str(error).strip()) from error
+        if table is None:
+            return None
+        if self._results is None:
+            self._results = duckdb.connect(":memory:")
+        return self._results.from_arrow(table)
+
+    def close(self) -> None:
+        """Close this process's journal segment and ingest it; the Store stays usable."""
+        with self._lock:
+            if self._journal is not None:
+                self._journal.writer.close()
+                self._journal = None
+                self.flush()
+
+
+_exit_stores: list[Store] = []
+
+
+def _reset_after_fork() -> None:
+    # DuckDB connections and held locks do not survive fork(): the child starts with fresh ones.
+    for store in _stores.values():
+        store._con = None
+        store._results = None
+        store._lock = threading.RLock()
+        store._passthrough = set()
+        store._definitions_ready = False
+        store._predict_registered = False
+    if _exit_stores:
+        _register_multiprocessing_finalizer()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _register_exit_flush(store: Store) -> None:
+    if not _exit_stores:
+        atexit.register(_flush_at_exit)
+        _register_multiprocessing_finalizer()
+    _exit_stores.append(store)
+
+
+def _register_multiprocessing_finalizer() -> None:
+    # multiprocessing's forked children leave through os._exit, skipping atexit; its own finalizers run.
+    import sys
+
+    if "multiprocessing" in sys.modules:
+        from multiprocessing import util
+
+        util.Finalize(None, _flush_at_exit, exitpriority=100)
+
+
+def _flush_at_exit() -> None:
+    from duckml import fluent
+
+    fluent._end_runs_at_exit()
+    for store in list(_exit_stores):
+        try:
+            store.close()
+        except StoreError as error:  # data stays in the journal; the next ingest of any process takes it
+            import sys
+
+            print(f"duckml: could not flush {store.path} at exit ({error}); its data stays in the "
+                  "journal and is ingested by the next duckml process", file=sys.stderr)
+    _exit_stores.clear()

@@ -1,0 +1,385 @@
+"""Tracking operations on explicit ids: validate the whole call, then record it in the journal once.
+
+This is the layer under ``fluent`` (which adds MLflow's active-run stack). Runs created or touched in this
+process are cached with their params, so the hot path (``log_metric``) needs no read of the store.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import polars as pl
+
+from duckml import validation
+from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
+from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
+from duckml.store import Store, get_store
+
+DEFAULT_EXPERIMENT_NAME = "Default"
+DEFAULT_EXPERIMENT_ID = "0"
+_EXPERIMENT_NAMESPACE = uuid.UUID("5d7c6a52-8f0e-4d4f-9a51-8a7e3f1c2b10")
+
+
+@dataclass
+class _RunState:
+    experiment_id: str
+    lifecycle_stage: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+_cache_lock = threading.Lock()
+_runs: dict[tuple[str, str], _RunState] = {}  # (store path, run_id) -> state
+
+
+def _store(store: Store | None) -> Store:
+    return store if store is not None else get_store()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def experiment_id_for(name: str) -> str:
+    """Experiment ids derive from the name, so processes creating one experiment at once agree on it.
+
+    >>> experiment_id_for("Default")
+    '0'
+    """
+    if name == DEFAULT_EXPERIMENT_NAME:
+        return DEFAULT_EXPERIMENT_ID
+    return uuid.uuid5(_EXPERIMENT_NAMESPACE, name).hex
+
+
+# -- experiments -------------------------------------------------------------------------------
+def _experiment_from_row(row) -> Experiment:
+    return Experiment(experiment_id=row[0], name=row[1], lifecycle_stage=row[2], creation_time=row[3])
+
+
+def get_experiment_by_name(name: str, store: Store | None = None) -> Experiment | None:
+    """The experiment called ``name``, or ``None``."""
+    validation.check_name(name, "experiment name")
+    with _store(store).read() as con:
+        row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
+                          "WHERE name = ? ORDER BY lifecycle_stage = 'active' DESC LIMIT 1", [name]).fetchone()
+    return None if row is None else _experiment_from_row(row)
+
+
+def get_experiment(experiment_id: str, store: Store | None = None) -> Experiment:
+    """The experiment with this id; ``NotFoundError`` if there is none."""
+    with _store(store).read() as con:
+        row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
+                          "WHERE experiment_id = ?", [str(experiment_id)]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no experiment with id {experiment_id!r}")
+    return _experiment_from_row(row)
+
+
+def resolve_experiment(name_or_id: str, store: Store | None = None) -> Experiment:
+    """An experiment by name, else by id."""
+    found = get_experiment_by_name(name_or_id, store) if isinstance(name_or_id, str) and name_or_id else None
+    if found is None:
+        try:
+            found = get_experiment(name_or_id, store)
+        except NotFoundError:
+            raise NotFoundError(f"no experiment named or with id {name_or_id!r}") from None
+    return found
+
+
+def create_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> str:
+    """Create an experiment (idempotent for an active one of that name) and return its id.
+
+    >>> import duckml.tracking as t
+    >>> t.experiment_id_for("sales") == t.create_experiment("sales")
+    True
+    """
+    validation.check_name(name, "experiment name")
+    store = _store(store)
+    existing = get_experiment_by_name(name, store)
+    if existing is not None:
+        if existing.lifecycle_stage == LifecycleStage.DELETED:
+            raise RunStateError(f"experiment {name!r} is deleted; restore it with restore_experiment({name!r}) "
+                                "or remove it for good with `duckml gc`")
+        experiment_id = existing.experiment_id
+    else:
+        experiment_id = experiment_id_for(name)
+        now = _now()
+        store.journal.insert("experiments", {"experiment_id": experiment_id, "name": name,
+                                             "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                                             "creation_time": now, "last_update_time": now})
+    for key, value in (tags or {}).items():
+        validation.check_key(key, "tag key")
+        store.journal.upsert("experiment_tags", {"experiment_id": experiment_id, "key": key,
+                                                 "value": validation.param_value(value)})
+    return experiment_id
+
+
+def _set_experiment_stage(name_or_id: str, stage: LifecycleStage, store: Store | None) -> None:
+    store = _store(store)
+    experiment = resolve_experiment(name_or_id, store)
+    if experiment.experiment_id == DEFAULT_EXPERIMENT_ID and stage == LifecycleStage.DELETED:
+        raise InvalidInputError("the Default experiment cannot be deleted")
+    store.journal.update("experiments", {"experiment_id": experiment.experiment_id,
+                                         "lifecycle_stage": stage.value, "last_update_time": _now()})
+
+
+def delete_experiment(name_or_id: str, store: Store | None = None) -> None:
+    """Soft-delete an experiment: it and its runs disappear from views and searches until restored."""
+    _set_experiment_stage(name_or_id, LifecycleStage.DELETED, store)
+
+
+def restore_experiment(name_or_id: str, store: Store | None = None) -> None:
+    """Undo ``delete_experiment``."""
+    _set_experiment_stage(name_or_id, LifecycleStage.ACTIVE, store)
+
+
+# -- runs --------------------------------------------------------------------------------------
+_ADJECTIVES = ("amber", "brave", "calm", "clever", "crisp", "eager", "gentle", "golden", "lucid", "mellow",
+               "nimble", "quiet", "rapid", "silent", "steady", "sunny", "swift", "tidy", "vivid", "wise")
+_NOUNS = ("badger", "crane", "dolphin", "falcon", "fox", "heron", "ibex", "koala", "lynx", "marten",
+          "otter", "owl", "panda", "puffin", "raven", "seal", "sparrow", "tiger", "wolf", "yak")
+
+
+def _random_run_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
+
+
+def create_run(experiment_id: str, run_name: str | None = None, tags: dict | None = None,
+               parent_run_id: str | None = None, store: Store | None = None) -> RunInfo:
+    """Start a new RUNNING run in an experiment (its id from ``create_experiment``)."""
+    store = _store(store)
+    if run_name is not None:
+        validation.check_name(run_name, "run name")
+    tags = dict(tags or {})
+    for key in tags:
+        validation.check_key(key, "tag key")
+    if parent_run_id is not None:
+        _state(store, parent_run_id)
+    info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),
+                   run_name=run_name or _random_run_name(), status=RunStatus.RUNNING.value,
+                   start_time=_now(), parent_run_id=parent_run_id)
+    store.journal.insert("runs", {"run_id": info.run_id, "experiment_id": info.experiment_id,
+                                  "run_name": info.run_name, "status": info.status,
+                                  "start_time": info.start_time, "end_time": None,
+                                  "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                                  "parent_run_id": parent_run_id})
+    with _cache_lock:
+        _runs[(store.path_key, info.run_id)] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
+    for key, value in tags.items():
+        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": validation.param_value(value)})
+    return info
+
+
+def _state(store: Store, run_id: str) -> _RunState:
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    key = (store.path_key, run_id)
+    state = _runs.get(key)
+    if state is None:
+        with store.read() as con:
+            row = con.execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id!r} in store {store.path}")
+        state = _RunState(row[0], row[1], params)
+        with _cache_lock:
+            _runs[key] = state
+    return state
+
+
+def _active_state(store: Store, run_id: str) -> _RunState:
+    state = _state(store, run_id)
+    if state.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise RunStateError(f"run {run_id} is deleted; restore_run({run_id!r}) before logging to it")
+    return state
+
+
+def get_run(run_id: str, store: Store | None = None) -> Run:
+    """The run with its params, latest metrics and tags; ``NotFoundError`` if unknown.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_param("lr", 0.1)
+    >>> duckml.get_run(run.info.run_id).data.params
+    {'lr': '0.1'}
+    """
+    with _store(store).read() as con:
+        row = con.execute("SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
+                          "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+        metrics = dict(con.execute("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
+                                   [run_id]).fetchall())
+        tags = dict(con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+    return Run(RunInfo(*row), RunData(params=params, metrics=metrics, tags=tags))
+
+
+def set_terminated(run_id: str, status: str = "FINISHED", end_time: datetime | None = None,
+                   store: Store | None = None) -> None:
+    """Record a run's end: status FINISHED, FAILED or KILLED, and its end time."""
+    store = _store(store)
+    try:
+        status = RunStatus(str(status).upper())
+    except ValueError:
+        raise InvalidInputError(f"status must be one of {[s.value for s in RunStatus]}, got {status!r}") from None
+    _state(store, run_id)
+    store.journal.update("runs", {"run_id": run_id, "status": status.value, "end_time": end_time or _now()})
+
+
+def _set_run_stage(run_id: str, stage: LifecycleStage, store: Store | None) -> None:
+    store = _store(store)
+    state = _state(store, run_id)
+    store.journal.update("runs", {"run_id": run_id, "lifecycle_stage": stage.value})
+    state.lifecycle_stage = stage.value
+
+
+def delete_run(run_id: str, store: Store | None = None) -> None:
+    """Soft-delete a run (hidden from views and searches; ``restore_run`` brings it back)."""
+    _set_run_stage(run_id, LifecycleStage.DELETED, store)
+
+
+def restore_run(run_id: str, store: Store | None = None) -> None:
+    """Undo ``delete_run``."""
+    _set_run_stage(run_id, LifecycleStage.ACTIVE, store)
+
+
+# -- logging -----------------------------------------------------------------------------------
+def log_params(run_id: str, params: dict, store: Store | None = None) -> None:
+    """Log params; a key already logged with another value raises ``ParamConflictError`` (nothing is written)."""
+    store = _store(store)
+    state = _active_state(store, run_id)
+    if not isinstance(params, dict):
+        raise InvalidInputError(f"params must be a dict, got {type(params).__name__}")
+    checked = {validation.check_key(k, "param key"): validation.param_value(v) for k, v in params.items()}
+    for key, value in checked.items():
+        old = state.params.get(key)
+        if old is not None and old != value:
+            raise ParamConflictError(f"param {key!r} of run {run_id} is already {old!r}; params are immutable "
+                                     f"(got {value!r}); log it under another key or start a new run")
+    for key, value in checked.items():
+        if key not in state.params:
+            store.journal.insert("params", {"run_id": run_id, "key": key, "value": value})
+            state.params[key] = value
+
+
+_checked_keys: set[str] = set()
+
+
+def log_metric(run_id: str, key: str, value, step=None, timestamp=None, store: Store | None = None) -> None:
+    """Append one point to a metric's history (~µs: one write to this process's journal)."""
+    # The hot path of a training loop: the common types are checked by identity before the full checks.
+    store = store or get_store()
+    state = _runs.get((store.path_key, run_id))
+    if state is None or state.lifecycle_stage != "active":
+        _active_state(store, run_id)
+    if key not in _checked_keys:
+        validation.check_key(key, "metric key")
+        if len(_checked_keys) < 100_000:
+            _checked_keys.add(key)
+    if type(value) is not float:
+        value = validation.check_metric_value(key, value)
+    if step is None:
+        step = 0
+    elif type(step) is not int or not -(2**63) <= step < 2**63:
+        step = validation.check_step(step)
+    stamp = time.time_ns() // 1000 if timestamp is None else validation.timestamp_us(timestamp)
+    writer = store.journal.writer
+    writer.write_metric(run_id, key, value, step, stamp)
+    if writer.points_written >= store.next_ingest_at:
+        store.maybe_ingest()
+
+
+def log_metrics(run_id: str, metrics: dict, step=None, timestamp=None, store: Store | None = None) -> None:
+    """Append one point to each metric in ``metrics``, all with the same step and timestamp."""
+    store = _store(store)
+    _active_state(store, run_id)
+    if not isinstance(metrics, dict):
+        raise InvalidInputError(f"metrics must be a dict, got {type(metrics).__name__}")
+    keys = [validation.check_key(k, "metric key") for k in metrics]
+    values = [validation.check_metric_value(k, v) for k, v in metrics.items()]
+    if not keys:
+        return
+    store.journal.writer.write_metrics(run_id, keys, np.asarray(values, dtype=np.float64),
+                                       validation.check_step(step), validation.timestamp_us(timestamp))
+    store.maybe_ingest()
+
+
+def log_metric_series(run_id: str, key: str, values, steps=None, timestamps=None,
+                      store: Store | None = None) -> None:
+    """Append a whole history at once (arrays; millions of points per second).
+
+    ``steps`` default to 0, 1, 2 …; ``timestamps`` (epoch ms, or datetimes) default to now.
+
+    >>> import duckml, numpy as np
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_metric_series("loss", np.linspace(1, 0, 5))
+    >>> duckml.get_metric_history(run.info.run_id, "loss")["step"].to_list()
+    [0, 1, 2, 3, 4]
+    """
+    store = _store(store)
+    _active_state(store, run_id)
+    validation.check_key(key, "metric key")
+    try:
+        values = np.asarray(values, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(f"values of metric {key!r} must be numbers: {error}") from None
+    n = len(values)
+    steps = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
+    if steps.dtype.kind not in "iu":
+        raise InvalidInputError(f"steps of metric {key!r} must be integers, got dtype {steps.dtype}")
+    if timestamps is None:
+        stamps = np.full(n, time.time_ns() // 1000, dtype=np.int64)
+    else:
+        stamps = np.asarray([validation.timestamp_us(t) for t in timestamps] if not isinstance(timestamps, np.ndarray)
+                            else timestamps.astype(np.int64) * 1000, dtype=np.int64)
+    if not (len(steps) == len(stamps) == n):
+        raise InvalidInputError(f"metric {key!r}: values ({n}), steps ({len(steps)}) and timestamps "
+                                f"({len(stamps)}) must have the same length")
+    if n:
+        store.journal.writer.write_metrics(run_id, key, values, steps.astype(np.int64), stamps)
+        store.maybe_ingest()
+
+
+def set_tags(run_id: str, tags: dict, store: Store | None = None) -> None:
+    """Set (or overwrite) tags on a run."""
+    store = _store(store)
+    _active_state(store, run_id)
+    if not isinstance(tags, dict):
+        raise InvalidInputError(f"tags must be a dict, got {type(tags).__name__}")
+    checked = {validation.check_key(k, "tag key"): validation.param_value(v) for k, v in tags.items()}
+    for key, value in checked.items():
+        store.journal.upsert("tags", {"run_id": run_id, "key": key, "value": value})
+
+
+def delete_tag(run_id: str, key: str, store: Store | None = None) -> None:
+    """Remove a tag from a run; ``NotFoundError`` if the run has no such tag."""
+    store = _store(store)
+    _active_state(store, run_id)
+    validation.check_key(key, "tag key")
+    with store.read() as con:
+        found = con.execute("SELECT count(*) FROM tags WHERE run_id = ? AND key = ?", [run_id, key]).fetchone()[0]
+    if not found:
+        raise NotFoundError(f"run {run_id} has no tag {key!r}")
+    store.journal.delete("tags", {"run_id": run_id, "key": key})
+
+
+def get_metric_history(run_id: str, key: str, store: Store | None = None) -> pl.DataFrame:
+    """Every point of one metric of one run, by step then time: columns ``step``, ``timestamp``, ``value``."""
+    store = _store(store)
+    _state(store, run_id)
+    validation.check_key(key, "metric key")
+    with store.read() as con:
+        return con.execute("SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ? "
+                           "ORDER BY step, timestamp", [run_id, key]).pl()
+
+
+def forget_cached_runs() -> None:
+    """Drop the per-process run cache (tests; after another process changed a run's lifecycle)."""
+    with _cache_lock:
+        _runs.clear()

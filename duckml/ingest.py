@@ -69,7 +69,7 @@ _schema_cache: dict[tuple[int, str], pa.Schema] = {}
 
 def table_schema(con, table: str) -> pa.Schema:
     key = (id(con), table)
-    if key not in _schema_cache:
+    if key not in _schema_cache:  # the file's table, not a view over it: ask the attached catalog
         _schema_cache[key] = con.sql(f"SELECT * FROM {STORE}.{table} LIMIT 0").to_arrow_table().schema
     return _schema_cache[key]
 
@@ -175,6 +175,19 @@ def _metrics_table(deltas: list[SegmentDelta]) -> pa.Table:
     })
 
 
+def load_temp(con, name: str, table: pa.Table) -> None:
+    """Copy an Arrow table into a TEMP table.
+
+    DuckDB 1.5.5 fails joins that push a bloom filter into a registered PyArrow scan ("Pushdown Filter
+    Type BLOOM_FILTER is not currently supported"), so joined data is copied in rather than registered.
+    """
+    con.register("_duckml_arrow", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _duckml_arrow")
+    finally:
+        con.unregister("_duckml_arrow")
+
+
 def _join(keys: tuple[str, ...], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
 
@@ -185,28 +198,21 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
         warnings.warn(f"duckml: concurrent param conflict: {message}", stacklevel=2)
     for table, change in folded.tables.items():
         keys = TABLE_KEYS[table]
-        con.register("_duckml_touched", change.touched)
-        con.register("_duckml_final", change.final)
-        try:
-            con.execute(f"DELETE FROM {STORE}.{table} t USING _duckml_touched p WHERE {_join(keys, 't', 'p')}")
-            if change.final.num_rows:
-                con.execute(f"INSERT INTO {STORE}.{table} BY NAME SELECT * FROM _duckml_final")
-        finally:
-            con.unregister("_duckml_touched")
-            con.unregister("_duckml_final")
-    con.register("_duckml_series_new", folded.series)
-    con.register("_duckml_metrics_new", folded.metrics)
-    try:
-        if folded.series.num_rows:
-            con.execute(f"INSERT INTO {STORE}._duckml_series BY NAME SELECT * FROM _duckml_series_new")
-        if folded.metrics.num_rows:
-            con.execute(f"""
-                INSERT INTO {STORE}.metrics (run_id, key, value, step, timestamp)
-                SELECT s.run_id, s.key, m.value, m.step, m.timestamp
-                FROM _duckml_metrics_new m JOIN {STORE}._duckml_series s USING (segment, series_id)""")
-    finally:
-        con.unregister("_duckml_series_new")
-        con.unregister("_duckml_metrics_new")
+        load_temp(con, "_duckml_touched", change.touched)
+        con.execute(f"DELETE FROM {STORE}.{table} t USING _duckml_touched p WHERE {_join(keys, 't', 'p')}")
+        if change.final.num_rows:
+            load_temp(con, "_duckml_final", change.final)
+            con.execute(f"INSERT INTO {STORE}.{table} BY NAME SELECT * FROM _duckml_final")
+    if folded.series.num_rows:
+        load_temp(con, "_duckml_series_new", folded.series)
+        con.execute(f"INSERT INTO {STORE}._duckml_series BY NAME SELECT * FROM _duckml_series_new")
+    if folded.metrics.num_rows:
+        load_temp(con, "_duckml_metrics_new", folded.metrics)
+        con.execute(f"""
+            INSERT INTO {STORE}.metrics (run_id, key, value, step, timestamp)
+            SELECT s.run_id, s.key, m.value, m.step, m.timestamp
+            FROM _duckml_metrics_new m JOIN {STORE}._duckml_series s USING (segment, series_id)""")
+        con.execute("DROP TABLE _duckml_metrics_new")
     for delta in pending.deltas:
         if not delta.empty:
             con.execute(f"""INSERT OR REPLACE INTO {STORE}._duckml_segments VALUES (?, ?, ?, now()::TIMESTAMP)""",
@@ -257,11 +263,11 @@ def register_overlay(con, folded: Folded | None) -> None:
         change = folded.tables.get(table) if folded else None
         if change is None:
             change = TableChange(pa.schema([schema.field(k) for k in keys]).empty_table(), schema.empty_table())
-        con.register(f"_duckml_overlay_touched_{table}", change.touched)
-        con.register(f"_duckml_overlay_final_{table}", change.final)
+        load_temp(con, f"_duckml_overlay_touched_{table}", change.touched)
+        load_temp(con, f"_duckml_overlay_final_{table}", change.final)
     metrics = folded.metrics if folded else METRICS_OVERLAY_SCHEMA.empty_table()
     series = folded.series if folded else pa.schema(
         [("segment", pa.string()), ("series_id", pa.int32()), ("run_id", pa.string()), ("key", pa.string())]
     ).empty_table()
-    con.register("_duckml_overlay_metrics", metrics)
-    con.register("_duckml_overlay_series", series)
+    load_temp(con, "_duckml_overlay_metrics", metrics)
+    load_temp(con, "_duckml_overlay_series", series)

@@ -154,6 +154,7 @@ class Store:
         self._ready = False
         self._definitions_ready = False
         self._passthrough: set[str] = set()
+        self._overlay_empty = False
         self._journal: JournalHandle | None = None
         self._predict_registered = False
 
@@ -249,13 +250,13 @@ class Store:
 
     def _prepare_live_views(self, con) -> None:
         """Views in the in-memory catalog: journal tables as file + overlay, others passed through."""
-        tables = [t for t in schema.user_tables(con, "store")]
+        tables = schema.user_tables(con, "store")
+        if not self._definitions_ready:
+            ingest.register_overlay(con, None)  # the overlay views need their tables to exist
         for table in tables:
             if table in self._passthrough:
                 continue
             if table in TABLE_KEYS or table == "metrics":
-                if not self._definitions_ready:
-                    ingest.register_overlay(con, None)
                 con.execute(ingest.overlay_view_sql(table))
             else:
                 con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
@@ -282,7 +283,10 @@ class Store:
             try:
                 pending = ingest.collect(con, self.journal_dir)
                 self._prepare_live_views(con)
-                ingest.register_overlay(con, None if pending.empty else ingest.fold(con, pending))
+                if not (pending.empty and self._overlay_empty):
+                    # rebuilt only when there is something to show or something to clear
+                    ingest.register_overlay(con, None if pending.empty else ingest.fold(con, pending))
+                    self._overlay_empty = pending.empty
                 yield con
             finally:
                 self._detach()
@@ -425,6 +429,7 @@ def _reset_after_fork() -> None:
         store._results = None
         store._lock = threading.RLock()
         store._passthrough = set()
+        store._overlay_empty = False
         store._definitions_ready = False
         store._predict_registered = False
     if _exit_stores:

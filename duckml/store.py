@@ -176,10 +176,10 @@ class Store:
             self._con = duckdb.connect(":memory:")
         return self._con
 
-    def _attach(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         con = self._connection()
         statement = f"ATTACH {quote_literal(str(self.path))} AS store" + (" (READ_ONLY)" if read_only else "")
-        timeout = _lock_timeout()
+        timeout = _lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.001
         while True:
@@ -292,7 +292,7 @@ class Store:
                 self._detach()
 
     @contextmanager
-    def write(self):
+    def write(self, timeout: float | None = None):
         """A read-write transaction on the file, after ingesting every pending journal record.
 
         >>> import duckml, tempfile, os
@@ -303,7 +303,7 @@ class Store:
         """
         with self._lock:
             self._ensure_ready()
-            con = self._attach(read_only=False)
+            con = self._attach(read_only=False, timeout=timeout)
             try:
                 con.execute("BEGIN TRANSACTION")
                 try:
@@ -321,9 +321,9 @@ class Store:
             finally:
                 self._detach()
 
-    def ingest(self) -> None:
+    def ingest(self, timeout: float | None = None) -> None:
         """Move every pending journal record of every process into the DuckDB file."""
-        with self.write():
+        with self.write(timeout=timeout):
             pass
 
     def flush(self) -> None:
@@ -342,17 +342,9 @@ class Store:
         if not self._lock.acquire(blocking=False):
             return
         try:
-            previous = os.environ.get("DUCKML_LOCK_TIMEOUT")
-            os.environ["DUCKML_LOCK_TIMEOUT"] = "0"
-            try:
-                self.ingest()
-            except StoreLockedError:
-                pass  # someone else holds the file; the data stays in the journal, still visible
-            finally:
-                if previous is None:
-                    os.environ.pop("DUCKML_LOCK_TIMEOUT", None)
-                else:
-                    os.environ["DUCKML_LOCK_TIMEOUT"] = previous
+            self.ingest(timeout=0)
+        except StoreLockedError:
+            pass  # someone else holds the file; the data stays in the journal, still visible to readers
         finally:
             self._lock.release()
 

@@ -145,3 +145,16 @@ def test_sql_errors_leave_the_store_usable(store):
         store.sql("CREATE TABLE t AS SELECT 1 AS x; SELECT * FROM nope")
     assert store.sql("SELECT count(*) FROM runs").fetchone() == (0,)
     assert store.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 't'").fetchone() == (0,)
+
+
+def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
+    monkeypatch.setattr(store_module, "_AUTO_INGEST_POINTS", 1000)
+    store.next_ingest_at = 1000
+    with duckml.start_run():
+        for i in range(1500):
+            duckml.log_metric("m", float(i), step=i)
+        con = duckdb.connect(str(store.path), read_only=True)
+        in_file = con.execute("SELECT count(*) FROM metrics").fetchone()[0]
+        con.close()
+        assert 1000 <= in_file < 1500  # ingested at the threshold without waiting for the run's end
+        assert store.sql("SELECT count(*) FROM metrics").fetchone() == (1500,)

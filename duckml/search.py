@@ -1,0 +1,386 @@
+"""Find, compare and chart runs: MLflow's ``search_runs`` and more, each compiled to a few DuckDB queries.
+
+Filters and ``order_by`` go through :mod:`duckml.filter_grammar` (text -> AST -> SQL with every key and
+value bound as a parameter). ``search_runs`` filters and orders the runs table first, looking up only
+the keys the filter names, then fetches the params / latest metrics / tags of the chosen runs in long
+form and pivots them in Polars into MLflow's ``params.<k>`` / ``metrics.<k>`` / ``tags.<k>`` columns
+(a stored view cannot pivot keys that depend on the data; building the MAP columns of
+``runs_overview_all`` for every run cost more than the whole search).
+
+>>> import duckml, tempfile, os
+>>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+>>> search_runs(filter_string="metrics.rmse < 0.5 OR params.model IN ('rf', 'gb')").height
+0
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import polars as pl
+
+from duckml.errors import InvalidInputError, NotFoundError
+from duckml.filter_grammar import OrderBy, compile_filter, compile_order_by, parse_filter, parse_order_by
+
+_VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
+_ACTIVE = "({a}.lifecycle_stage = 'active' AND {a}.experiment_lifecycle_stage = 'active')"
+_ROW = "__duckml_row__"
+# The runs with their experiment, deleted ones included: search_runs filters this.
+_RUNS = """(SELECT x.run_id, x.experiment_id, e.name AS experiment_name, x.run_name, x.status, x.start_time,
+    x.end_time, x.parent_run_id, x.lifecycle_stage, e.lifecycle_stage AS experiment_lifecycle_stage
+    FROM runs AS x JOIN experiments AS e ON e.experiment_id = x.experiment_id)"""
+_RUN_COLUMNS = ["run_id", "experiment_id", "status", "start_time", "end_time", "run_name"]
+
+
+@contextmanager
+def _reading():
+    from duckml.store import get_store  # imported late: store imports the rest of duckml
+
+    with get_store().read() as con:
+        yield con
+
+
+def _strings(value, name: str) -> list[str]:
+    """A str or an iterable of str as a list (duplicates dropped, order kept)."""
+    if isinstance(value, str):
+        value = [value]
+    try:
+        items = list(value)
+    except TypeError:
+        raise InvalidInputError(f"{name} must be a string or a list of strings, got {value!r}") from None
+    bad = [v for v in items if not isinstance(v, str)]
+    if bad:
+        raise InvalidInputError(f"{name} must hold strings only, got {bad[0]!r}")
+    return list(dict.fromkeys(items))
+
+
+def _view_clause(view_type, active: str, name: str = "run_view_type") -> str:
+    """SQL keeping active, deleted or all rows; ``active`` is the SQL test for an active row."""
+    code = view_type if isinstance(view_type, int) and not isinstance(view_type, bool) else \
+        _VIEW_TYPES.get(view_type.upper()) if isinstance(view_type, str) else None
+    if code == 1:
+        return active
+    if code == 2:
+        return f"NOT {active}"
+    if code == 3:
+        return "TRUE"
+    raise InvalidInputError(f"{name} must be 'ACTIVE_ONLY', 'DELETED_ONLY' or 'ALL' (or MLflow's 1, 2, 3), "
+                            f"got {view_type!r}")
+
+
+def _limit(max_results) -> int | None:
+    if max_results is None:
+        return None
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 0:
+        raise InvalidInputError(f"max_results must be a non-negative integer or None, got {max_results!r}")
+    return max_results
+
+
+def _experiment_ids(con, experiment_names, experiment_ids) -> list[str] | None:
+    """Experiment ids to search, or None for every experiment; unknown names or ids raise NotFoundError."""
+    if experiment_names is None and experiment_ids is None:
+        return None
+    chosen: list[str] = []
+    for wanted, column in ((experiment_names, "name"), (experiment_ids, "experiment_id")):
+        if wanted is None:
+            continue
+        values = _strings(wanted, "experiment_names" if column == "name" else "experiment_ids")
+        rows = con.execute(f"SELECT {column}, experiment_id FROM experiments WHERE list_contains(?, {column})",
+                           [values]).fetchall()
+        found = {row[0] for row in rows}
+        missing = [v for v in values if v not in found]
+        if missing:
+            known = [r[0] for r in con.execute(f"SELECT {column} FROM experiments ORDER BY {column} LIMIT 20"
+                                               ).fetchall()]
+            label = "experiment" if column == "name" else "experiment id"
+            raise NotFoundError(f"{label} {missing[0]!r} does not exist; existing: {', '.join(known) or 'none'}")
+        chosen += [row[1] for row in rows]
+    return list(dict.fromkeys(chosen))
+
+
+def _order_terms(order: tuple[OrderBy, ...], target: str, default: list[str]) -> tuple[list[str], list]:
+    terms, params = compile_order_by(order, "r", target, source="tables" if target == "runs" else "maps")
+    named = {(o.entity, o.key) for o in order}
+    for term in default:  # MLflow's tie-breakers, unless the caller ordered by that key already
+        key = term.split()[0].removeprefix("r.")
+        if ("attribute", key) not in named:
+            terms.append(term)
+    return terms, params
+
+
+def _join_wide(frame: pl.DataFrame, long: pl.DataFrame, prefix: str, on: str = "run_id") -> pl.DataFrame:
+    """Add one ``<prefix>.<key>`` column per key (sorted) of a long (``on``, key, value) frame; row order kept."""
+    if long.height == 0:
+        return frame
+    # The index gets a name no key will have, so that a param called "run_id" cannot collide with it.
+    wide = long.rename({on: _ROW}).pivot(on="key", index=_ROW, values="value")
+    keys = sorted(c for c in wide.columns if c != _ROW)
+    wide = wide.select(_ROW, *[pl.col(k).alias(f"{prefix}.{k}") for k in keys])
+    return frame.join(wide, left_on=on, right_on=_ROW, how="left", maintain_order="left")
+
+
+def _utc(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    # MLflow's search_runs gives timezone-aware UTC times; the store keeps naive UTC TIMESTAMPs.
+    return frame.with_columns(pl.col(c).dt.replace_time_zone("UTC") for c in columns)
+
+
+def search_runs(experiment_names=None, filter_string: str | None = "", order_by=None, max_results=None,
+                run_view_type="ACTIVE_ONLY", experiment_ids=None) -> pl.DataFrame:
+    """Runs matching a filter, one row each, with MLflow's columns (``params.<k>``, ``metrics.<k>``, ``tags.<k>``).
+
+    Args:
+        experiment_names: names (or one name) to search; None searches every experiment.
+        filter_string: MLflow's grammar plus OR, NOT, parentheses and IN on any key.
+        order_by: e.g. ``["metrics.rmse ASC", "params.model"]``; runs missing a key come last.
+            Then newest first (``start_time DESC``), then ``run_id``.
+        max_results: at most this many rows; None for all.
+        run_view_type: ``"ACTIVE_ONLY"`` (default), ``"DELETED_ONLY"`` or ``"ALL"`` (MLflow's 1, 2, 3).
+        experiment_ids: ids to search, alone or with ``experiment_names``.
+
+    Raises:
+        FilterSyntaxError: the filter or an order_by clause does not parse (nothing was read).
+        NotFoundError: an experiment name or id does not exist.
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run(run_name="a"):
+    ...     duckml.log_metric("rmse", 0.4)
+    >>> search_runs(filter_string="metrics.rmse < 0.5", order_by=["start_time DESC"])["run_name"].to_list()
+    ['a']
+    """
+    expr = parse_filter(filter_string or "", "runs")
+    order = parse_order_by(order_by, "runs")
+    limit = _limit(max_results)
+    where = [_view_clause(run_view_type, _ACTIVE.format(a="r"))]
+    with _reading() as con:
+        ids = _experiment_ids(con, experiment_names, experiment_ids)
+        params: list = []
+        if ids is not None:
+            where.append("r.experiment_id IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(ids)
+        if expr is not None:
+            filter_sql, filter_params = compile_filter(expr, "r", "runs", source="tables")
+            where.append(filter_sql)
+            params += filter_params
+        terms, order_params = _order_terms(order, "runs", ["r.start_time DESC", "r.run_id ASC"])
+        params += order_params
+        # Filter and order first, on plain columns and per-key lookups; building MAPs for every run
+        # (runs_overview_all) costs more than the whole search.
+        sql = (f"SELECT r.run_id, r.experiment_id, r.status, r.start_time, r.end_time, r.run_name "
+               f"FROM {_RUNS} AS r WHERE {' AND '.join(where)} ORDER BY {', '.join(terms)}")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        frame = con.execute(sql, params).pl()
+        chosen = frame["run_id"].to_list()
+        cells = {entity: con.execute(f"SELECT run_id, key, value FROM {table} "
+                                     "WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [chosen]).pl()
+                 for entity, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))}
+    for prefix, long in cells.items():
+        frame = _join_wide(frame, long, prefix)
+    frame = frame.with_columns(pl.col("run_name").alias("tags.mlflow.runName"))
+    groups = {p: sorted(c for c in frame.columns if c.startswith(p + ".")) for p in ("metrics", "params", "tags")}
+    return _utc(frame.select(_RUN_COLUMNS + groups["metrics"] + groups["params"] + groups["tags"]),
+                ["start_time", "end_time"])
+
+
+def search_experiments(filter_string: str | None = "", order_by=None, view_type="ACTIVE_ONLY") -> pl.DataFrame:
+    """Experiments matching a filter over ``name``, ``experiment_id``, ``creation_time``, ``last_update_time``
+    (ms since the epoch) and ``tags.<k>``; columns experiment_id, name, lifecycle_stage, creation_time,
+    last_update_time, ``tags.<k>``. Default order: newest first, then experiment_id.
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> _ = duckml.set_experiment("baselines")
+    >>> search_experiments("name LIKE 'base%'", order_by=["name"])["name"].to_list()
+    ['baselines']
+    """
+    expr = parse_filter(filter_string or "", "experiments")
+    order = parse_order_by(order_by, "experiments")
+    where = [_view_clause(view_type, "r.lifecycle_stage = 'active'", "view_type")]
+    params: list = []
+    if expr is not None:
+        filter_sql, params = compile_filter(expr, "r", "experiments")
+        where.append(filter_sql)
+    terms, order_params = _order_terms(order, "experiments", ["r.creation_time DESC", "r.experiment_id ASC"])
+    sql = f"""
+        WITH r AS (
+            SELECT e.experiment_id, e.name, e.lifecycle_stage, e.creation_time, e.last_update_time,
+                   coalesce(t.tags, MAP {{}}::MAP(VARCHAR, VARCHAR)) AS tags
+            FROM experiments AS e
+            LEFT JOIN (SELECT experiment_id, map_from_entries(list({{'k': key, 'v': value}})) AS tags
+                       FROM experiment_tags GROUP BY experiment_id) AS t ON t.experiment_id = e.experiment_id
+        )
+        SELECT r.experiment_id, r.name, r.lifecycle_stage, r.creation_time, r.last_update_time
+        FROM r WHERE {' AND '.join(where)} ORDER BY {', '.join(terms)}"""
+    with _reading() as con:
+        frame = con.execute(sql, params + order_params).pl()
+        tags = con.execute("SELECT experiment_id, key, value FROM experiment_tags "
+                           "WHERE experiment_id IN (SELECT unnest(?::VARCHAR[]))", [frame["experiment_id"].to_list()]
+                           ).pl()
+    return _utc(_join_wide(frame, tags, "tags", on="experiment_id"), ["creation_time", "last_update_time"])
+
+
+def _column_names(runs: list[tuple[str, str | None]]) -> list[str]:
+    """One display name per run: its run_name, else the run_id's first 8 characters, made unique."""
+    names = [name or run_id[:8] for run_id, name in runs]
+    taken = {"kind", "key", "differs"}
+    result = []
+    for (run_id, _), name in zip(runs, names):
+        if names.count(name) > 1 or name in taken:
+            name = f"{name} ({run_id[:8]})"
+        base, n = name, 2
+        while name in taken:
+            name, n = f"{base} #{n}", n + 1
+        taken.add(name)
+        result.append(name)
+    return result
+
+
+def compare_runs(run_ids) -> pl.DataFrame:
+    """Params and latest metrics of runs side by side: columns kind, key, one per run, differs.
+
+    A run's column is named by its run name (else its id's first 8 characters), made unique. ``differs``
+    is true when the runs do not all have the same value (a missing value counts as different).
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run(run_name="a") as a:
+    ...     _ = duckml.log_param("model", "rf")
+    >>> with duckml.start_run(run_name="b") as b:
+    ...     _ = duckml.log_param("model", "gb")
+    >>> compare_runs([a.info.run_id, b.info.run_id]).rows()
+    [('param', 'model', 'rf', 'gb', True)]
+    """
+    ids = _strings(run_ids, "run_ids")
+    if not ids:
+        raise InvalidInputError("compare_runs needs at least one run id")
+    with _reading() as con:
+        runs = dict(con.execute("SELECT run_id, run_name FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+                                ).fetchall())
+        missing = [i for i in ids if i not in runs]
+        if missing:
+            raise NotFoundError(f"run {missing[0]!r} does not exist; check the id with search_runs()")
+        long = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).pl()
+    names = _column_names([(i, runs[i]) for i in ids])
+    if long.height == 0:
+        schema = {"kind": pl.String, "key": pl.String, **{n: pl.String for n in names}, "differs": pl.Boolean}
+        return pl.DataFrame(schema=schema)
+    wide = long.pivot(on="run_id", index=["kind", "key"], values="value")
+    wide = wide.select("kind", "key", *[pl.col(i).alias(n) for i, n in zip(ids, names)])
+    differs = pl.concat_list([pl.col(n) for n in names]).list.n_unique() > 1
+    return wide.with_columns(differs.alias("differs"))
+
+
+def _downsample_clause(max_points) -> tuple[str, list]:
+    """WHERE text keeping max_points evenly spaced points per series (first and last included)."""
+    if max_points is None:
+        return "TRUE", []
+    if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
+        raise InvalidInputError(f"max_points must be an integer >= 2 or None, got {max_points!r}")
+    # Point i of n is kept when some j in 0..m-1 has floor(j * (n-1) / (m-1)) = i, in exact integer
+    # arithmetic: j = ceil(i * (m-1) / (n-1)) must satisfy j * (n-1) < (i+1) * (m-1).
+    b = max_points - 1
+    return ("(n <= ? OR ((i * ? + n - 2) // (n - 1)) * (n - 1) < (i + 1) * ?)", [max_points, b, b])
+
+
+def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_points=None) -> pl.DataFrame:
+    """Every point of many metric series at once: columns run_id, key, step, timestamp, value.
+
+    Args:
+        run_ids: runs to read (deleted ones too); None for every active run (of ``experiment_names``).
+        keys: metric keys to read; None for all.
+        experiment_names: only runs of these experiments.
+        max_points: keep at most this many evenly spaced points per (run, key), first and last included.
+
+    Rows are ordered by run (in the order given), key, step, timestamp.
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run():
+    ...     duckml.log_metrics({"loss": 1.0, "acc": 0.5})
+    >>> get_metric_histories(keys=["loss"], max_points=100).select("key", "value").rows()
+    [('loss', 1.0)]
+    """
+    keep_sql, keep_params = _downsample_clause(max_points)
+    key_list = None if keys is None else _strings(keys, "keys")
+    with _reading() as con:
+        where, params = [], []
+        if run_ids is not None:
+            ids = _strings(run_ids, "run_ids")
+            found = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?::VARCHAR[]))",
+                                               [ids]).fetchall()}
+            missing = [i for i in ids if i not in found]
+            if missing:
+                raise NotFoundError(f"run {missing[0]!r} does not exist; check the id with search_runs()")
+            where.append("m.run_id IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(ids)
+            run_order = "list_position(?::VARCHAR[], run_id)"
+            order_params = [ids]
+        else:
+            run_filter = f"SELECT run_id FROM {_RUNS} AS r WHERE {_ACTIVE.format(a='r')}"
+            exp_ids = _experiment_ids(con, experiment_names, None)
+            if exp_ids is not None:
+                run_filter += " AND r.experiment_id IN (SELECT unnest(?::VARCHAR[]))"
+                params.append(exp_ids)
+            where.append(f"m.run_id IN ({run_filter})")
+            run_order, order_params = "run_id", []
+        if run_ids is not None and experiment_names is not None:
+            exp_ids = _experiment_ids(con, experiment_names, None)
+            where.append("m.run_id IN (SELECT run_id FROM runs WHERE experiment_id IN (SELECT unnest(?::VARCHAR[])))")
+            params.append(exp_ids)
+        if key_list is not None:
+            where.append("m.key IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(key_list)
+        sql = f"""
+            WITH points AS (
+                SELECT m.run_id, m.key, m.step, m.timestamp, m.value,
+                       row_number() OVER (PARTITION BY m.run_id, m.key ORDER BY m.step, m.timestamp) - 1 AS i,
+                       count(*) OVER (PARTITION BY m.run_id, m.key) AS n
+                FROM metrics AS m WHERE {' AND '.join(where)}
+            )
+            SELECT run_id, key, step, timestamp, value FROM points
+            WHERE {keep_sql}
+            ORDER BY {run_order}, key, step, timestamp"""
+        return con.execute(sql, params + keep_params + order_params).pl()
+
+
+def wide_runs_sql(experiment_names=None, filter_string: str | None = "") -> tuple[str, list]:
+    """A query (and its parameters) giving one row per active run with a column per metric and param.
+
+    DuckDB cannot store a PIVOT whose columns come from the data, so this writes one to run now:
+    ``duckml.connect().sql(*wide_runs_sql())``. Metric columns are DOUBLE, param columns VARCHAR. The
+    columns cover every key of the active runs; the filter picks rows (DuckDB's PIVOT cannot see bound
+    parameters, so it pivots every active run and the parameters filter outside it).
+
+    >>> sql, params = wide_runs_sql(["Default"], "metrics.rmse < 1")
+    >>> "PIVOT" in sql, params
+    (True, [['Default'], 'rmse', 1.0, 'rmse'])
+    """
+    expr = parse_filter(filter_string or "", "runs")
+    where, params = [_ACTIVE.format(a="r")], []
+    if experiment_names is not None:
+        where.append("list_contains(?::VARCHAR[], r.experiment_name)")
+        params.append(_strings(experiment_names, "experiment_names"))
+    if expr is not None:
+        filter_sql, filter_params = compile_filter(expr, "r", "runs")
+        where.append(filter_sql)
+        params += filter_params
+    sql = f"""WITH metric_cells AS (
+    SELECT run_id, 'metrics.' || unnest(map_keys(metrics)) AS name, unnest(map_values(metrics)) AS value
+    FROM runs_overview
+),
+param_cells AS (
+    SELECT run_id, 'params.' || unnest(map_keys(params)) AS name, unnest(map_values(params)) AS value
+    FROM runs_overview
+),
+metric_columns AS (PIVOT metric_cells ON name USING first(value) GROUP BY run_id),
+param_columns AS (PIVOT param_cells ON name USING first(value) GROUP BY run_id)
+SELECT r.run_id, r.experiment_name, r.run_name, r.status, r.start_time, r.end_time,
+       metric_columns.* EXCLUDE (run_id), param_columns.* EXCLUDE (run_id)
+FROM runs_overview_all AS r
+LEFT JOIN metric_columns ON metric_columns.run_id = r.run_id
+LEFT JOIN param_columns ON param_columns.run_id = r.run_id
+WHERE {' AND '.join(where)}
+ORDER BY r.start_time DESC, r.run_id"""
+    return sql, params

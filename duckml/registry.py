@@ -1,0 +1,368 @@
+"""The model registry (MLflow's names): log, register, alias, tag, look up and load models.
+
+Every change runs in one ``store.write()`` transaction, which holds the file's write lock: version numbers
+come from ``model_version_counters`` inside that transaction, so concurrent processes get 1, 2, 3 … with no
+duplicate, and a deleted number is never handed out again. Every change also appends to
+``registry_events`` with a strictly increasing ``event_time``, which the ``alias_history`` view and the
+``alias_as_of`` macro turn into "which version was @champion on 2026-11-01".
+
+Model files are run artifacts (``<path>/model.skops`` + ``<path>/duckml_model.json``, see model_format);
+resolving URIs and loading live in model_loader and are re-exported here.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from duckml.errors import FilterSyntaxError, InvalidInputError
+from duckml.model_loader import (  # noqa: F401  (load_model & co. are part of this module's API)
+    ResolvedModel,
+    _alias_version,
+    _resolve,
+    _require_model,
+    _require_version,
+    clear_model_cache,
+    load_model,
+    load_resolved,
+    resolve_model_uri,
+)
+from duckml.model_uri import check_alias, check_model_name, check_version, parse_model_uri
+from duckml.store import get_store
+from duckml.validation import check_key, param_value
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``log_model`` returns; ``model_uri`` is ``runs:/<run_id>/<name>``."""
+
+    model_uri: str
+    run_id: str
+    artifact_path: str
+    signature: dict[str, Any]
+    registered_model_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model."""
+
+    name: str
+    version: int
+    run_id: str | None
+    source_uri: str
+    created_at: datetime
+    aliases: tuple[str, ...] = ()
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> str:  # MLflow's name
+        return self.source_uri
+
+
+# -- small helpers -------------------------------------------------------------------------------------
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class _Events:
+    """Appends registry events with strictly increasing times, so history has a total order."""
+
+    def __init__(self, con):
+        self.con = con
+        last = con.execute("SELECT max(event_time) FROM registry_events").fetchone()[0]
+        now = _utcnow()
+        self.next = now if last is None or now > last else last + timedelta(microseconds=1)
+
+    def add(self, name: str, event: str, version: int | None = None, alias: str | None = None,
+            detail: str | None = None) -> datetime:
+        at, self.next = self.next, self.next + timedelta(microseconds=1)
+        self.con.execute("INSERT INTO registry_events VALUES (?, ?, ?, ?, ?, ?)",
+                         [at, name, version, event, alias, detail])
+        self.con.execute("UPDATE registered_models SET last_updated_at = ? WHERE name = ?", [at, name])
+        return at
+
+
+def _read_version(con, name: str, version: int) -> ModelVersion:
+    _require_version(con, name, version)
+    run_id, source, created, description = con.execute(
+        "SELECT run_id, source_uri, created_at, description FROM model_versions WHERE name = ? AND version = ?",
+        [name, version]).fetchone()
+    aliases = tuple(r[0] for r in con.execute(
+        "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias", [name, version]).fetchall())
+    tags = dict(con.execute("SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
+                            [name, version]).fetchall())
+    return ModelVersion(name, version, run_id, source, created, aliases, description, tags)
+
+
+# -- logging and registering ---------------------------------------------------------------------------
+def log_model(model, name: str = "model", input_example=None, signature: dict | None = None,
+              registered_model_name: str | None = None) -> ModelInfo:
+    """Save a fitted scikit-learn estimator as an artifact of the active run (starting one if needed).
+
+    >>> with duckml.start_run():  # doctest: +SKIP
+    ...     info = duckml.log_model(clf, name="model", input_example=X[:5], registered_model_name="churn")
+    >>> info.model_uri, info.registered_model_version  # doctest: +SKIP
+    ('runs:/3f2a…/model', 1)
+    """
+    from duckml import artifacts, fluent
+    from duckml.model_format import save_model
+
+    path = artifacts.normalize_artifact_path(name, allow_root=False)
+    if registered_model_name is not None:
+        check_model_name(registered_model_name)
+    run_id = fluent._get_or_start_run().info.run_id
+    with tempfile.TemporaryDirectory(prefix="duckml-model-") as tmp:
+        folder = Path(tmp) / "model"
+        metadata = save_model(model, folder, input_example=input_example, signature=signature)
+        artifacts.log_artifacts(folder, artifact_path=path, run_id=run_id)
+    uri = f"runs:/{run_id}/{path}"
+    version = register_model(uri, registered_model_name).version if registered_model_name is not None else None
+    return ModelInfo(uri, run_id, path, metadata.signature, version)
+
+
+def register_model(model_uri: str, name: str) -> ModelVersion:
+    """Register the model at ``model_uri`` as the next version of ``name`` (created if missing).
+
+    >>> duckml.register_model("runs:/3f2a…/model", "churn").version  # doctest: +SKIP
+    2
+    """
+    name = check_model_name(name)
+    parsed = parse_model_uri(model_uri)
+    store = get_store()
+    with store.write() as con:
+        resolved = _resolve(con, store, parsed)  # refuses a URI with no model behind it
+        run_id, path = resolved.run_id, resolved.artifact_path
+        source = f"runs:/{run_id}/{path}"
+        events = _Events(con)
+        now = events.next
+        if not con.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchall():
+            con.execute("INSERT INTO registered_models VALUES (?, NULL, ?, ?)", [name, now, now])
+            events.add(name, "created")
+        last = con.execute("SELECT last_version FROM model_version_counters WHERE name = ?", [name]).fetchall()
+        version = (last[0][0] if last else 0) + 1
+        con.execute("INSERT OR REPLACE INTO model_version_counters VALUES (?, ?)", [name, version])
+        con.execute("INSERT INTO model_versions VALUES (?, ?, ?, ?, NULL, ?)", [name, version, run_id, source, now])
+        events.add(name, "version_created", version=version, detail=source)
+    return ModelVersion(name, version, run_id, source, now)
+
+
+def set_registered_model_alias(name: str, alias: str, version) -> None:
+    """Point ``alias`` of model ``name`` at ``version`` (moving it if it pointed elsewhere).
+
+    >>> duckml.set_registered_model_alias("churn", "champion", 2)  # doctest: +SKIP
+    """
+    name, alias = check_model_name(name), check_alias(alias)
+    version = check_version(version, name)
+    with get_store().write() as con:
+        _require_version(con, name, version)
+        before = con.execute("SELECT version FROM model_aliases WHERE name = ? AND alias = ?",
+                             [name, alias]).fetchall()
+        con.execute("INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?)", [name, alias, version])
+        _Events(con).add(name, "alias_set", version=version, alias=alias,
+                         detail=f"moved from version {before[0][0]}" if before else None)
+
+
+def delete_registered_model_alias(name: str, alias: str) -> None:
+    """Remove an alias; the version it pointed to stays.
+
+    >>> duckml.delete_registered_model_alias("churn", "champion")  # doctest: +SKIP
+    """
+    name, alias = check_model_name(name), check_alias(alias)
+    with get_store().write() as con:
+        version = _alias_version(con, name, alias)
+        con.execute("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias])
+        _Events(con).add(name, "alias_deleted", version=version, alias=alias)
+
+
+def _drop_versions(con, events: _Events, name: str, versions: list[int]) -> None:
+    for alias, version in con.execute(
+            f"SELECT alias, version FROM model_aliases WHERE name = ? AND version IN ({', '.join('?' * len(versions))})"
+            " ORDER BY alias", [name, *versions]).fetchall():
+        con.execute("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias])
+        events.add(name, "alias_deleted", version=version, alias=alias, detail="its version was deleted")
+    for version in versions:
+        con.execute("DELETE FROM model_version_tags WHERE name = ? AND version = ?", [name, version])
+        con.execute("DELETE FROM model_versions WHERE name = ? AND version = ?", [name, version])
+        events.add(name, "version_deleted", version=version)
+
+
+def delete_model_version(name: str, version) -> None:
+    """Delete one version (and the aliases on it). Its number is never reused.
+
+    >>> duckml.delete_model_version("churn", 1)  # doctest: +SKIP
+    """
+    name = check_model_name(name)
+    version = check_version(version, name)
+    with get_store().write() as con:
+        _require_version(con, name, version)
+        _drop_versions(con, _Events(con), name, [version])
+
+
+def delete_registered_model(name: str) -> None:
+    """Delete a model with all its versions, aliases and tags; a later model of that name continues numbering.
+
+    >>> duckml.delete_registered_model("churn")  # doctest: +SKIP
+    """
+    name = check_model_name(name)
+    with get_store().write() as con:
+        _require_model(con, name)
+        events = _Events(con)
+        versions = [r[0] for r in con.execute("SELECT version FROM model_versions WHERE name = ? ORDER BY version",
+                                              [name]).fetchall()]
+        if versions:
+            _drop_versions(con, events, name, versions)
+        con.execute("DELETE FROM registered_model_tags WHERE name = ?", [name])
+        events.add(name, "deleted")
+        con.execute("DELETE FROM registered_models WHERE name = ?", [name])
+
+
+def set_registered_model_tag(name: str, key: str, value) -> None:
+    """Set a tag on a registered model.
+
+    >>> duckml.set_registered_model_tag("churn", "team", "growth")  # doctest: +SKIP
+    """
+    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value)
+    with get_store().write() as con:
+        _require_model(con, name)
+        con.execute("INSERT OR REPLACE INTO registered_model_tags VALUES (?, ?, ?)", [name, key, value])
+        _Events(con).add(name, "tag_set", detail=json.dumps({"key": key, "value": value}))
+
+
+def set_model_version_tag(name: str, version, key: str, value) -> None:
+    """Set a tag on one model version.
+
+    >>> duckml.set_model_version_tag("churn", 2, "validated", "yes")  # doctest: +SKIP
+    """
+    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value)
+    version = check_version(version, name)
+    with get_store().write() as con:
+        _require_version(con, name, version)
+        con.execute("INSERT OR REPLACE INTO model_version_tags VALUES (?, ?, ?, ?)", [name, version, key, value])
+        _Events(con).add(name, "tag_set", version=version, detail=json.dumps({"key": key, "value": value}))
+
+
+def _check_description(description) -> str | None:
+    if description is not None and not isinstance(description, str):
+        raise InvalidInputError(f"description must be a string or None, got {type(description).__name__}")
+    return description
+
+
+def update_registered_model(name: str, description: str | None) -> None:
+    """Set a registered model's description.
+
+    >>> duckml.update_registered_model("churn", "predicts churn within 30 days")  # doctest: +SKIP
+    """
+    name, description = check_model_name(name), _check_description(description)
+    with get_store().write() as con:
+        _require_model(con, name)
+        con.execute("UPDATE registered_models SET description = ? WHERE name = ?", [description, name])
+        _Events(con).add(name, "description_set", detail=description)
+
+
+def update_model_version(name: str, version, description: str | None) -> None:
+    """Set one version's description.
+
+    >>> duckml.update_model_version("churn", 2, "retrained on November data")  # doctest: +SKIP
+    """
+    name, description = check_model_name(name), _check_description(description)
+    version = check_version(version, name)
+    with get_store().write() as con:
+        _require_version(con, name, version)
+        con.execute("UPDATE model_versions SET description = ? WHERE name = ? AND version = ?",
+                    [description, name, version])
+        _Events(con).add(name, "description_set", version=version, detail=description)
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+def get_model_version(name: str, version) -> ModelVersion:
+    """One version, with its aliases, tags and description.
+
+    >>> duckml.get_model_version("churn", 2).source_uri  # doctest: +SKIP
+    'runs:/3f2a…/model'
+    """
+    name = check_model_name(name)
+    version = check_version(version, name)
+    with get_store().read() as con:
+        return _read_version(con, name, version)
+
+
+def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
+    """The version an alias points to.
+
+    >>> duckml.get_model_version_by_alias("churn", "champion").version  # doctest: +SKIP
+    2
+    """
+    name, alias = check_model_name(name), check_alias(alias)
+    with get_store().read() as con:
+        return _read_version(con, name, _alias_version(con, name, alias))
+
+
+def get_model_versions(name: str) -> pl.DataFrame:
+    """Every version of a model from ``model_versions_overview`` (aliases, source run, its metrics).
+
+    >>> duckml.registry.get_model_versions("churn").columns[:3]  # doctest: +SKIP
+    ['name', 'version', 'aliases']
+    """
+    name = check_model_name(name)
+    with get_store().read() as con:
+        _require_model(con, name)
+        return con.execute("SELECT * FROM model_versions_overview WHERE name = ? ORDER BY version", [name]).pl()
+
+
+_MODEL_ATTRIBUTES = ("name", "creation_time", "last_update_time")
+
+
+def _check_filter(expr) -> None:
+    from duckml.filter_grammar import And, Comparison, Not, Or
+
+    if isinstance(expr, Comparison):
+        if expr.entity == "attribute" and expr.key not in _MODEL_ATTRIBUTES:
+            raise FilterSyntaxError(f"registered models can be filtered on {', '.join(_MODEL_ATTRIBUTES)} and "
+                                    f"tags.<key>, not {expr.key!r}")
+    elif isinstance(expr, (And, Or)):
+        for item in expr.items:
+            _check_filter(item)
+    elif isinstance(expr, Not):
+        _check_filter(expr.item)
+
+
+def search_registered_models(filter_string: str = "", max_results: int | None = None) -> pl.DataFrame:
+    """Registered models as a Polars frame: name, description, latest_version, aliases, tags, times.
+
+    ``filter_string`` follows MLflow: ``name LIKE 'churn%'``, ``tags.team = 'growth'``, joined by AND/OR.
+
+    >>> duckml.search_registered_models("name LIKE 'ch%'")["name"].to_list()  # doctest: +SKIP
+    ['churn']
+    """
+    from duckml.filter_grammar import compile_filter, parse_filter
+
+    # "experiments" has the same shape (name, two times, tags); _check_filter keeps it to those
+    expr = parse_filter(filter_string or None, target="experiments")
+    _check_filter(expr)
+    where, params = compile_filter(expr, alias="m", target="experiments")
+    if max_results is not None and (isinstance(max_results, bool) or not isinstance(max_results, int)
+                                    or max_results < 1):
+        raise InvalidInputError(f"max_results must be a positive integer, got {max_results!r}")
+    limit = "" if max_results is None else f" LIMIT {int(max_results)}"
+    query = f"""
+        SELECT name, description, latest_version, aliases, tags, created_at, last_updated_at FROM (
+            SELECT r.name, r.description, r.created_at, r.last_updated_at,
+                   r.created_at AS creation_time, r.last_updated_at AS last_update_time,
+                   (SELECT max(v.version) FROM model_versions v WHERE v.name = r.name) AS latest_version,
+                   coalesce((SELECT map_from_entries(list({{'k': a.alias, 'v': a.version}} ORDER BY a.alias))
+                             FROM model_aliases a WHERE a.name = r.name), MAP {{}}::MAP(VARCHAR, INTEGER)) AS aliases,
+                   coalesce((SELECT map_from_entries(list({{'k': t.key, 'v': t.value}} ORDER BY t.key))
+                             FROM registered_model_tags t WHERE t.name = r.name),
+                            MAP {{}}::MAP(VARCHAR, VARCHAR)) AS tags
+            FROM registered_models r
+        ) AS m WHERE {where} ORDER BY name{limit}"""
+    with get_store().read() as con:
+        return con.execute(query, params).pl()

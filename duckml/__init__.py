@@ -74,13 +74,15 @@ _LAZY = {
     "log_artifact": "duckml.artifacts", "log_artifacts": "duckml.artifacts", "log_text": "duckml.artifacts",
     "log_dict": "duckml.artifacts", "log_figure": "duckml.artifacts", "list_artifacts": "duckml.artifacts",
     "download_artifacts": "duckml.artifacts",
-    "log_input": "duckml.datasets", "gc": "duckml.gc",
+    "log_input": "duckml.datasets", "get_run_inputs": "duckml.datasets", "get_dataset_runs": "duckml.datasets",
+    "gc": "duckml.cleanup",
     "log_model": "duckml.registry", "register_model": "duckml.registry", "load_model": "duckml.registry",
     "set_registered_model_alias": "duckml.registry", "delete_registered_model_alias": "duckml.registry",
     "get_model_version": "duckml.registry", "get_model_version_by_alias": "duckml.registry",
     "search_registered_models": "duckml.registry", "delete_model_version": "duckml.registry",
     "set_registered_model_tag": "duckml.registry", "set_model_version_tag": "duckml.registry",
     "update_registered_model": "duckml.registry", "update_model_version": "duckml.registry",
+    "delete_registered_model": "duckml.registry", "resolve_model_uri": "duckml.registry",
     "predict": "duckml.predict",
 }
 

@@ -1,0 +1,110 @@
+"""The duckml command through click's CliRunner, and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import duckml
+from duckml.cli import cli
+
+
+def run_cli(*args, expect_error=False):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=expect_error)
+    if not expect_error:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def two_runs(store):
+    duckml.set_experiment("cli-exp")
+    ids = []
+    for name, model, rmse in (("a", "rf", 0.3), ("b", "lin", 0.6)):
+        with duckml.start_run(run_name=name) as run:
+            duckml.log_params({"model": model})
+            duckml.log_metric("rmse", rmse)
+            ids.append(run.run_id)
+    return ids
+
+
+def test_experiments_list(two_runs):
+    out = run_cli("experiments", "list", "--format", "json").output
+    rows = json.loads(out)
+    assert {r["name"] for r in rows} >= {"cli-exp"}
+    assert [r["runs"] for r in rows if r["name"] == "cli-exp"] == [2]
+
+
+def test_runs_list_formats_and_filter(two_runs):
+    rows = json.loads(run_cli("runs", "list", "-e", "cli-exp", "--format", "json").output)
+    assert {r["run_name"] for r in rows} == {"a", "b"}
+    rows = json.loads(run_cli("runs", "list", "--filter", "params.model = 'rf'", "--format", "json").output)
+    assert [r["run_name"] for r in rows] == ["a"]
+    csv = run_cli("runs", "list", "--order-by", "metrics.rmse DESC", "--format", "csv").output
+    assert csv.splitlines()[0].startswith("run_id") and "b" in csv.splitlines()[1]
+    table = run_cli("runs", "list").output
+    assert "metrics.rmse" in table and "| a" in table.replace("|  a", "| a") or " a " in table
+
+
+def test_runs_show_and_delete(two_runs):
+    out = run_cli("runs", "show", two_runs[0]).output
+    assert "rmse" in out and "FINISHED" in out and "model" in out
+    assert "deleted run" in run_cli("runs", "delete", two_runs[0]).output
+    rows = json.loads(run_cli("runs", "list", "--format", "json").output)
+    assert [r["run_name"] for r in rows] == ["b"]
+
+
+def test_sql_command(two_runs):
+    out = run_cli("sql", "SELECT run_name, metrics['rmse'] AS rmse FROM runs_overview ORDER BY rmse",
+                  "--format", "csv").output
+    assert out.splitlines() == ["run_name,rmse", "a,0.3", "b,0.6"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["runs", "show", "nope"], "Error: no run with id 'nope'"),
+    (["sql", "SELECT * FROM no_such_table"], "Error: Catalog Error"),
+    (["runs", "list", "--filter", "metrics.rmse <"], "Error:"),
+    (["runs", "delete", "nope"], "Error: no run with id 'nope'"),
+])
+def test_user_mistakes_print_one_line(two_runs, args, message):
+    result = run_cli(*args, expect_error=True)
+    assert result.exit_code == 1
+    assert result.output.startswith(message), result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_store_option_wins_over_environment(tmp_path, two_runs):
+    other = tmp_path / "other.duckdb"
+    rows = json.loads(run_cli("--store", str(other), "runs", "list", "--format", "json").output)
+    assert rows == []
+
+
+def test_every_command_has_help():
+    def walk(group, prefix):
+        for name, command in group.commands.items():
+            yield prefix + [name], command
+            if hasattr(command, "commands"):
+                yield from walk(command, prefix + [name])
+
+    for path, command in walk(cli, []):
+        result = CliRunner().invoke(cli, path + ["--help"])
+        assert result.exit_code == 0, path
+        assert command.help and command.help.strip(), f"{' '.join(path)} has no help"
+
+
+def test_real_subprocess(two_runs, store):
+    env = {**os.environ, "DUCKML_STORE": str(store.path)}
+    out = subprocess.run([sys.executable, "-m", "duckml", "runs", "list", "--format", "json"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert {r["run_name"] for r in json.loads(out.stdout)} == {"a", "b"}
+    bad = subprocess.run([sys.executable, "-m", "duckml", "runs", "show", "missing"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip() == "Error: no run with id 'missing'"

@@ -1,0 +1,139 @@
+"""The end-to-end example: the seeds' weekly-sales story on a fresh store.
+
+Every week each store reports its sales. We train models that forecast next week's sales from the last
+four weeks, with several algorithms and two training datasets, track every try as a run, compare the runs
+in SQL, register the best model as ``champion``, and let PREDICT forecast the new week into a table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+FEATURES = ["lag_1", "lag_2", "lag_3", "lag_4", "week_sin", "week_cos", "store_size"]
+
+
+def make_sales(n_stores: int = 30, n_weeks: int = 110, seed: int = 7) -> pl.DataFrame:
+    """Deterministic weekly sales: per-store level, yearly season, trend and noise."""
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(0.5, 2.0, n_stores)
+    weeks = np.arange(n_weeks)
+    season = 1 + 0.25 * np.sin(2 * np.pi * weeks / 52) + 0.1 * np.cos(4 * np.pi * weeks / 52)
+    sales = (1000 * size[:, None] * season[None, :] * (1 + 0.002 * weeks)[None, :]
+             + rng.normal(0, 40, (n_stores, n_weeks)))
+    return pl.DataFrame({
+        "store": np.repeat(np.arange(n_stores), n_weeks),
+        "week": np.tile(weeks, n_stores),
+        "store_size": np.repeat(size, n_weeks),
+        "sales": sales.ravel(),
+    })
+
+
+def with_features(sales: pl.DataFrame) -> pl.DataFrame:
+    """This week's and the three previous weeks' sales, the week's place in the year; target = next week."""
+    return sales.sort("store", "week").with_columns(
+        [pl.col("sales").shift(i).over("store").alias(f"lag_{i + 1}") for i in range(4)]
+        + [(2 * np.pi * pl.col("week") / 52).sin().alias("week_sin"),
+           (2 * np.pi * pl.col("week") / 52).cos().alias("week_cos"),
+           pl.col("sales").shift(-1).over("store").alias("next_week_sales")])
+
+
+def _show(frame: pl.DataFrame) -> str:
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=40, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        return str(frame)
+
+
+def run_demo(directory: str | None = None, echo=print) -> Path:
+    """Run the whole story; return the store path.
+
+    >>> from duckml.demo import make_sales
+    >>> make_sales(n_stores=2, n_weeks=3).shape
+    (6, 4)
+    """
+    import duckml
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="duckml-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    store_path = root / "duckml.duckdb"
+    if store_path.exists():
+        raise duckml.InvalidInputError(f"{store_path} exists; the demo needs a fresh folder (--dir)")
+    duckml.set_store(store_path)
+    echo(f"store: {store_path}")
+
+    data = with_features(make_sales()).drop_nulls()
+    last_week = int(data["week"].max())
+    test = data.filter(pl.col("week") > last_week - 12)
+    datasets = {
+        "sales_last_year": data.filter((pl.col("week") > last_week - 64) & (pl.col("week") <= last_week - 12)),
+        "sales_all_weeks": data.filter(pl.col("week") <= last_week - 12),
+    }
+    for name, frame in datasets.items():
+        frame.write_parquet(root / f"{name}.parquet")
+    # the new week arrives without its outcome: PREDICT forecasts it
+    new_week = with_features(make_sales()).filter(pl.col("week") == int(make_sales()["week"].max()))
+    new_week.select(["store", "week", *FEATURES]).write_parquet(root / "new_week.parquet")
+
+    models = {
+        "ridge": (lambda: make_pipeline(StandardScaler(), Ridge(alpha=1.0)), {"alpha": 1.0}),
+        "random_forest": (lambda: RandomForestRegressor(n_estimators=60, max_depth=8, random_state=0),
+                          {"n_estimators": 60, "max_depth": 8}),
+        "gradient_boosting": (lambda: GradientBoostingRegressor(n_estimators=120, max_depth=3,
+                                                                learning_rate=0.05, random_state=0),
+                              {"n_estimators": 120, "max_depth": 3, "learning_rate": 0.05}),
+    }
+    duckml.set_experiment("weekly-sales")
+    for dataset_name, train in datasets.items():
+        x_train, y_train = train.select(FEATURES).to_pandas(), train["next_week_sales"].to_numpy()
+        x_test, y_test = test.select(FEATURES).to_pandas(), test["next_week_sales"].to_numpy()
+        for model_name, (build, params) in models.items():
+            with duckml.start_run(run_name=f"{model_name}@{dataset_name}"):
+                duckml.log_params({"model": model_name, "training_data": dataset_name, **params})
+                duckml.set_tag("purpose", "demo")
+                duckml.log_input(str(root / f"{dataset_name}.parquet"), name=dataset_name, context="training")
+                model = build().fit(x_train, y_train)
+                if model_name == "gradient_boosting":  # a metric history: loss per boosting stage
+                    duckml.log_metric_series("train_loss", model.train_score_)
+                predicted = model.predict(x_test)
+                rmse = float(np.sqrt(mean_squared_error(y_test, predicted)))
+                duckml.log_metrics({"rmse": rmse, "mae": float(mean_absolute_error(y_test, predicted)),
+                                    "r2": float(r2_score(y_test, predicted))})
+                duckml.log_text(f"{model_name} trained on {dataset_name}: test RMSE {rmse:.2f}\n",
+                                "report.txt")
+                duckml.log_model(model, name="model", input_example=x_train.head(5),
+                                 registered_model_name="sales-forecast")
+                echo(f"  run {model_name:>17} on {dataset_name:<15}  rmse {rmse:8.2f}")
+
+    store = duckml.connect()
+    echo("\nRuns compared in SQL (runs_overview), best first:")
+    echo(_show(store.sql("""
+        SELECT run_name, params['model'] AS model, params['training_data'] AS training_data,
+               round(metrics['rmse'], 2) AS rmse, round(metrics['r2'], 4) AS r2
+        FROM runs_overview WHERE experiment_name = 'weekly-sales' ORDER BY metrics['rmse']""").pl()))
+
+    best = store.sql("""
+        SELECT v.version FROM model_versions v JOIN runs_overview r USING (run_id)
+        WHERE v.name = 'sales-forecast' ORDER BY r.metrics['rmse'] LIMIT 1""").fetchone()[0]
+    duckml.set_registered_model_alias("sales-forecast", "champion", best)
+    echo(f"\nRegistered model 'sales-forecast': alias champion -> version {best}")
+    echo(_show(store.sql("""SELECT name, version, aliases, round(metrics['rmse'], 2) AS rmse
+                          FROM model_versions_overview ORDER BY version""").pl()))
+
+    source = str(root / "new_week.parquet").replace("'", "''")
+    store.sql(f"""CREATE OR REPLACE TABLE forecasts AS
+                  SELECT store, week + 1 AS forecast_week, prediction AS forecast_sales
+                  FROM predict('models:/sales-forecast@champion', '{source}')""")
+    echo("\nPREDICT with the champion into table `forecasts` (first rows):")
+    echo(_show(store.sql("SELECT * FROM forecasts ORDER BY store LIMIT 5").pl()))
+    duckml.flush()
+    echo(f"\nOpen it yourself:  duckdb -readonly {store_path}  then  SELECT * FROM runs_overview;")
+    echo(f"or:                duckml --store {store_path} runs list --order-by 'metrics.rmse ASC'")
+    return store_path

@@ -1,0 +1,46 @@
+"""The end-to-end demo: the seeds' story on a fresh store, readable afterwards by a plain duckdb client."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+import duckml
+from duckml.cli import cli
+
+
+def test_demo_tells_the_whole_story(tmp_path):
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "champion -> version" in result.output and "forecasts" in result.output
+    con = duckdb.connect(str(tmp_path / "demo" / "duckml.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM runs_overview WHERE status = 'FINISHED'").fetchone() == (6,)
+    assert con.execute("SELECT count(DISTINCT params['training_data']) FROM runs_overview").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM datasets").fetchone() == (2,)
+    assert con.execute("SELECT count(*) FROM run_inputs").fetchone() == (6,)
+    assert con.execute("SELECT count(*) FROM artifacts WHERE path = 'report.txt'").fetchone() == (6,)
+    assert con.execute("SELECT count(*) FROM metrics WHERE key = 'train_loss'").fetchone() == (240,)
+    champion = con.execute("SELECT version FROM model_aliases WHERE name = 'sales-forecast' "
+                           "AND alias = 'champion'").fetchone()[0]
+    best = con.execute("""SELECT v.version FROM model_versions v JOIN runs_overview r USING (run_id)
+                          ORDER BY r.metrics['rmse'] LIMIT 1""").fetchone()[0]
+    assert champion == best
+    forecasts = con.execute("SELECT count(*), count(DISTINCT store), min(forecast_sales) > 0 "
+                            "FROM forecasts").fetchone()
+    assert forecasts == (30, 30, True)
+    con.close()
+
+
+def test_demo_refuses_a_used_folder(tmp_path):
+    (tmp_path / "duckml.duckdb").write_bytes(b"")
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "needs a fresh folder" in result.output
+    assert isinstance(duckml.InvalidInputError("x"), ValueError)
+
+
+@pytest.mark.parametrize("weeks", [3, 10])
+def test_sales_data_is_deterministic(weeks):
+    from duckml.demo import make_sales
+
+    assert make_sales(n_stores=3, n_weeks=weeks).equals(make_sales(n_stores=3, n_weeks=weeks))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from duckml.artifacts import OBJECTS, TMP_PREFIX
 
-RUN_TABLES = ("params", "metrics", "tags", "artifacts", "run_inputs", "runs")
+RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_inputs", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
 _OBJECT_NAME = re.compile(r"^[0-9a-f]{64}$")
 _TOMBSTONE_NAME = re.compile(r"^([0-9a-f]{64})\.gc-[0-9a-f]+$")

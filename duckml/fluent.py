@@ -23,7 +23,7 @@ class _Local(threading.local):
 
 _local = _Local()
 _experiment: dict[str, str] = {}  # store path -> active experiment id (process-wide, as MLflow)
-_last_active_run: list[Run | None] = [None]
+_last_active_run: list["ActiveRun | None"] = [None]
 _all_active: set[tuple["ActiveRun", str]] = set()
 _all_active_lock = threading.Lock()
 
@@ -70,22 +70,22 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_name is None and experiment_id is None:
         raise InvalidInputError("set_experiment needs experiment_name or experiment_id")
     if experiment_name is not None:
-        tracking.create_experiment(experiment_name, store=store)
-        experiment = tracking.get_experiment_by_name(experiment_name, store)
+        experiment = tracking.ensure_experiment(experiment_name, store=store)
     else:
         experiment = tracking.get_experiment(experiment_id, store)
     if experiment.lifecycle_stage != "active":
         raise RunStateError(f"experiment {experiment.name!r} is deleted; restore_experiment({experiment.name!r}) "
                             "to use it again")
-    _experiment[str(store.path)] = experiment.experiment_id
+    _experiment[store.path_key] = experiment.experiment_id
     return experiment
 
 
 def _current_experiment_id(store) -> str:
-    chosen = _experiment.get(str(store.path))
-    if chosen is not None:
-        return chosen
-    return tracking.create_experiment(tracking.DEFAULT_EXPERIMENT_NAME, store=store)
+    chosen = _experiment.get(store.path_key)
+    if chosen is None:
+        chosen = _experiment[store.path_key] = tracking.create_experiment(tracking.DEFAULT_EXPERIMENT_NAME,
+                                                                          store=store)
+    return chosen
 
 
 def start_run(run_name: str | None = None, experiment_name: str | None = None, nested: bool = False,
@@ -143,7 +143,7 @@ def _end(active: ActiveRun, status: str) -> None:
         _local.stack.remove(active)
     # CONTRACT: a run's data is in the DuckDB file itself no later than when the run ends
     store.flush()
-    _last_active_run[0] = tracking.get_run(active.info.run_id, store)
+    _last_active_run[0] = active  # read back only if last_active_run() is asked for
 
 
 def end_run(status: str = "FINISHED") -> None:
@@ -160,10 +160,10 @@ def active_run() -> ActiveRun | None:
 
 def last_active_run() -> Run | None:
     """The active run, else the run most recently ended in this process (as stored), else ``None``."""
-    current = active_run()
-    if current is not None:
-        return tracking.get_run(current.info.run_id, current._store)
-    return _last_active_run[0]
+    current = active_run() or _last_active_run[0]
+    if current is None:
+        return None
+    return tracking.get_run(current.info.run_id, current._store)
 
 
 def _get_or_start_run() -> ActiveRun:

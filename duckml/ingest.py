@@ -1,11 +1,11 @@
 """From journal segments to tables: one fold, two uses.
 
 ``collect`` reads what every segment holds beyond the offsets recorded in ``_duckml_segments``, and
-``fold`` replays those row changes over the rows already in the file, giving for each table the primary
-keys touched and their final rows. The same fold then serves two purposes:
+``fold`` replays those row changes over the rows already in the file, giving for each table the entities
+touched (by the table's first key column) and their final rows. The same fold then serves two purposes:
 
-- ``apply_ingest`` (read-write, inside one transaction): delete the touched keys, insert the final rows,
-  append the metric points, advance the offsets. A crash before commit changes nothing; offsets are
+- ``apply_ingest`` (read-write, inside one transaction): replace the rows of every touched run (or
+  experiment, dataset) by their folded rows, append the metric points, advance the offsets. A crash before commit changes nothing; offsets are
   committed with the rows, so a segment is never ingested twice.
 - ``register_overlay`` (read-only): expose the same result as Arrow tables that the live views union
   with the file's tables, so duckml readers see every returned ``log_*`` call at once.
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from duckml import journal
 from duckml.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
@@ -30,6 +31,7 @@ STORE = "store.main"  # the attached file's catalog.schema, as seen from duckml'
 class Pending:
     deltas: list[SegmentDelta]
     finished: set[str]  # segments whose owner had exited before they were read: final once ingested
+    vanished: list[str] = field(default_factory=list)  # bookkeeping rows whose segment files are gone
 
     @property
     def empty(self) -> bool:
@@ -55,13 +57,22 @@ def collect(con, journal_dir: Path) -> Pending:
     offsets = {row[0]: (row[1], row[2]) for row in
                con.execute(f"SELECT segment, events_offset, metrics_offset FROM {STORE}._duckml_segments").fetchall()}
     deltas, finished = [], set()
-    for segment in journal.list_segments(journal_dir):
+    segments = journal.list_segments(journal_dir)
+    for segment in segments:
         # ask before reading: an owner gone *before* the read cannot add anything after it
         if journal.owner_is_gone(journal_dir, segment):
             finished.add(segment)
         events_offset, metrics_offset = offsets.get(segment, (0, 0))
         deltas.append(journal.read_segment(journal_dir, segment, events_offset, metrics_offset))
-    return Pending(deltas, finished)
+    vanished = sorted(set(offsets) - set(segments))
+    # swept in batches: one row per finished segment costs nothing until there are many
+    return Pending(deltas, finished, vanished if len(vanished) >= _SWEEP_AT else [])
+
+
+_SWEEP_AT = 64
+
+# tables whose live view in duckml's connection adds the not-yet-ingested journal data
+OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest"}
 
 
 _schema_cache: dict[tuple[int, str], pa.Schema] = {}
@@ -85,25 +96,24 @@ def _normalise(row: dict, schema: pa.Schema) -> dict:
     return out
 
 
-def _base_rows(con, table: str, keys: tuple[str, ...], pks: list[tuple], schema: pa.Schema) -> dict:
-    pk_table = pa.table({k: [pk[i] for pk in pks] for i, k in enumerate(keys)},
-                        schema=pa.schema([schema.field(k) for k in keys]))
-    con.register("_duckml_pks", pk_table)
-    try:
-        result = con.sql(f"SELECT t.* FROM {STORE}.{table} t SEMI JOIN _duckml_pks USING ({', '.join(keys)})")
-        columns = result.columns
-        rows = result.fetchall()
-    finally:
-        con.unregister("_duckml_pks")
+def _base_rows(con, table: str, keys: tuple[str, ...], ids: list, schema: pa.Schema) -> dict:
+    """Every stored row of the touched entities (runs, experiments, datasets) of one table."""
+    result = con.execute(f"SELECT * FROM {STORE}.{table} WHERE {keys[0]} IN (SELECT unnest(?))", [ids])
+    columns = [d[0] for d in result.description]
     base = {}
-    for values in rows:
+    for values in result.fetchall():
         row = _normalise(dict(zip(columns, values)), schema)
         base[tuple(row[k] for k in keys)] = row
     return base
 
 
 def fold(con, pending: Pending) -> Folded:
-    """Replay the pending row changes, in time order across processes, over the file's rows."""
+    """Replay the pending row changes, in time order across processes, over the file's rows.
+
+    Rows are grouped by their table's first key column (the run, experiment or dataset): every stored row
+    of a touched entity is read, the changes applied, and the entity's rows replaced as a whole. That keeps
+    applying to one ``DELETE … IN (list)`` and one Arrow ``INSERT`` per table, with no join on Arrow data.
+    """
     events = []
     series_rows = []
     for delta in pending.deltas:
@@ -122,10 +132,8 @@ def fold(con, pending: Pending) -> Folded:
     for table, changes in by_table.items():
         keys = TABLE_KEYS[table]
         schema = table_schema(con, table)
-        order: dict[tuple, None] = {}
-        for _, row in changes:
-            order[tuple(row[k] for k in keys)] = None
-        state = _base_rows(con, table, keys, list(order), schema)
+        ids = list(dict.fromkeys(row[keys[0]] for _, row in changes))
+        state = _base_rows(con, table, keys, ids, schema)
         for op, row in changes:
             pk = tuple(row[k] for k in keys)
             current = state.get(pk)
@@ -143,43 +151,65 @@ def fold(con, pending: Pending) -> Folded:
                     current.update(_normalise({**current, **row}, schema))
             elif op == DELETE:
                 state[pk] = None
-        touched = pa.table({k: [pk[i] for pk in order] for i, k in enumerate(keys)},
-                           schema=pa.schema([schema.field(k) for k in keys]))
-        final_rows = [state[pk] for pk in order if state.get(pk) is not None]
+        id_field = schema.field(keys[0])
+        touched = pa.table({keys[0]: pa.array(ids, type=id_field.type)})
+        final_rows = [row for row in state.values() if row is not None]
         folded.tables[table] = TableChange(touched, pa.Table.from_pylist(final_rows, schema=schema))
 
-    series_schema = pa.schema([("segment", pa.string()), ("series_id", pa.int32()),
-                               ("run_id", pa.string()), ("key", pa.string())])
-    folded.series = pa.Table.from_pylist(series_rows, schema=series_schema)
-    folded.metrics = _metrics_table(pending.deltas)
+    folded.series = pa.Table.from_pylist(series_rows, schema=SERIES_SCHEMA)
+    folded.metrics = _metrics_table(con, pending.deltas, folded.series)
     return folded
 
 
-METRICS_OVERLAY_SCHEMA = pa.schema([("segment", pa.string()), ("series_id", pa.int32()), ("value", pa.float64()),
-                                    ("step", pa.int64()), ("timestamp", pa.timestamp("us"))])
+SERIES_SCHEMA = pa.schema([("segment", pa.string()), ("series_id", pa.int32()),
+                           ("run_id", pa.string()), ("key", pa.string())])
+METRICS_SCHEMA = pa.schema([("run_id", pa.string()), ("key", pa.string()), ("value", pa.float64()),
+                            ("step", pa.int64()), ("timestamp", pa.timestamp("us"))])
 
 
-def _metrics_table(deltas: list[SegmentDelta]) -> pa.Table:
+def _metrics_table(con, deltas: list[SegmentDelta], new_series: pa.Table) -> pa.Table:
+    """Pending points with their (run_id, key) resolved in Arrow, ready to insert or to union."""
     parts = [d for d in deltas if len(d.metrics)]
     if not parts:
-        return METRICS_OVERLAY_SCHEMA.empty_table()
+        return METRICS_SCHEMA.empty_table()
+    # series declared in segments' already-ingested parts live in the file; new ones come with the delta
+    stored = con.execute(f"SELECT segment, series_id, run_id, key FROM {STORE}._duckml_series "
+                         "WHERE segment IN (SELECT unnest(?))", [[d.segment for d in parts]]).fetchall()
+    declared = stored + list(zip(*[new_series[c].to_pylist() for c in SERIES_SCHEMA.names]))
+    run_ids, keys, by_segment = [], [], {}
+    for segment, series_id, run_id, key in declared:
+        by_segment.setdefault(segment, []).append((series_id, len(run_ids)))
+        run_ids.append(run_id)
+        keys.append(key)
+    indices = []
+    for delta in parts:
+        series = np.ascontiguousarray(delta.metrics["series"])
+        lookup = np.full(int(series.max()) + 1, -1, dtype=np.int64)
+        for series_id, index in by_segment.get(delta.segment, ()):
+            if series_id < len(lookup):
+                lookup[series_id] = index
+        indices.append(lookup[series])
+    index = np.concatenate(indices)
     records = np.concatenate([d.metrics for d in parts])
-    segment_index = np.repeat(np.arange(len(parts), dtype=np.int32), [len(d.metrics) for d in parts])
-    segment = pa.DictionaryArray.from_arrays(pa.array(segment_index), pa.array([d.segment for d in parts]))
+    known = index >= 0
+    if not known.all():  # cannot happen for a well-formed segment: a point is written after its series
+        warnings.warn(f"duckml: {int((~known).sum())} journal points without a series were skipped", stacklevel=2)
+        index, records = index[known], records[known]
+    run_dictionary, key_dictionary = pa.array(run_ids, pa.string()), pa.array(keys, pa.string())
     return pa.table({
-        "segment": segment.cast(pa.string()),
-        "series_id": pa.array(np.ascontiguousarray(records["series"]).astype(np.int32)),
+        "run_id": pa.DictionaryArray.from_arrays(pa.array(index), run_dictionary).cast(pa.string()),
+        "key": pa.DictionaryArray.from_arrays(pa.array(index), key_dictionary).cast(pa.string()),
         "value": pa.array(np.ascontiguousarray(records["value"])),
         "step": pa.array(np.ascontiguousarray(records["step"])),
         "timestamp": pa.array(np.ascontiguousarray(records["timestamp"])).cast(pa.timestamp("us")),
-    })
+    }, schema=METRICS_SCHEMA)
 
 
 def load_temp(con, name: str, table: pa.Table) -> None:
     """Copy an Arrow table into a TEMP table.
 
     DuckDB 1.5.5 fails joins that push a bloom filter into a registered PyArrow scan ("Pushdown Filter
-    Type BLOOM_FILTER is not currently supported"), so joined data is copied in rather than registered.
+    Type BLOOM_FILTER is not currently supported"), so data that views join is copied in, not registered.
     """
     con.register("_duckml_arrow", table)
     try:
@@ -188,8 +218,32 @@ def load_temp(con, name: str, table: pa.Table) -> None:
         con.unregister("_duckml_arrow")
 
 
-def _join(keys: tuple[str, ...], left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
+def _insert_arrow(con, target: str, table: pa.Table) -> None:
+    if not table.num_rows:
+        return
+    con.register("_duckml_rows", table)
+    try:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _duckml_rows")
+    finally:
+        con.unregister("_duckml_rows")
+
+
+_LATEST_OF = """
+    SELECT run_id, key, value, step, timestamp FROM ({union})
+    QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC) = 1"""
+
+
+def _update_latest(con, points: pa.Table) -> None:
+    """Fold a batch of points into ``_duckml_latest``: per (run, key), the stored latest or a newer point."""
+    runs = pa.compute.unique(points["run_id"]).to_pylist()
+    con.register("_duckml_points", points)
+    try:
+        union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
+                 "WHERE run_id IN (SELECT unnest(?)) "
+                 "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_points")
+        con.execute(f"INSERT OR REPLACE INTO {STORE}._duckml_latest {_LATEST_OF.format(union=union)}", [runs])
+    finally:
+        con.unregister("_duckml_points")
 
 
 def apply_ingest(con, pending: Pending, folded: Folded) -> None:
@@ -197,61 +251,62 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
     for message in folded.conflicts:
         warnings.warn(f"duckml: concurrent param conflict: {message}", stacklevel=2)
     for table, change in folded.tables.items():
-        keys = TABLE_KEYS[table]
-        load_temp(con, "_duckml_touched", change.touched)
-        con.execute(f"DELETE FROM {STORE}.{table} t USING _duckml_touched p WHERE {_join(keys, 't', 'p')}")
-        if change.final.num_rows:
-            load_temp(con, "_duckml_final", change.final)
-            con.execute(f"INSERT INTO {STORE}.{table} BY NAME SELECT * FROM _duckml_final")
-    if folded.series.num_rows:
-        load_temp(con, "_duckml_series_new", folded.series)
-        con.execute(f"INSERT INTO {STORE}._duckml_series BY NAME SELECT * FROM _duckml_series_new")
+        first_key = TABLE_KEYS[table][0]
+        con.execute(f"DELETE FROM {STORE}.{table} WHERE {first_key} IN (SELECT unnest(?))",
+                    [change.touched[first_key].to_pylist()])
+        _insert_arrow(con, f"{STORE}.{table}", change.final)
+    _insert_arrow(con, f"{STORE}._duckml_series", folded.series)
+    _insert_arrow(con, f"{STORE}.metrics", folded.metrics)
     if folded.metrics.num_rows:
-        load_temp(con, "_duckml_metrics_new", folded.metrics)
-        con.execute(f"""
-            INSERT INTO {STORE}.metrics (run_id, key, value, step, timestamp)
-            SELECT s.run_id, s.key, m.value, m.step, m.timestamp
-            FROM _duckml_metrics_new m JOIN {STORE}._duckml_series s USING (segment, series_id)""")
-        con.execute("DROP TABLE _duckml_metrics_new")
-    for delta in pending.deltas:
-        if not delta.empty:
-            con.execute(f"""INSERT OR REPLACE INTO {STORE}._duckml_segments VALUES (?, ?, ?, now()::TIMESTAMP)""",
-                        [delta.segment, delta.events_end, delta.metrics_end])
+        _update_latest(con, folded.metrics)
+    offsets = pa.table({
+        "segment": [d.segment for d in pending.deltas if not d.empty],
+        "events_offset": pa.array([d.events_end for d in pending.deltas if not d.empty], pa.int64()),
+        "metrics_offset": pa.array([d.metrics_end for d in pending.deltas if not d.empty], pa.int64())})
+    if pending.vanished:  # their files were removed after an earlier commit: the rows are no longer needed
+        con.execute(f"DELETE FROM {STORE}._duckml_segments WHERE segment IN (SELECT unnest(?))", [pending.vanished])
+        con.execute(f"DELETE FROM {STORE}._duckml_series WHERE segment IN (SELECT unnest(?))", [pending.vanished])
+    if offsets.num_rows:
+        con.register("_duckml_offsets", offsets)
+        try:
+            con.execute(f"INSERT OR REPLACE INTO {STORE}._duckml_segments "
+                        "SELECT segment, events_offset, metrics_offset, now()::TIMESTAMP FROM _duckml_offsets")
+        finally:
+            con.unregister("_duckml_offsets")
 
 
-def forget_finished(con, journal_dir: Path, pending: Pending) -> None:
-    """Remove segments whose owner is gone and whose every record is now in the file.
+def forget_finished(journal_dir: Path, pending: Pending) -> None:
+    """Remove segments whose owner is gone and whose every record is now in the file (after the commit).
 
-    Files go first, bookkeeping rows after: a crash in between leaves rows for a vanished segment
-    (harmless, swept next time), never a segment whose offsets were forgotten (it would be ingested twice).
+    Their bookkeeping rows stay until a later ingest sweeps them (``Pending.vanished``): a crash between
+    the commit and this removal must never leave a segment whose offsets were forgotten, or it would be
+    ingested twice.
     """
     for delta in pending.deltas:
         if delta.segment in pending.finished:
             journal.remove_segment(journal_dir, delta.segment)
-    live = set(journal.list_segments(journal_dir))
-    stale = [row[0] for row in con.execute(f"SELECT segment FROM {STORE}._duckml_segments").fetchall()
-             if row[0] not in live]
-    if stale:
-        con.execute(f"DELETE FROM {STORE}._duckml_segments WHERE list_contains(?, segment)", [stale])
-        con.execute(f"DELETE FROM {STORE}._duckml_series WHERE list_contains(?, segment)", [stale])
 
 
 # -- the live overlay ------------------------------------------------------------------------
 def overlay_view_sql(table: str) -> str:
     """The in-memory view that shows a journal table as the file plus un-ingested changes."""
+    if table == "_duckml_latest":
+        union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
+                 "WHERE run_id IN (SELECT run_id FROM _duckml_overlay_metrics) "
+                 "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics")
+        return f"""CREATE OR REPLACE VIEW _duckml_latest AS
+            SELECT * FROM {STORE}._duckml_latest
+            WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
+            UNION ALL {_LATEST_OF.format(union=union)}"""
     if table == "metrics":
         return f"""CREATE OR REPLACE VIEW metrics AS
             SELECT run_id, key, value, step, timestamp FROM {STORE}.metrics
             UNION ALL
-            SELECT s.run_id, s.key, m.value, m.step, m.timestamp
-            FROM _duckml_overlay_metrics m
-            JOIN (SELECT segment, series_id, run_id, key FROM {STORE}._duckml_series
-                  UNION ALL SELECT segment, series_id, run_id, key FROM _duckml_overlay_series) s
-            USING (segment, series_id)"""
-    keys = TABLE_KEYS[table]
+            SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics"""
+    first_key = TABLE_KEYS[table][0]
     return f"""CREATE OR REPLACE VIEW {table} AS
-        SELECT * FROM {STORE}.{table} t
-        WHERE NOT EXISTS (SELECT 1 FROM _duckml_overlay_touched_{table} p WHERE {_join(keys, 't', 'p')})
+        SELECT * FROM {STORE}.{table}
+        WHERE {first_key} NOT IN (SELECT {first_key} FROM _duckml_overlay_touched_{table})
         UNION ALL BY NAME
         SELECT * FROM _duckml_overlay_final_{table}"""
 
@@ -262,12 +317,7 @@ def register_overlay(con, folded: Folded | None) -> None:
         schema = table_schema(con, table)
         change = folded.tables.get(table) if folded else None
         if change is None:
-            change = TableChange(pa.schema([schema.field(k) for k in keys]).empty_table(), schema.empty_table())
+            change = TableChange(pa.schema([schema.field(keys[0])]).empty_table(), schema.empty_table())
         load_temp(con, f"_duckml_overlay_touched_{table}", change.touched)
         load_temp(con, f"_duckml_overlay_final_{table}", change.final)
-    metrics = folded.metrics if folded else METRICS_OVERLAY_SCHEMA.empty_table()
-    series = folded.series if folded else pa.schema(
-        [("segment", pa.string()), ("series_id", pa.int32()), ("run_id", pa.string()), ("key", pa.string())]
-    ).empty_table()
-    load_temp(con, "_duckml_overlay_metrics", metrics)
-    load_temp(con, "_duckml_overlay_series", series)
+    load_temp(con, "_duckml_overlay_metrics", folded.metrics if folded else METRICS_SCHEMA.empty_table())

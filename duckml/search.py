@@ -172,12 +172,18 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
             sql += " LIMIT ?"
             params.append(limit)
         frame = con.execute(sql, params).pl()
-        chosen = frame["run_id"].to_list()
-        cells = {entity: con.execute(f"SELECT run_id, key, value FROM {table} "
-                                     "WHERE run_id IN (SELECT unnest(?::VARCHAR[]))", [chosen]).pl()
-                 for entity, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))}
-    for prefix, long in cells.items():
-        frame = _join_wide(frame, long, prefix)
+        # one round trip for every cell of the chosen runs; metrics keep their DOUBLE type apart
+        long = con.execute("""
+            WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS run_id)
+            SELECT 'metrics' AS kind, run_id, key, value AS number, NULL::VARCHAR AS text
+            FROM latest_metrics WHERE run_id IN (SELECT run_id FROM chosen)
+            UNION ALL SELECT 'params', run_id, key, NULL, value FROM params WHERE run_id IN (SELECT run_id FROM chosen)
+            UNION ALL SELECT 'tags', run_id, key, NULL, value FROM tags WHERE run_id IN (SELECT run_id FROM chosen)
+            """, [frame["run_id"].to_list()]).pl()
+    for prefix in ("metrics", "params", "tags"):
+        cells = long.filter(pl.col("kind") == prefix)
+        value = pl.col("number") if prefix == "metrics" else pl.col("text")
+        frame = _join_wide(frame, cells.select("run_id", "key", value.alias("value")), prefix)
     frame = frame.with_columns(pl.col("run_name").alias("tags.mlflow.runName"))
     groups = {p: sorted(c for c in frame.columns if c.startswith(p + ".")) for p in ("metrics", "params", "tags")}
     return _utc(frame.select(_RUN_COLUMNS + groups["metrics"] + groups["params"] + groups["tags"]),

@@ -256,7 +256,7 @@ class Store:
         for table in tables:
             if table in self._passthrough:
                 continue
-            if table in TABLE_KEYS or table == "metrics":
+            if table in ingest.OVERLAID_TABLES:
                 con.execute(ingest.overlay_view_sql(table))
             else:
                 con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
@@ -308,7 +308,7 @@ class Store:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     pending = ingest.collect(con, self.journal_dir)
-                    if not pending.empty:
+                    if not pending.empty or pending.vanished:
                         ingest.apply_ingest(con, pending, ingest.fold(con, pending))
                     con.execute("USE store")
                     yield con
@@ -317,7 +317,7 @@ class Store:
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
-                ingest.forget_finished(con, self.journal_dir, pending)
+                ingest.forget_finished(self.journal_dir, pending)
             finally:
                 self._detach()
 
@@ -327,10 +327,16 @@ class Store:
             pass
 
     def flush(self) -> None:
-        """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``)."""
+        """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``).
+
+        This process's segment is closed first, so the ingest can delete it: the next log call starts a
+        new one. The journal then holds nothing already in the file.
+        """
         if self._journal is None and not self.journal_dir.exists():
             self._ensure_ready()
             return
+        if self._journal is not None:
+            self._journal.writer.close()
         self.ingest()
 
     def maybe_ingest(self) -> None:

@@ -91,13 +91,8 @@ def resolve_experiment(name_or_id: str, store: Store | None = None) -> Experimen
     return found
 
 
-def create_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> str:
-    """Create an experiment (idempotent for an active one of that name) and return its id.
-
-    >>> import duckml.tracking as t
-    >>> t.experiment_id_for("sales") == t.create_experiment("sales")
-    True
-    """
+def ensure_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> Experiment:
+    """The experiment called ``name``, created if missing (one read of the store)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
     existing = get_experiment_by_name(name, store)
@@ -105,18 +100,28 @@ def create_experiment(name: str, tags: dict | None = None, store: Store | None =
         if existing.lifecycle_stage == LifecycleStage.DELETED:
             raise RunStateError(f"experiment {name!r} is deleted; restore it with restore_experiment({name!r}) "
                                 "or remove it for good with `duckml gc`")
-        experiment_id = existing.experiment_id
+        experiment = existing
     else:
-        experiment_id = experiment_id_for(name)
         now = _now()
-        store.journal.insert("experiments", {"experiment_id": experiment_id, "name": name,
+        experiment = Experiment(experiment_id_for(name), name, LifecycleStage.ACTIVE.value, now)
+        store.journal.insert("experiments", {"experiment_id": experiment.experiment_id, "name": name,
                                              "lifecycle_stage": LifecycleStage.ACTIVE.value,
                                              "creation_time": now, "last_update_time": now})
     for key, value in (tags or {}).items():
         validation.check_key(key, "tag key")
-        store.journal.upsert("experiment_tags", {"experiment_id": experiment_id, "key": key,
+        store.journal.upsert("experiment_tags", {"experiment_id": experiment.experiment_id, "key": key,
                                                  "value": validation.param_value(value)})
-    return experiment_id
+    return experiment
+
+
+def create_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> str:
+    """Create an experiment (idempotent for an active one of that name) and return its id.
+
+    >>> import duckml.tracking as t
+    >>> t.experiment_id_for("sales") == t.create_experiment("sales")
+    True
+    """
+    return ensure_experiment(name, tags, store).experiment_id
 
 
 def _set_experiment_stage(name_or_id: str, stage: LifecycleStage, store: Store | None) -> None:

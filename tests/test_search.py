@@ -46,6 +46,9 @@ INSERT INTO datasets VALUES
     ('d1', 'iris', 'abc123', 'iris.csv', 'local', NULL, 150, TIMESTAMP '2024-01-01'),
     ('d2', 'wine', 'def456', 'wine.csv', 'local', NULL, 178, TIMESTAMP '2024-01-01');
 INSERT INTO run_inputs VALUES ('r1', 'd1', 'training', TIMESTAMP '2024-01-01'), ('r3', 'd2', 'eval', TIMESTAMP '2024-01-03');
+-- what ingest maintains for a real store (migration 0002, duckml/ingest.py)
+INSERT INTO _duckml_latest SELECT run_id, key, value, step, timestamp FROM metrics
+QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC) = 1;
 """
 ACTIVE = {"r1", "r2", "r3", "r4", "r6"}
 JAN_3_MS = 1704240000000

@@ -158,3 +158,19 @@ def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
         con.close()
         assert 1000 <= in_file < 1500  # ingested at the threshold without waiting for the run's end
         assert store.sql("SELECT count(*) FROM metrics").fetchone() == (1500,)
+
+
+def test_bookkeeping_of_finished_segments_is_swept(store, monkeypatch):
+    from duckml import ingest
+
+    monkeypatch.setattr(ingest, "_SWEEP_AT", 3)
+    for i in range(6):
+        with duckml.start_run():
+            duckml.log_metric("m", float(i))
+    store.flush()
+    con = duckdb.connect(str(store.path), read_only=True)
+    rows = con.execute("SELECT count(*) FROM _duckml_segments").fetchone()[0]
+    points = con.execute("SELECT count(*) FROM metrics").fetchone()[0]
+    con.close()
+    assert rows < 3 and points == 6
+    assert not any(store.journal_dir.iterdir())

@@ -83,7 +83,7 @@ _LAZY = {
     "set_registered_model_tag": "duckml.registry", "set_model_version_tag": "duckml.registry",
     "update_registered_model": "duckml.registry", "update_model_version": "duckml.registry",
     "delete_registered_model": "duckml.registry", "resolve_model_uri": "duckml.registry",
-    "predict": "duckml.predict",
+    "predict": "duckml.prediction",
 }
 
 

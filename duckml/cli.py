@@ -342,6 +342,36 @@ def models_history(name, fmt):
     emit(duckml.connect().sql("SELECT * FROM alias_history WHERE name = ? ORDER BY valid_from", [name]).pl(), fmt)
 
 
+# -- predict ------------------------------------------------------------------------------------
+@cli.command("predict")
+@click.argument("model_uri")
+@click.argument("source")
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write a .parquet file.")
+@click.option("--table", default=None, help="Create (or append to) this table in the store.")
+def predict_command(model_uri, source, output, table):
+    """Score SOURCE (a Parquet path or glob) with a stored model; lineage is recorded.
+
+    \b
+    Example:
+        duckml predict models:/sales-forecast@champion new_week.parquet --table forecasts
+    """
+    if (output is None) == (table is None):
+        raise click.UsageError("give exactly one of --output FILE.parquet or --table NAME")
+    if output is not None and not output.endswith(".parquet"):
+        raise click.UsageError(f"--output must name a .parquet file, got {output!r}")
+    target = output if output is not None else table
+    if sys.stderr.isatty():  # a progress bar for people; nothing for pipes and logs
+        with click.progressbar(length=1, label="scoring", file=sys.stderr) as bar:
+            def progress(done, total):
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            duckml.predict(model_uri, source, output=target, progress=progress)
+    else:
+        duckml.predict(model_uri, source, output=target)
+    click.echo(f"predictions written to {target}")
+
+
 # -- sql and demo -------------------------------------------------------------------------------
 @cli.command("sql")
 @click.argument("query")

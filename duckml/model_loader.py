@@ -132,7 +132,7 @@ def _model_files(con, store, run_id: str, path: str):
     return metadata, model[0]
 
 
-def _resolve(con, store, parsed: ModelURI) -> ResolvedModel:
+def resolve_parsed(con, store, parsed: ModelURI) -> ResolvedModel:
     name = version = None
     if parsed.kind == "run":
         run_id, path = parsed.run_id, parsed.path
@@ -161,7 +161,7 @@ def resolve_model_uri(model_uri: str) -> ResolvedModel:
     parsed = parse_model_uri(model_uri)
     store = get_store()
     with store.read() as con:
-        return _resolve(con, store, parsed)
+        return resolve_parsed(con, store, parsed)
 
 
 _cache: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()

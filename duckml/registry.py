@@ -25,7 +25,7 @@ from duckml.errors import FilterSyntaxError, InvalidInputError
 from duckml.model_loader import (  # noqa: F401  (load_model & co. are part of this module's API)
     ResolvedModel,
     _alias_version,
-    _resolve,
+    resolve_parsed,
     _require_model,
     _require_version,
     clear_model_cache,
@@ -138,7 +138,7 @@ def register_model(model_uri: str, name: str) -> ModelVersion:
     parsed = parse_model_uri(model_uri)
     store = get_store()
     with store.write() as con:
-        resolved = _resolve(con, store, parsed)  # refuses a URI with no model behind it
+        resolved = resolve_parsed(con, store, parsed)  # refuses a URI with no model behind it
         run_id, path = resolved.run_id, resolved.artifact_path
         source = f"runs:/{run_id}/{path}"
         events = _Events(con)

@@ -358,14 +358,10 @@ class Store:
     def _ensure_predict(self, con, query: str) -> None:
         if self._predict_registered or "predict" not in query.lower():
             return
-        try:
-            from duckml import predict as predict_module  # imports scikit-learn: only when asked for
-        except ImportError:
-            return
-        register = getattr(predict_module, "register_predict", None)
-        if register is not None:
-            register(con)
-            self._predict_registered = True
+        from duckml.prediction import register_predict  # imports scikit-learn: only when asked for
+
+        register_predict(con)
+        self._predict_registered = True
 
     def sql(self, query: str, params=None) -> duckdb.DuckDBPyRelation | None:
         """Run SQL on the store: every table, view and macro (``predict`` included) by plain name.
@@ -401,6 +397,9 @@ class Store:
                 relation = con.sql(query, params=params)
                 table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
+                raised_in_udf = _udf_error(error)
+                if raised_in_udf is not None:
+                    raise raised_in_udf from error
                 raise QueryError(str(error).strip()) from error
         if table is None:
             return None
@@ -415,6 +414,15 @@ class Store:
                 self._journal.writer.close()
                 self._journal = None
                 self.flush()
+
+
+def _udf_error(error: Exception):
+    # a duckml error raised inside the predict UDF reaches us as text in a duckdb error: rebuild it
+    import sys
+
+    if "duckml.scoring" not in sys.modules:
+        return None
+    return sys.modules["duckml.scoring"].unwrap_udf_error(error)
 
 
 _exit_stores: list[Store] = []

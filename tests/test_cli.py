@@ -108,3 +108,25 @@ def test_real_subprocess(two_runs, store):
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip() == "Error: no run with id 'missing'"
+
+
+def test_predict_command_to_parquet_and_table(store, tmp_path):
+    import numpy as np
+    import polars as pl
+    from sklearn.linear_model import LinearRegression
+
+    x = pl.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) * 2})
+    model = LinearRegression().fit(x.to_pandas(), x["a"] * 3 + 1)
+    with duckml.start_run():
+        duckml.log_model(model, name="m", registered_model_name="lin")
+    source = tmp_path / "in.parquet"
+    x.write_parquet(source)
+    out = run_cli("predict", "models:/lin/1", str(source), "--output", str(tmp_path / "p.parquet")).output
+    assert "predictions written" in out
+    scored = pl.read_parquet(tmp_path / "p.parquet")
+    assert scored["prediction"].to_list() == pytest.approx((x["a"] * 3 + 1).to_list())
+    run_cli("predict", "models:/lin@missing", str(source), "--table", "t", expect_error=True)
+    run_cli("predict", "lin", str(source), "--table", "scored")
+    assert duckml.connect().sql("SELECT count(*) FROM scored").fetchone() == (50,)
+    result = run_cli("predict", "lin", str(source), expect_error=True)
+    assert result.exit_code == 2 and "exactly one of" in result.output

@@ -24,7 +24,7 @@ class _Local(threading.local):
 _local = _Local()
 _experiment: dict[str, str] = {}  # store path -> active experiment id (process-wide, as MLflow)
 _last_active_run: list["ActiveRun | None"] = [None]
-_all_active: set[tuple["ActiveRun", str]] = set()
+_all_active: set["ActiveRun"] = set()  # every thread's unended runs, ended FINISHED at exit
 _all_active_lock = threading.Lock()
 
 
@@ -128,7 +128,7 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
     active = ActiveRun(info, store)
     stack.append(active)
     with _all_active_lock:
-        _all_active.add((active, threading.current_thread().name))
+        _all_active.add(active)
     return active
 
 
@@ -136,9 +136,7 @@ def _end(active: ActiveRun, status: str) -> None:
     store = active._store
     tracking.set_terminated(active.info.run_id, status, store=store)
     with _all_active_lock:
-        _all_active.discard((active, threading.current_thread().name))
-        for item in [i for i in _all_active if i[0] is active]:
-            _all_active.discard(item)
+        _all_active.discard(active)
     if active in _local.stack:
         _local.stack.remove(active)
     # CONTRACT: a run's data is in the DuckDB file itself no later than when the run ends
@@ -177,7 +175,7 @@ def _get_or_start_run() -> ActiveRun:
 def _end_runs_at_exit() -> None:
     with _all_active_lock:
         leftover = list(_all_active)
-    for active, _ in leftover:
+    for active in leftover:
         try:
             _end(active, RunStatus.FINISHED.value)
         except Exception as error:  # at exit, report and carry on with the other runs

@@ -81,7 +81,6 @@ class JournalWriter:
         self.journal_dir = journal_dir
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], int] = {}
-        self._pid = -1
         self._events_fd = -1
         self._metrics_fd = -1
         self._lock_fd = -1
@@ -97,7 +96,6 @@ class JournalWriter:
             if fd >= 0:
                 os.close(fd)
         self._events_fd = self._metrics_fd = self._lock_fd = -1
-        self._pid = -1
         self._series = {}
         self._lock = threading.Lock()
         self.segment = None
@@ -119,7 +117,6 @@ class JournalWriter:
         self._events_fd = os.open(f"{base}.events", flags, 0o644)
         self._lock_fd = lock_fd
         self.segment = name
-        self._pid = os.getpid()
 
     def _next_ts(self) -> int:
         # strictly increasing within a segment, so sorting by time keeps this process's order
@@ -183,7 +180,6 @@ class JournalWriter:
                 if fd >= 0:
                     os.close(fd)  # closing the lock fd releases the flock
             self._events_fd = self._metrics_fd = self._lock_fd = -1
-            self._pid = -1
             self._series = {}
 
 

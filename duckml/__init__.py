@@ -2,7 +2,7 @@
 
 >>> import duckml
 >>> with duckml.start_run(run_name="baseline"):
-...     duckml.log_param("model", "ridge")
+...     _ = duckml.log_param("model", "ridge")
 ...     duckml.log_metric("rmse", 0.42)
 """
 

@@ -1,3 +1,6 @@
+"""`python -m duckml` runs the CLI."""
+
 from duckml.cli import cli
 
-cli()
+if __name__ == "__main__":
+    cli(prog_name="duckml")

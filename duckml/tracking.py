@@ -209,7 +209,7 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
 
     >>> import duckml
     >>> with duckml.start_run() as run:
-    ...     duckml.log_param("lr", 0.1)
+    ...     _ = duckml.log_param("lr", 0.1)
     >>> duckml.get_run(run.info.run_id).data.params
     {'lr': '0.1'}
     """

@@ -1,8 +1,9 @@
-"""PREDICT throughput and peak memory: duckml writing Parquet vs the hand-written floor.
+"""PREDICT throughput and peak memory: duckml writing Parquet vs the hand-written floor and MLflow's pyfunc.
 
 Workload (issue 6): 2,000,000 rows x 20 float64 columns in one Parquet file (row groups of 122,880 rows, DuckDB's
 default), scored by RandomForestRegressor(50 trees, depth 10) and by LogisticRegression, both fitted on 20,000
-rows of a pandas DataFrame (so they carry feature names).
+rows of a pandas DataFrame (so they carry feature names); 5,000 at 100k rows or fewer, where fitting the forest would
+otherwise take most of the smoke run (its trees still reach depth 10, so scoring costs about the same per row).
 
 - duckml.predict(): ``duckml.predict("models:/bench-rf/1", data, output="out.parquet")``: the model resolved from
   the store and loaded once; a private DuckDB reads the file and hands 16,384-row Arrow batches to 2 scoring
@@ -13,6 +14,12 @@ rows of a pandas DataFrame (so they carry feature names).
 - floor: ``pyarrow.parquet.ParquetFile.iter_batches()`` (65,536 rows) -> ``batch.to_pandas()`` ->
   ``model.predict`` -> ``ParquetWriter.write_batch`` with the same columns, single-threaded, as a careful
   user would write it by hand.
+- MLflow pyfunc (issue 6): ``mlflow.pyfunc.load_model("models:/bench-rf/1").predict(pandas.read_parquet(data))``,
+  then ``DataFrame.to_parquet`` with every source column plus ``prediction``. The same fitted models are logged by
+  ``mlflow.sklearn.log_model`` (with the same input example, hence a signature that pyfunc enforces) into a
+  SQLite-backed tracking store and model registry in the temp folder, by a separate MLflow process, so the
+  scoring process's peak memory holds only the load and the scoring. The whole file is in memory at once: that
+  is MLflow's batch path, not a choice of this benchmark.
 
 Each side runs in a fresh subprocess; it warms up on a 10,000-row file (loading the model), then scores the file
 once, timed; the sides alternate 3 times and the medians are reported. Peak memory is the subprocess's
@@ -21,8 +28,8 @@ pyarrow + pandas + scikit-learn). The forest's trees dominate its time; for logi
 and encoding and per-batch Python overhead dominate.
 
 Scale: ``run("full")`` is 2M rows, ``run("quick")`` 100k; ``DUCKML_BENCH_SCALE=4`` divides the full size by 4
-(floor 20,000 rows). Standalone: ``python benchmarks/bench_predict.py [--quick]``.
-MLflow's ``pyfunc`` path is measured by a separate function using :func:`prepare`'s files.
+(floor 20,000 rows). Standalone: ``python benchmarks/bench_predict.py [--quick] [--no-mlflow]``.
+Without MLflow (``--no-mlflow``, or no interpreter that has it) the MLflow rows say so and the rest still runs.
 """
 
 from __future__ import annotations
@@ -39,12 +46,16 @@ from benchmarks import common  # noqa: E402
 FULL_ROWS = 2_000_000
 QUICK_ROWS = 100_000
 MIN_ROWS = 20_000
+TRAIN_ROWS, QUICK_TRAIN_ROWS = 20_000, 5_000
 FEATURES = [f"f{i:02d}" for i in range(20)]
 MODELS = {"rf": "RandomForestRegressor(50 trees, depth 10)", "lr": "LogisticRegression"}
 ROW_GROUP = 122_880
 WARMUP_ROWS = 10_000
 REPEATS = 3
 _MODULE = "bench_predict"  # not __name__, which is "__main__" when run as a script
+MLFLOW_NAME = "MLflow 3.17.2 pyfunc (SQLite)"
+# MLflow 3.17 saves sklearn models with skops and refuses a forest's Tree nodes unless told they are trusted
+SKOPS_TRUSTED = {"rf": ["sklearn.tree._tree.Tree"], "lr": None}
 
 
 def rows_for(scale: str | int | float) -> int:
@@ -94,7 +105,8 @@ def prepare(rows: int, folder: str) -> dict:
     _write(data, rows, 1)
     _write(warm, WARMUP_ROWS, 2)
     rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(20_000, len(FEATURES))), columns=FEATURES)
+    train_rows = QUICK_TRAIN_ROWS if rows <= QUICK_ROWS else TRAIN_ROWS
+    X = pd.DataFrame(rng.normal(size=(train_rows, len(FEATURES))), columns=FEATURES)
     weights = rng.normal(size=len(FEATURES))
     y = X.to_numpy() @ weights + rng.normal(size=len(X))
     fitted = {"rf": RandomForestRegressor(n_estimators=50, max_depth=10, random_state=0, n_jobs=1).fit(X, y),
@@ -178,8 +190,62 @@ def floor_side(paths: dict, model: str) -> dict:
     return {"rate": paths["rows"] / seconds, "seconds": seconds, "peak_mb": _peak_mb()}
 
 
+def mlflow_prepare(paths: dict) -> dict:
+    """In MLflow's interpreter: log the pickled models with ``mlflow.sklearn.log_model`` into a SQLite tracking
+    store (and its registry) beside the data; returns the tracking URI and the model URIs."""
+    import pickle
+
+    import mlflow
+    import pandas as pd
+
+    common.mlflow_quiet()
+    root = Path(paths["data"]).parent
+    tracking_uri = common.sqlite_uri(root / "mlflow.db")
+    mlflow.set_tracking_uri(tracking_uri)
+    # explicit: the default ./mlruns would land in the worker's scratch cwd, deleted when this process exits
+    experiment_id = mlflow.create_experiment("bench-predict", artifact_location=(root / "mlartifacts").as_uri())
+    example = pd.read_parquet(paths["warmup"]).head()
+    uris = {}
+    for key in MODELS:
+        with open(paths[f"{key}_pickle"], "rb") as f:
+            model = pickle.load(f)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"bench-{key}"):
+            mlflow.sklearn.log_model(model, name="model", input_example=example,
+                                     registered_model_name=f"bench-{key}", skops_trusted_types=SKOPS_TRUSTED[key])
+        uris[key] = f"models:/bench-{key}/1"
+    return {"tracking_uri": tracking_uri, "uris": uris}
+
+
+def mlflow_side(paths: dict, model: str, mlflow_store: dict) -> dict:
+    """MLflow's own batch path: ``pyfunc.load_model(uri).predict(pandas.read_parquet(path))`` -> ``to_parquet``."""
+    import time
+
+    import mlflow
+    import pandas as pd
+
+    common.mlflow_quiet()
+    mlflow.set_tracking_uri(mlflow_store["tracking_uri"])
+    out = Path(paths["data"]).with_name(f"mlflow_{model}.parquet")
+    t0 = time.perf_counter()
+    pyfunc = mlflow.pyfunc.load_model(mlflow_store["uris"][model])
+    load_seconds = time.perf_counter() - t0
+
+    def score(source: str) -> None:
+        frame = pd.read_parquet(source)
+        frame["prediction"] = pyfunc.predict(frame)
+        frame.to_parquet(out, index=False)
+
+    score(paths["warmup"])
+    t0 = time.perf_counter()
+    score(paths["data"])
+    seconds = time.perf_counter() - t0
+    return {"rate": paths["rows"] / seconds, "seconds": seconds, "peak_mb": _peak_mb(),
+            "load_seconds": load_seconds}
+
+
 def run(scale: str | int | float) -> list[dict]:
-    """One throughput row and one peak-memory row per model: duckml vs the hand-written floor.
+    """Per model: throughput and peak-memory rows against the hand-written floor, the SQL face's throughput,
+    and throughput and peak-memory rows against MLflow's pyfunc (its rows say so when MLflow is absent).
 
     The sides alternate ``REPEATS`` times (fresh subprocesses each), and each figure is the median, so
     that a neighbour's load on a shared machine hits both sides alike.
@@ -191,23 +257,32 @@ def run(scale: str | int | float) -> list[dict]:
     results = []
     with tempfile.TemporaryDirectory(prefix="duckml-bench-predict-") as folder:
         paths = common.run_side("duckml", _MODULE, "prepare", {"rows": rows, "folder": folder})
+        mlflow_store, mlflow_error = common.try_side("mlflow", _MODULE, "mlflow_prepare", {"paths": paths})
         for model, label in MODELS.items():
-            got: dict[str, list[dict]] = {"duckml_side": [], "sql_side": [], "floor_side": []}
-            errors = []
+            got: dict[str, list[dict]] = {"duckml_side": [], "sql_side": [], "floor_side": [], "mlflow_side": []}
+            errors: dict[str, list[str]] = {side: [] for side in got}
+            errors["mlflow_side"].append(mlflow_error)
             for _ in range(repeats):
                 for side in got:
-                    result, error = common.try_side("duckml", _MODULE, side, {"paths": paths, "model": model})
-                    got[side].append(result) if result else errors.append(error)
+                    kwargs = {"paths": paths, "model": model}
+                    if side == "mlflow_side":
+                        if mlflow_store is None:
+                            continue
+                        kwargs["mlflow_store"] = mlflow_store
+                    result, error = common.try_side("mlflow" if side == "mlflow_side" else "duckml",
+                                                    _MODULE, side, kwargs)
+                    got[side].append(result) if result else errors[side].append(error)
 
             def median(side: str, key: str) -> float | None:
                 values = [r[key] for r in got[side]]
                 return common.median(values) if values else None
 
+            duck_errors = errors["duckml_side"] + errors["sql_side"] + errors["floor_side"]
             workload = f"predict {label}, {rows:,} x 20 -> Parquet"
             floor_note = f"median of {repeats}; floor: pyarrow iter_batches + predict + ParquetWriter, 1 thread"
             results.append(common.row(
                 f"{workload}: duckml.predict()", median("duckml_side", "rate"), median("floor_side", "rate"),
-                "rows/s", common.join_notes(*errors, floor_note, "duckml: DuckDB reads, 2 scoring threads"),
+                "rows/s", common.join_notes(*duck_errors, floor_note, "duckml: DuckDB reads, 2 scoring threads"),
                 "hand-written floor"))
             results.append(common.row(
                 f"{workload}: peak RSS", median("duckml_side", "peak_mb"), median("floor_side", "peak_mb"), "MB",
@@ -217,16 +292,34 @@ def run(scale: str | int | float) -> list[dict]:
                 median("floor_side", "rate"), "rows/s",
                 f"scoring UDF on DuckDB threads, 2,048-row vectors; peak {median('sql_side', 'peak_mb') or 0:.0f} MB",
                 "hand-written floor"))
+            load = median("mlflow_side", "load_seconds")
+            sql_vs = common.ratio(median("sql_side", "rate"), median("mlflow_side", "rate"), "rows/s")
+            results.append(common.row(
+                f"{workload}: duckml.predict() vs MLflow pyfunc", median("duckml_side", "rate"),
+                median("mlflow_side", "rate"), "rows/s",
+                common.join_notes(*errors["mlflow_side"], f"median of {repeats}" if got["mlflow_side"] else "",
+                                  "MLflow: pandas.read_parquet -> pyfunc.load_model(models:/...).predict -> "
+                                  "to_parquet, whole file in memory",
+                                  f"load_model {load:.2f} s untimed (duckml's load is in its warm-up)" if load else "",
+                                  f"SQL COPY vs MLflow {sql_vs:.2f}x" if sql_vs else ""),
+                MLFLOW_NAME))
+            results.append(common.row(
+                f"{workload}: peak RSS vs MLflow pyfunc", median("duckml_side", "peak_mb"),
+                median("mlflow_side", "peak_mb"), "MB",
+                "whole subprocess, imports included; MLflow's model was logged by another process", MLFLOW_NAME))
     return results
 
 
 def main(argv: list[str]) -> int:
     scale = "quick" if "--quick" in argv else "full"
+    if "--no-mlflow" not in argv:  # run.py decides this for the suite; standalone, look like it does
+        python, why = common.find_mlflow_python(os.environ.get("DUCKML_BENCH_MLFLOW_PYTHON"))
+        common.SETTINGS.mlflow_python, common.SETTINGS.mlflow_missing_reason = python, "" if python else why
     for r in run(scale):
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "-"
         duck = f"{r['duckml']:,.0f}" if r["duckml"] else "-"
         base = f"{r['baseline']:,.0f}" if r["baseline"] else "-"
-        print(f"{r['workload']:<75} duckml {duck:>12} floor {base:>12} {r['unit']:<7} ratio {ratio}  {r['notes']}")
+        print(f"{r['workload']:<90} duckml {duck:>12} {r['baseline_name'][:20]:<20} {base:>12} {r['unit']:<7} ratio {ratio}  {r['notes']}")
     return 0
 
 

@@ -11,18 +11,6 @@ from benchmarks import common
 SCALES = {"quick": {"points": 2_000, "repeats": 3}, "full": {"points": 10_000, "repeats": 7}}
 
 
-def _timed(fn, repeats: int):
-    import time
-
-    out, result = [], None
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        result = fn()
-        if i > 0:
-            out.append(time.perf_counter() - t0)
-    return common.median(out), result
-
-
 def duckml_side(points: int, repeats: int) -> dict:
     import duckml
 
@@ -32,7 +20,7 @@ def duckml_side(points: int, repeats: int) -> dict:
         for s in range(points):
             duckml.log_metric("loss", 1.0 / (s + 1), step=s)
     duckml.flush()
-    t, hist = _timed(lambda: duckml.get_metric_history(run.info.run_id, "loss"), repeats)
+    t, hist = common.timed(lambda: duckml.get_metric_history(run.info.run_id, "loss"), repeats)
     return {"seconds": t, "points": hist.height}
 
 
@@ -52,7 +40,7 @@ def mlflow_side(points: int, repeats: int, store: str = "sqlite") -> dict:
         metrics = [Metric("loss", 1.0 / (s + 1), now + s, s) for s in range(points)]
         for i in range(0, points, 1000):
             client.log_batch(run.info.run_id, metrics=metrics[i:i + 1000])
-    t, hist = _timed(lambda: client.get_metric_history(run.info.run_id, "loss"), repeats)
+    t, hist = common.timed(lambda: client.get_metric_history(run.info.run_id, "loss"), repeats)
     return {"seconds": t, "points": len(hist)}
 
 

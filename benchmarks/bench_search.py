@@ -34,18 +34,6 @@ def make_runs(n: int):
         yield f"run-{i:04d}", params, points
 
 
-def _timed(fn, repeats: int):
-    import time
-
-    out, result = [], None
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        result = fn()
-        if i > 0:
-            out.append(time.perf_counter() - t0)
-    return common.median(out), result
-
-
 def duckml_side(runs: int, history_runs: int, repeats: int) -> dict:
     import time
 
@@ -68,12 +56,12 @@ def duckml_side(runs: int, history_runs: int, repeats: int) -> dict:
     def search_all():
         return duckml.search_runs(experiment_names=[EXPERIMENT])
 
-    t_filter, hits = _timed(search_filter, repeats)
-    t_all, frame = _timed(search_all, max(1, repeats - 2))
+    t_filter, hits = common.timed(search_filter, repeats)
+    t_all, frame = common.timed(search_all, max(1, repeats - 2))
     ids = search_all().sort("run_name")["run_id"].to_list()[:history_runs]
-    t_hist, hist = _timed(lambda: duckml.get_metric_histories(run_ids=ids), repeats)
+    t_hist, hist = common.timed(lambda: duckml.get_metric_histories(run_ids=ids), repeats)
     all_ids = frame["run_id"].to_list()
-    t_hist_all, hist_all = _timed(lambda: duckml.get_metric_histories(run_ids=all_ids), repeats)
+    t_hist_all, hist_all = common.timed(lambda: duckml.get_metric_histories(run_ids=all_ids), repeats)
     name_col = "tags.mlflow.runName" if "tags.mlflow.runName" in hits.columns else "run_name"
     return {
         "build": build, "filter": t_filter, "all": t_all, "histories": t_hist, "histories_all": t_hist_all,
@@ -107,14 +95,14 @@ def mlflow_side(runs: int, history_runs: int, repeats: int) -> dict:
     def search_all():
         return mlflow.search_runs(experiment_names=[EXPERIMENT])
 
-    t_filter, hits = _timed(search_filter, repeats)
-    t_all, frame = _timed(search_all, max(1, repeats - 2))
+    t_filter, hits = common.timed(search_filter, repeats)
+    t_all, frame = common.timed(search_all, max(1, repeats - 2))
     ids = frame.sort_values("tags.mlflow.runName")["run_id"].tolist()[:history_runs]
 
     def histories():
         return [m for rid in ids for key in METRICS for m in client.get_metric_history(rid, key)]
 
-    t_hist, hist = _timed(histories, max(1, repeats - 2))
+    t_hist, hist = common.timed(histories, max(1, repeats - 2))
     return {
         "build": build, "filter": t_filter, "all": t_all, "histories": t_hist,
         "filter_names": hits["tags.mlflow.runName"].tolist(), "all_shape": list(frame.shape),

@@ -141,6 +141,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+
+def timed(fn, repeats: int):
+    """Median seconds of ``repeats`` calls after one warm-up call, and the last call's result."""
+    out, result = [], None
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        result = fn()
+        if i > 0:
+            out.append(time.perf_counter() - t0)
+    return median(out), result
+
 def time_command(argv: list[str], repeats: int, env: dict | None = None, cwd: Path | None = None) -> tuple[float, str]:
     """Median wall seconds of a command after one warm-up run, and the first error line if it failed."""
     times, error = [], ""

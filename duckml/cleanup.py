@@ -148,20 +148,20 @@ def _remove_files(store, dry_run: bool, ignoring_runs: list[str]) -> tuple[int, 
         if sha in referenced and not original.exists():
             os.replace(tomb, original)
             continue
-        size = _size(tomb)
-        try:
-            tomb.unlink()
-        except FileNotFoundError:
-            continue
-        files, freed = files + 1, freed + size
+        files, freed = _unlink_counted(tomb, files, freed)
     for path in stale:
-        size = _size(path)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        files, freed = files + 1, freed + size
+        files, freed = _unlink_counted(path, files, freed)
     return files, freed
+
+
+def _unlink_counted(path: Path, files: int, freed: int) -> tuple[int, int]:
+    """Remove a file and add it to the tally; one already gone (another gc) is not counted."""
+    size = _size(path)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return files, freed
+    return files + 1, freed + size
 
 
 def gc(dry_run: bool = False) -> GcReport:

@@ -52,10 +52,20 @@ class Folded:
     conflicts: list[str] = field(default_factory=list)
 
 
-def collect(con, journal_dir: Path) -> Pending:
-    """Read every segment's un-ingested records; ``con`` has the store attached as ``store``."""
-    offsets = {row[0]: (row[1], row[2]) for row in
-               con.execute(f"SELECT segment, events_offset, metrics_offset FROM {STORE}._duckml_segments").fetchall()}
+def segment_offsets(con) -> dict[str, tuple[int, int]]:
+    """segment -> (events offset, metrics offset) already ingested into the attached file."""
+    return {row[0]: (row[1], row[2]) for row in
+            con.execute(f"SELECT segment, events_offset, metrics_offset FROM {STORE}._duckml_segments").fetchall()}
+
+
+def collect(con, journal_dir: Path, offsets: dict[str, tuple[int, int]] | None = None) -> Pending:
+    """Read every segment's un-ingested records; ``con`` has the store attached as ``store``.
+
+    ``offsets`` (from :func:`segment_offsets`) may be passed by a reader that keeps the file attached:
+    they cannot change until it lets go.
+    """
+    if offsets is None:
+        offsets = segment_offsets(con)
     deltas, finished = [], set()
     segments = journal.list_segments(journal_dir)
     for segment in segments:

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 import polars as pl
 
 from duckml.errors import InvalidInputError, NotFoundError
-from duckml.filter_grammar import OrderBy, compile_filter, compile_order_by, parse_filter, parse_order_by
+from duckml.filter_grammar import (KeyJoins, OrderBy, compile_filter, compile_order_by, parse_filter,
+                                   parse_order_by)
 
 _VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
 _ACTIVE = "({a}.lifecycle_stage = 'active' AND {a}.experiment_lifecycle_stage = 'active')"
@@ -76,6 +77,17 @@ def _limit(max_results) -> int | None:
     return max_results
 
 
+def _check_experiments_found(con, names: list[str] | None, found_names: set[str], ids: list[str] | None,
+                             found_ids: set[str]) -> None:
+    for wanted, found, column, label in ((names, found_names, "name", "experiment"),
+                                         (ids, found_ids, "experiment_id", "experiment id")):
+        missing = [v for v in wanted or [] if v not in found]
+        if missing:
+            known = [r[0] for r in con.execute(f"SELECT {column} FROM experiments ORDER BY {column} LIMIT 20"
+                                               ).fetchall()]
+            raise NotFoundError(f"{label} {missing[0]!r} does not exist; existing: {', '.join(known) or 'none'}")
+
+
 def _experiment_ids(con, experiment_names, experiment_ids) -> list[str] | None:
     """Experiment ids to search, or None for every experiment; unknown names or ids raise NotFoundError."""
     if experiment_names is None and experiment_ids is None:
@@ -98,8 +110,9 @@ def _experiment_ids(con, experiment_names, experiment_ids) -> list[str] | None:
     return list(dict.fromkeys(chosen))
 
 
-def _order_terms(order: tuple[OrderBy, ...], target: str, default: list[str]) -> tuple[list[str], list]:
-    terms, params = compile_order_by(order, "r", target, source="tables" if target == "runs" else "maps")
+def _order_terms(order: tuple[OrderBy, ...], target: str, default: list[str],
+                 joins: KeyJoins | None = None) -> tuple[list[str], list]:
+    terms, params = compile_order_by(order, "r", target, source="joins" if joins else "maps", joins=joins)
     named = {(o.entity, o.key) for o in order}
     for term in default:  # MLflow's tie-breakers, unless the caller ordered by that key already
         key = term.split()[0].removeprefix("r.")
@@ -152,38 +165,60 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
     order = parse_order_by(order_by, "runs")
     limit = _limit(max_results)
     where = [_view_clause(run_view_type, _ACTIVE.format(a="r"))]
+    names = None if experiment_names is None else _strings(experiment_names, "experiment_names")
+    wanted_ids = None if experiment_ids is None else _strings(experiment_ids, "experiment_ids")
+    scoped = names is not None or wanted_ids is not None
     with _reading() as con:
-        ids = _experiment_ids(con, experiment_names, experiment_ids)
+        scope_params: list = []
         params: list = []
-        if ids is not None:
-            where.append("r.experiment_id IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(ids)
+        if scoped:
+            # the experiments are looked up in the same statement; missing ones are reported after it
+            where.append("r.experiment_id IN (SELECT experiment_id FROM scope)")
+            scope_params = [names or [], wanted_ids or []]
+        # Filter and order on plain columns and one narrow join per key named; building MAPs for
+        # every run (runs_overview_all) costs more than the whole search.
+        joins = KeyJoins("r")
         if expr is not None:
-            filter_sql, filter_params = compile_filter(expr, "r", "runs", source="tables")
+            filter_sql, filter_params = compile_filter(expr, "r", "runs", source="joins", joins=joins)
             where.append(filter_sql)
             params += filter_params
-        terms, order_params = _order_terms(order, "runs", ["r.start_time DESC", "r.run_id ASC"])
-        params += order_params
-        # Filter and order first, on plain columns and per-key lookups; building MAPs for every run
-        # (runs_overview_all) costs more than the whole search.
-        sql = (f"SELECT r.run_id, r.experiment_id, r.status, r.start_time, r.end_time, r.run_name "
-               f"FROM {_RUNS} AS r WHERE {' AND '.join(where)} ORDER BY {', '.join(terms)}")
+        terms, order_params = _order_terms(order, "runs", ["r.start_time DESC", "r.run_id ASC"], joins)
+        join_sql, join_params = joins.sql()
+        params = scope_params + join_params + params + order_params
+        qualify = ""
         if limit is not None:
-            sql += " LIMIT ?"
+            qualify = f"QUALIFY {_ROW} <= ?"
             params.append(limit)
-        frame = con.execute(sql, params).pl()
-        # one round trip for every cell of the chosen runs; metrics keep their DOUBLE type apart
-        long = con.execute("""
-            WITH chosen AS (SELECT unnest(?::VARCHAR[]) AS run_id)
-            SELECT 'metrics' AS kind, run_id, key, value AS number, NULL::VARCHAR AS text
-            FROM latest_metrics WHERE run_id IN (SELECT run_id FROM chosen)
-            UNION ALL SELECT 'params', run_id, key, NULL, value FROM params WHERE run_id IN (SELECT run_id FROM chosen)
-            UNION ALL SELECT 'tags', run_id, key, NULL, value FROM tags WHERE run_id IN (SELECT run_id FROM chosen)
-            """, [frame["run_id"].to_list()]).pl()
-    for prefix in ("metrics", "params", "tags"):
-        cells = long.filter(pl.col("kind") == prefix)
-        value = pl.col("number") if prefix == "metrics" else pl.col("text")
-        frame = _join_wide(frame, cells.select("run_id", "key", value.alias("value")), prefix)
+        # One statement for the chosen runs and every cell of theirs: planning costs DuckDB more than
+        # running these queries, so one plan instead of two is the cheaper path.
+        scope = ("scope AS (SELECT experiment_id, name FROM experiments WHERE list_contains(?::VARCHAR[], name) "
+                 "OR list_contains(?::VARCHAR[], experiment_id)),") if scoped else ""
+        sql = f"""WITH {scope} chosen AS (
+                SELECT r.run_id, r.experiment_id, r.status, r.start_time, r.end_time, r.run_name,
+                       row_number() OVER (ORDER BY {', '.join(terms)}) AS {_ROW}
+                FROM {_RUNS} AS r {join_sql} WHERE {' AND '.join(where)} {qualify})
+            SELECT *, NULL::UTINYINT AS kind, NULL::VARCHAR AS key, NULL::DOUBLE AS number, NULL::VARCHAR AS text
+            FROM chosen
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 0, 'metrics.' || m.key, m.value, NULL
+            FROM latest_metrics AS m JOIN chosen AS c USING (run_id)
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'params.' || p.key, NULL, p.value
+            FROM params AS p JOIN chosen AS c USING (run_id)
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'tags.' || t.key, NULL, t.value
+            FROM tags AS t JOIN chosen AS c USING (run_id)"""
+        if scoped:
+            sql += " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, 2, name, NULL, experiment_id FROM scope"
+        rows = pl.from_arrow(con.execute(sql, params).to_arrow_table())
+        parts = rows.partition_by("kind", as_dict=True)
+        if scoped:
+            found = parts.get((2,), rows.clear())
+            _check_experiments_found(con, names, set(found["key"]), wanted_ids, set(found["text"]))
+    frame = parts.get((None,), rows.clear()).sort(_ROW).select(_ROW, *_RUN_COLUMNS)
+    for kind, value in ((0, "number"), (1, "text")):
+        cells = parts.get((kind,))
+        if cells is not None:
+            # every pivoted column name has a prefix ("metrics." ...), so none can collide with _ROW
+            wide = cells.pivot(on="key", index=_ROW, values=value)
+            frame = frame.join(wide, on=_ROW, how="left", maintain_order="left")
     frame = frame.with_columns(pl.col("run_name").alias("tags.mlflow.runName"))
     groups = {p: sorted(c for c in frame.columns if c.startswith(p + ".")) for p in ("metrics", "params", "tags")}
     return _utc(frame.select(_RUN_COLUMNS + groups["metrics"] + groups["params"] + groups["tags"]),

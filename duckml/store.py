@@ -1,9 +1,11 @@
 """The store: one DuckDB file, an artifact folder beside it, and the only code that touches duckdb's lock.
 
 duckml keeps one in-memory DuckDB connection per store and process, and *attaches* the file only for the
-length of one operation (attach + detach costs under 1 ms; ``duckdb.connect`` costs ~10 ms). Holding the
-file between operations would block every other process, readers included, because DuckDB locks the
-whole file.
+length of one operation (attach + detach costs ~1–5 ms, growing with the number of tables; ``duckdb.connect``
+costs ~10 ms). Holding the file between operations would block every other process's writes, because
+DuckDB locks the whole file. A read-only attachment lingers briefly (``DUCKML_READ_LINGER_MS``, default
+50 ms) so that a burst of reads pays the attach once; a waiting duckml writer announces itself with a
+marker file and the reader lets go at once.
 
 - ``read()`` attaches read-only (several processes may), and points the live views at the journal
   records not yet ingested, so a reader sees every returned ``log_*`` call of every process.
@@ -37,6 +39,11 @@ _stores: dict[Path, "Store"] = {}
 _stores_lock = threading.Lock()
 # A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
 _AUTO_INGEST_POINTS = 2_000_000
+# A lingering read-only attachment is let go after at most this long, even while reads keep coming,
+# so that a reader polling in a loop cannot keep writers that announce nothing (other tools) out.
+_MAX_HOLD_SECONDS = 0.5
+# A write-wanted marker older than this is left over by a writer that died: ignored.
+_MARKER_FRESH_SECONDS = 2.0
 
 
 def quote_ident(name: str) -> str:
@@ -97,6 +104,17 @@ def get_store(path: str | os.PathLike | None = None) -> "Store":
         return store
 
 
+def _read_linger() -> float:
+    text = os.environ.get("DUCKML_READ_LINGER_MS", "50")
+    try:
+        millis = float(text)
+    except ValueError:
+        raise InvalidInputError(f"DUCKML_READ_LINGER_MS must be a number of milliseconds, got {text!r}") from None
+    if not 0 <= millis <= 10_000:
+        raise InvalidInputError(f"DUCKML_READ_LINGER_MS must be between 0 and 10000, got {text!r}")
+    return millis / 1000
+
+
 def _lock_timeout() -> float:
     return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
 
@@ -148,13 +166,18 @@ class Store:
         self.next_ingest_at = _AUTO_INGEST_POINTS
         self.artifact_root = path.with_name(path.stem + ".artifacts")
         self.journal_dir = self.artifact_root / ".journal"
+        self.write_wanted_marker = self.journal_dir / "write-wanted"
+        self.read_linger = _read_linger()
         self._lock = threading.RLock()
+        self._lingering_since: float | None = None  # set while a read-only attachment is kept
+        self._last_read_end = 0.0
+        self._segment_offsets: dict | None = None  # valid while the read-only attachment lasts
+        self._overlaid: bool | None = None  # which live views are in place: overlay or direct
         self._con: duckdb.DuckDBPyConnection | None = None
         self._results: duckdb.DuckDBPyConnection | None = None
         self._ready = False
         self._definitions_ready = False
         self._passthrough: set[str] = set()
-        self._overlay_empty = False
         self._journal: JournalHandle | None = None
         self._predict_registered = False
 
@@ -177,19 +200,27 @@ class Store:
         return self._con
 
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
+        if self._lingering_since is not None:
+            self._detach()
         con = self._connection()
         statement = f"ATTACH {quote_literal(str(self.path))} AS store" + (" (READ_ONLY)" if read_only else "")
         timeout = _lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.001
+        announced = False
         while True:
             try:
                 con.execute(statement)
+                if announced:  # another writer still waiting announces itself again on its next try
+                    self.write_wanted_marker.unlink(missing_ok=True)
                 return con
             except duckdb.IOException as error:
                 message = str(error)
                 if "lock" not in message.lower():
                     raise StoreError(f"cannot open store {self.path}: {message}") from error
+                if not read_only:
+                    self._announce_write()
+                    announced = True
                 if time.monotonic() >= deadline:
                     holder = re.search(r"PID (\d+)", message)
                     who = f" by process {holder[1]}" if holder else ""
@@ -203,10 +234,45 @@ class Store:
 
     def _detach(self) -> None:
         con = self._con
+        self._lingering_since = None
+        self._segment_offsets = None
         try:
             con.execute("USE memory")
         finally:
             con.execute("DETACH store")
+
+    def _announce_write(self) -> None:
+        """Tell readers of other processes that a writer waits (they stop lingering at once)."""
+        try:
+            self.write_wanted_marker.touch()
+        except FileNotFoundError:
+            self.journal_dir.mkdir(parents=True, exist_ok=True)
+            self.write_wanted_marker.touch()
+
+    def _write_wanted(self) -> bool:
+        try:
+            return time.time() - self.write_wanted_marker.stat().st_mtime < _MARKER_FRESH_SECONDS
+        except FileNotFoundError:
+            return False
+
+    def _may_linger(self, now: float) -> bool:
+        if self.read_linger <= 0 or self._write_wanted():
+            return False
+        return self._lingering_since is None or now - self._lingering_since < _MAX_HOLD_SECONDS
+
+    def release_if_idle(self, now: float) -> float | None:
+        """Let go of a lingering read attachment that is idle or wanted by a writer.
+
+        Returns the seconds until it should be checked again, or None when nothing lingers.
+        """
+        with self._lock:
+            if self._lingering_since is None:
+                return None
+            idle_for = now - self._last_read_end
+            if idle_for >= self.read_linger or self._write_wanted():
+                self._detach()
+                return None
+            return min(self.read_linger - idle_for, 0.01)
 
     def _check_file_kind(self) -> None:
         # A file that is not DuckDB is refused before DuckDB may touch it. A file being created by
@@ -248,20 +314,33 @@ class Store:
                 self._detach()
         self._ready = True
 
-    def _prepare_live_views(self, con) -> None:
-        """Views in the in-memory catalog: journal tables as file + overlay, others passed through."""
-        tables = schema.user_tables(con, "store")
-        if not self._definitions_ready:
-            ingest.register_overlay(con, None)  # the overlay views need their tables to exist
-        for table in tables:
-            if table in self._passthrough:
-                continue
-            if table in ingest.OVERLAID_TABLES:
-                con.execute(ingest.overlay_view_sql(table))
-            else:
-                con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
-                            f"SELECT * FROM store.main.{quote_ident(table)}")
-            self._passthrough.add(table)
+    def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool) -> None:
+        """Views in the in-memory catalog for every table of the file.
+
+        With journal records pending, the journal tables' views union the file with them (the overlay);
+        without, they read the file directly, which keeps the overlay's joins out of every query plan.
+        """
+        if fresh:  # a file kept attached cannot gain tables: only our own writes could add them
+            tables = schema.user_tables(con, "store")
+            if not self._definitions_ready:
+                ingest.register_overlay(con, None)  # the overlay views need their tables to exist
+            for table in tables:
+                if table in self._passthrough:
+                    continue
+                if table in ingest.OVERLAID_TABLES:
+                    self._overlaid = None  # a journal table the views do not cover yet: rebuild them
+                else:
+                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
+                                f"SELECT * FROM store.main.{quote_ident(table)}")
+                self._passthrough.add(table)
+        overlaid = not pending.empty
+        if overlaid:
+            ingest.register_overlay(con, ingest.fold(con, pending))
+        if overlaid != self._overlaid:
+            for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
+                con.execute(ingest.overlay_view_sql(table) if overlaid else f"CREATE OR REPLACE VIEW "
+                            f"{quote_ident(table)} AS SELECT * FROM store.main.{quote_ident(table)}")
+            self._overlaid = overlaid
         if not self._definitions_ready:
             schema.create_definitions(con)
             self._definitions_ready = True
@@ -279,16 +358,46 @@ class Store:
         """
         with self._lock:
             self._ensure_ready()
-            con = self._attach(read_only=True)
+            fresh = self._lingering_since is None
+            # Only a read that follows another closely lingers: an isolated read gains nothing from it,
+            # and a kept attachment makes a read-write duckdb.connect() of the file fail, even in this process.
+            in_burst = time.monotonic() - self._last_read_end < self.read_linger
+            con = self._attach(read_only=True) if fresh else self._con
+            keep = False
+            now = None
             try:
-                pending = ingest.collect(con, self.journal_dir)
-                self._prepare_live_views(con)
-                if not (pending.empty and self._overlay_empty):
-                    # rebuilt only when there is something to show or something to clear
-                    ingest.register_overlay(con, None if pending.empty else ingest.fold(con, pending))
-                    self._overlay_empty = pending.empty
+                if self._segment_offsets is None:
+                    self._segment_offsets = ingest.segment_offsets(con)
+                pending = ingest.collect(con, self.journal_dir, self._segment_offsets)
+                self._prepare_live_views(con, pending, fresh)
                 yield con
+                now = time.monotonic()
+                keep = in_burst and self._may_linger(now)
             finally:
+                self._last_read_end = now if now is not None else time.monotonic()
+                if keep:
+                    if self._lingering_since is None:
+                        self._lingering_since = now
+                    _release_lingering_later(self)
+                else:
+                    self._detach()
+
+    def release(self) -> None:
+        """Let go of the file now if a recent burst of reads left it attached (read-only).
+
+        Needed only before opening the same file read-write with ``duckdb.connect`` in this process
+        within ``DUCKML_READ_LINGER_MS`` of a burst of duckml reads; other processes' duckml writers
+        never need it.
+
+        >>> import duckml, tempfile, os, duckdb
+        >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> for _ in range(3):
+        ...     _ = store.sql("SELECT count(*) FROM runs")
+        >>> store.release()
+        >>> duckdb.connect(str(store.path)).close()
+        """
+        with self._lock:
+            if self._lingering_since is not None:
                 self._detach()
 
     @contextmanager
@@ -408,8 +517,9 @@ class Store:
         return self._results.from_arrow(table)
 
     def close(self) -> None:
-        """Close this process's journal segment and ingest it; the Store stays usable."""
+        """Close this process's journal segment and ingest it, and let go of the file; the Store stays usable."""
         with self._lock:
+            self.release()
             if self._journal is not None:
                 self._journal.writer.close()
                 self._journal = None
@@ -430,12 +540,18 @@ _exit_stores: list[Store] = []
 
 def _reset_after_fork() -> None:
     # DuckDB connections and held locks do not survive fork(): the child starts with fresh ones.
+    global _releaser, _lingering_wakeup
+    _releaser = None
+    _lingering.clear()
+    _lingering_wakeup = threading.Condition()
     for store in _stores.values():
         store._con = None
         store._results = None
         store._lock = threading.RLock()
         store._passthrough = set()
-        store._overlay_empty = False
+        store._overlaid = None
+        store._lingering_since = None
+        store._segment_offsets = None
         store._definitions_ready = False
         store._predict_registered = False
     if _exit_stores:
@@ -443,6 +559,44 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+_lingering: set[Store] = set()
+_lingering_wakeup = threading.Condition()
+_releaser: threading.Thread | None = None
+
+
+def _release_lingering_later(store: Store) -> None:
+    """Hand a lingering read attachment to the releaser thread, which detaches it once idle."""
+    global _releaser
+    with _lingering_wakeup:
+        _lingering.add(store)
+        if _releaser is None or not _releaser.is_alive():
+            _releaser = threading.Thread(target=_release_idle_attachments, name="duckml-read-release",
+                                         daemon=True)
+            _releaser.start()
+        _lingering_wakeup.notify()
+
+
+def _release_idle_attachments() -> None:
+    while True:
+        with _lingering_wakeup:
+            while not _lingering:
+                _lingering_wakeup.wait()
+            stores = list(_lingering)
+        wait = None
+        for store in stores:
+            try:
+                again = store.release_if_idle(time.monotonic())
+            except duckdb.Error:
+                again = None  # the connection is gone (closed store): nothing is held any more
+            if again is None:
+                with _lingering_wakeup:
+                    if store._lingering_since is None:
+                        _lingering.discard(store)
+            else:
+                wait = again if wait is None else min(wait, again)
+        time.sleep(wait if wait is not None else 0.001)
 
 
 def _register_exit_flush(store: Store) -> None:

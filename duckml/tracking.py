@@ -377,9 +377,13 @@ def delete_tag(run_id: str, key: str, store: Store | None = None) -> None:
 def get_metric_history(run_id: str, key: str, store: Store | None = None) -> pl.DataFrame:
     """Every point of one metric of one run, by step then time: columns ``step``, ``timestamp``, ``value``."""
     store = _store(store)
-    _state(store, run_id)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
     validation.check_key(key, "metric key")
-    with store.read() as con:
+    with store.read() as con:  # one read: attaching the file costs more than both queries
+        if (store.path_key, run_id) not in _runs and \
+                con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
+            raise NotFoundError(f"no run with id {run_id!r} in store {store.path}")
         return con.execute("SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ? "
                            "ORDER BY step, timestamp", [run_id, key]).pl()
 

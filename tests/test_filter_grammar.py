@@ -14,6 +14,7 @@ from duckml.filter_grammar import (
     Not,
     Or,
     OrderBy,
+    KeyJoins,
     compile_filter,
     compile_order_by,
     parse_filter,
@@ -192,6 +193,26 @@ def test_tables_source_looks_keys_up_one_at_a_time():
     assert params == [1.0, "m", "t", "a"]
     with pytest.raises(FilterSyntaxError, match="source"):
         compile_filter(None, source="files")
+
+
+def test_joins_source_joins_each_key_once():
+    joins = KeyJoins("r")
+    sql, params = compile_filter(parse_filter("metrics.m > 1 OR (metrics.m < 0 AND tags.t IS NULL)"),
+                                 source="joins", joins=joins)
+    assert sql == "((_k0.value > ? AND NOT isnan(_k0.value)) OR ((_k0.value < ? AND NOT isnan(_k0.value)) AND " \
+                  "_k1.run_id IS NULL))"
+    assert params == [1.0, 0.0]
+    terms, params = compile_order_by(parse_order_by(["metrics.m DESC", "params.p"]), source="joins", joins=joins)
+    assert terms == ["isnan(_k0.value) ASC NULLS LAST", "_k0.value DESC NULLS LAST", "_k2.value ASC NULLS LAST"]
+    assert params == []
+    assert joins.sql()[1] == ["m", "t", "p"]
+    assert joins.sql()[0].count("LEFT JOIN") == 3
+    with pytest.raises(FilterSyntaxError, match="KeyJoins"):
+        compile_filter(None, source="joins")
+    with pytest.raises(FilterSyntaxError, match="KeyJoins"):
+        compile_filter(None, source="tables", joins=joins)
+    with pytest.raises(FilterSyntaxError, match="alias"):
+        KeyJoins("r; DROP")
 
 
 # --- properties ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import duckml
 from duckml import schema, search
 from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
-from duckml.filter_grammar import And, Comparison, Not, Or, compile_filter, render_filter
+from duckml.filter_grammar import And, Comparison, KeyJoins, Not, Or, compile_filter, render_filter
 
 _FIXTURE = """
 INSERT INTO experiments VALUES
@@ -400,6 +400,13 @@ def test_sql_matches_the_reference_semantics(expr):
     got = {row[0] for row in _CON.execute(f"SELECT run_id FROM {search._RUNS} AS r WHERE {sql} AND "
                                           f"r.lifecycle_stage = 'active' AND r.experiment_lifecycle_stage = 'active'",
                                           params).fetchall()}
+    assert got == expected, render_filter(expr)
+    joins = KeyJoins("r")
+    sql, params = compile_filter(expr, source="joins", joins=joins)
+    join_sql, join_params = joins.sql()
+    got = {row[0] for row in _CON.execute(f"SELECT r.run_id FROM {search._RUNS} AS r {join_sql} WHERE {sql} AND "
+                                          f"r.lifecycle_stage = 'active' AND r.experiment_lifecycle_stage = 'active'",
+                                          join_params + params).fetchall()}
     assert got == expected, render_filter(expr)
 
 

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import duckml
+from duckml import tracking
 
 KEYS = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40).filter(
     lambda k: k.strip())
@@ -217,3 +218,14 @@ def test_log_metric_series_bulk(store):
         duckml.log_metric_series("loss", np.arange(10_000, dtype=float), steps=np.arange(10_000) * 2)
     history = duckml.get_metric_history(run.run_id, "loss")
     assert history.height == 10_000 and history["step"][-1] == 19_998 and history["value"][-1] == 9_999.0
+
+
+def test_metric_history_of_an_unknown_run_is_not_found(store):
+    with pytest.raises(duckml.NotFoundError, match="no run with id 'nope'"):
+        duckml.get_metric_history("nope", "loss")
+    with pytest.raises(duckml.InvalidInputError, match="run_id"):
+        duckml.get_metric_history("", "loss")
+    with duckml.start_run() as run:
+        pass
+    tracking.forget_cached_runs()  # a run this process never logged to: found in the file
+    assert duckml.get_metric_history(run.info.run_id, "loss").height == 0

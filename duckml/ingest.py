@@ -244,16 +244,24 @@ _LATEST_OF = """
 
 
 def _update_latest(con, points: pa.Table) -> None:
-    """Fold a batch of points into ``_duckml_latest``: per (run, key), the stored latest or a newer point."""
+    """Fold a batch of points into ``_duckml_latest``: per (run, key), the stored latest or a newer point.
+
+    The rows of every run the batch touches are replaced as a whole (the table has no index to upsert
+    through: migration 0004), which keeps one row per (run, key).
+    """
     runs = pa.compute.unique(points["run_id"]).to_pylist()
+    union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
+             "WHERE run_id IN (SELECT unnest(?)) "
+             "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_points")
     con.register("_duckml_points", points)
     try:
-        union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
-                 "WHERE run_id IN (SELECT unnest(?)) "
-                 "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_points")
-        con.execute(f"INSERT OR REPLACE INTO {STORE}._duckml_latest {_LATEST_OF.format(union=union)}", [runs])
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_new_latest AS {_LATEST_OF.format(union=union)}",
+                    [runs])
     finally:
         con.unregister("_duckml_points")
+    con.execute(f"DELETE FROM {STORE}._duckml_latest WHERE run_id IN (SELECT unnest(?))", [runs])
+    con.execute(f"INSERT INTO {STORE}._duckml_latest SELECT * FROM _duckml_new_latest")
+    con.execute("DROP TABLE _duckml_new_latest")
 
 
 def apply_ingest(con, pending: Pending, folded: Folded) -> None:

@@ -67,6 +67,11 @@ def test_eight_writers_and_a_reader_on_a_fresh_store(tmp_path):
         WRITERS * RUNS_PER_WRITER, 1)
     assert con.execute("SELECT count(*) FROM runs WHERE status = 'FINISHED'").fetchone()[0] == WRITERS * RUNS_PER_WRITER
     assert con.execute("SELECT count(*) FROM params").fetchone()[0] == WRITERS * RUNS_PER_WRITER * 2
+    # the run tables have no index (migration 0004): ingest alone keeps one row per key
+    for table, key in [("runs", "run_id"), ("params", "run_id, key"), ("_duckml_latest", "run_id, key")]:
+        dupes = con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1)")
+        assert dupes.fetchone()[0] == 0, table
+    assert con.execute("SELECT count(*) FROM _duckml_latest").fetchone()[0] == WRITERS * RUNS_PER_WRITER * 3
     con.close()
     assert seen.value <= expected
     journal = tmp_path / "fresh.artifacts" / ".journal"

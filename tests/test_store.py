@@ -174,3 +174,31 @@ def test_bookkeeping_of_finished_segments_is_swept(store, monkeypatch):
     con.close()
     assert rows < 3 and points == 6
     assert not any(store.journal_dir.iterdir())
+
+
+def test_run_tables_lose_their_indexes_and_keep_their_rows(tmp_path):
+    """A store of schema 3 (with views stored in it) migrates to 4 with every run row and the views intact."""
+    path = tmp_path / "v3.duckdb"
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{path}' AS store")
+    assert schema.migrate(con, "store", stop_after=3) == [1, 2, 3]
+    con.execute("USE store")
+    schema.create_definitions(con, strict=False)  # the views a version-3 store has stored
+    con.execute("INSERT INTO experiments VALUES ('0', 'Default', 'active', now(), now())")
+    con.execute("INSERT INTO runs VALUES ('r1', '0', 'a', 'FINISHED', now(), now(), 'active', NULL)")
+    con.execute("INSERT INTO params VALUES ('r1', 'lr', '0.1'), ('r1', 'model', 'rf')")
+    con.execute("INSERT INTO tags VALUES ('r1', 'team', 'x')")
+    con.execute("INSERT INTO metrics VALUES ('r1', 'loss', 0.5, 3, now())")
+    con.execute("INSERT INTO _duckml_latest VALUES ('r1', 'loss', 0.5, 3, now())")
+    con.execute("INSERT INTO _duckml_series VALUES ('seg', 1, 'r1', 'loss')")
+    con.execute("USE memory")
+    assert schema.migrate(con, "store") == [4]
+    for table, rows in [("runs", 1), ("params", 2), ("tags", 1), ("_duckml_latest", 1), ("_duckml_series", 1)]:
+        assert con.execute(f"SELECT count(*) FROM store.main.{table}").fetchone()[0] == rows, table
+        constraints = con.execute("SELECT count(*) FROM duckdb_constraints() WHERE database_name = 'store' "
+                                  "AND table_name = ? AND constraint_type = 'PRIMARY KEY'", [table]).fetchone()[0]
+        assert constraints == 0, table
+    con.execute("DETACH store")
+    store = store_module.Store(path)
+    assert store.sql("SELECT params['model'] FROM runs_overview").fetchall() == [("rf",)]
+    assert store.sql("SELECT lifecycle_stage FROM runs").fetchall() == [("active",)]

@@ -229,3 +229,26 @@ def test_metric_history_of_an_unknown_run_is_not_found(store):
         pass
     tracking.forget_cached_runs()  # a run this process never logged to: found in the file
     assert duckml.get_metric_history(run.info.run_id, "loss").height == 0
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 5),
+                                   st.floats(allow_nan=False, width=32)), min_size=1, max_size=6),
+                min_size=1, max_size=4))
+def test_latest_metric_stays_one_row_per_key_across_ingests(store, batches):
+    """Each batch is ingested on its own; the latest value is MLflow's rule over every point logged."""
+    run = duckml.start_run()
+    expected: dict[str, tuple[int, int, float]] = {}
+    for batch in batches:
+        for key, step, value in batch:
+            duckml.log_metric(key, value, step=step)
+        duckml.flush()
+    duckml.end_run()
+    points = duckml.connect().sql(
+        "SELECT key, step, timestamp, value FROM metrics WHERE run_id = ?", [run.info.run_id]).fetchall()
+    for key, step, stamp, value in points:  # MLflow: highest step, then latest timestamp, then largest value
+        if key not in expected or (step, stamp, value) > expected[key]:
+            expected[key] = (step, stamp, value)
+    rows = duckml.connect().sql("SELECT key, value FROM _duckml_latest WHERE run_id = ?", [run.info.run_id]).fetchall()
+    assert sorted(rows) == sorted((k, v[2]) for k, v in expected.items())
+    assert duckml.get_run(run.info.run_id).data.metrics == {k: v[2] for k, v in expected.items()}

@@ -23,7 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULT_MARKER = "@@BENCH-RESULT@@ "
@@ -119,33 +118,25 @@ def try_side(side: str, module: str, func: str, kwargs: dict, env: dict | None =
         return None, f"{side} failed: {str(exc)[:300]}"
 
 
-def timed(fn: Callable[[], object], repeats: int, warmup: int = 1, setup: Callable[[], object] | None = None) -> list[float]:
-    """Seconds per call of ``fn`` over ``repeats`` runs after ``warmup`` untimed ones; ``setup`` runs untimed before each.
-
-    >>> len(timed(lambda: None, repeats=3))
-    3
-    """
-    out = []
-    for i in range(warmup + repeats):
-        if setup is not None:
-            setup()
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        if i >= warmup:
-            out.append(dt)
-    return out
-
-
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
 
-def timed(fn, repeats: int):
-    """Median seconds of ``repeats`` calls after one warm-up call, and the last call's result."""
+def timed(fn, repeats: int, idle: float = 0.0):
+    """Median seconds of ``repeats`` calls after one warm-up call, and the last call's result.
+
+    ``idle`` seconds of sleep before each call measure a call that starts cold, not as part of a burst
+    (duckml keeps the file attached only briefly after a burst of reads; see the README).
+
+    >>> seconds, result = timed(lambda: 42, repeats=3)
+    >>> result, seconds >= 0
+    (42, True)
+    """
     out, result = [], None
     for i in range(repeats + 1):
+        if idle:
+            time.sleep(idle)
         t0 = time.perf_counter()
         result = fn()
         if i > 0:

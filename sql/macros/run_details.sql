@@ -32,9 +32,11 @@ rows AS (
     SELECT 2, 'param', p.key, p.value, NULL, 0
     FROM params AS p JOIN r ON p.run_id = r.run_id
     UNION ALL
-    SELECT 3, 'metric', s.key, CAST(s.last AS VARCHAR),
+    SELECT 3, 'metric', s.key, CAST(l.value AS VARCHAR),
            'step ' || l.step || ', min ' || s.min || ', max ' || s.max || ', ' || s.count || CASE WHEN s.count = 1 THEN ' point' ELSE ' points' END, 0
-    FROM metric_summary AS s
+    -- the run's own points only: the metric_summary view would aggregate every run's history first
+    FROM (SELECT run_id, key, min(value) AS min, max(value) AS max, count(*) AS count
+          FROM metrics WHERE run_id = target_run_id GROUP BY run_id, key) AS s
     JOIN r ON s.run_id = r.run_id
     JOIN latest_metrics AS l ON l.run_id = s.run_id AND l.key = s.key
     UNION ALL

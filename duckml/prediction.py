@@ -59,13 +59,14 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
         directory = Path(model_uri).resolve()
         key = str(directory)
         found = ModelSource(os.fspath(model_uri), None, None, None)
-        if key not in scoring._SPECS:
+        spec = scoring.cached_model(key)
+        if spec is None:
             from duckml import model_format
 
             meta = model_format.read_metadata(directory)
-            scoring.add_model(scoring.make_spec(key, model_format.load_model(directory), meta.signature,
-                                               f"model at {key}"))
-        return scoring._SPECS[key], found
+            spec = scoring.make_spec(key, model_format.load_model(directory), meta.signature, f"model at {key}")
+            scoring.add_model(spec)
+        return spec, found
     if not isinstance(model_uri, str):
         raise InvalidInputError(f"model must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
     from duckml import model_loader
@@ -73,11 +74,13 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
     resolved = _lookup(model_uri, con)
     found = ModelSource(model_uri, resolved.name, resolved.version, resolved.run_id)
     key = str(resolved.model_file)  # content-addressed: one key per model file, whatever URI named it
-    if key not in scoring._SPECS:
+    spec = scoring.cached_model(key)
+    if spec is None:
         label = (f"model {resolved.name!r} version {resolved.version}" if resolved.name
                  else f"model {resolved.source_uri!r}")
-        scoring.add_model(scoring.make_spec(key, model_loader.load_resolved(resolved), resolved.signature, label))
-    return scoring._SPECS[key], found
+        spec = scoring.make_spec(key, model_loader.load_resolved(resolved), resolved.signature, label)
+        scoring.add_model(spec)
+    return spec, found
 
 
 def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,23 +128,61 @@ def make_spec(key: str, model: Any, signature: dict[str, Any] | None, label: str
 
 
 # -- the per-process model cache --------------------------------------------------------------------
-_SPECS: dict[str, ModelSpec] = {}
+# Bounded, least recently used first. A model is only dropped once it has been idle for a while: a query
+# looks its model up again for every vector of rows, so one that is scoring is never idle, and a model
+# that was resolved through the store (keyed by its stored file) cannot be reloaded from its key alone.
+MAX_CACHED_MODELS = 8
+_IDLE_BEFORE_EVICTION = 60.0  # seconds
+_SPECS: OrderedDict[str, ModelSpec] = OrderedDict()
+_LAST_USED: dict[str, float] = {}
 _LOADING = threading.Lock()
+_CACHE_LOCK = threading.Lock()
+
+
+def _evict_idle(now: float) -> None:
+    for key in list(_SPECS):
+        if len(_SPECS) <= MAX_CACHED_MODELS:
+            return
+        if now - _LAST_USED.get(key, 0.0) >= _IDLE_BEFORE_EVICTION:
+            del _SPECS[key]
+            _LAST_USED.pop(key, None)
 
 
 def add_model(spec: ModelSpec) -> str:
-    """Make ``spec`` scorable by its key in this process; return the key."""
-    _SPECS[spec.key] = spec
+    """Make ``spec`` scorable by its key in this process; return the key.
+
+    >>> from sklearn.dummy import DummyRegressor
+    >>> model = DummyRegressor().fit([[0.0]], [1.0])
+    >>> key = add_model(make_spec("doc-model", model, None, "a doctest model"))
+    >>> get_model(key).label
+    'a doctest model'
+    """
+    now = time.monotonic()
+    with _CACHE_LOCK:
+        _SPECS[spec.key] = spec
+        _SPECS.move_to_end(spec.key)
+        _LAST_USED[spec.key] = now
+        _evict_idle(now)
     return spec.key
+
+
+def cached_model(key: str) -> ModelSpec | None:
+    """The cached spec for ``key`` (marked as just used), or None."""
+    with _CACHE_LOCK:
+        spec = _SPECS.get(key)
+        if spec is not None:
+            _SPECS.move_to_end(key)
+            _LAST_USED[key] = time.monotonic()
+        return spec
 
 
 def get_model(key: str) -> ModelSpec:
     """The cached spec for ``key``; a model folder not yet cached is loaded once (e.g. after a fork)."""
-    spec = _SPECS.get(key)
+    spec = cached_model(key)
     if spec is not None:
         return spec
     with _LOADING:
-        spec = _SPECS.get(key)
+        spec = cached_model(key)
         if spec is None:
             from duckml import model_format
 
@@ -152,7 +192,7 @@ def get_model(key: str) -> ModelSpec:
                 raise NotFoundError(f"model {key!r} is not loaded in this process and is not a model "
                                     "folder; call predict() with its model URI") from e
             spec = make_spec(key, model_format.load_model(key), meta.signature, f"model at {key}")
-            _SPECS[key] = spec
+            add_model(spec)
     return spec
 
 

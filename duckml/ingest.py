@@ -88,6 +88,11 @@ OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest"}
 _schema_cache: dict[tuple[int, str], pa.Schema] = {}
 
 
+def _empty(schema: pa.Schema) -> pa.Table:
+    # Schema.empty_table() makes pyarrow import pandas (~0.2 s), which a short CLI command should not pay
+    return pa.Table.from_batches([], schema=schema)
+
+
 def table_schema(con, table: str) -> pa.Schema:
     key = (id(con), table)
     if key not in _schema_cache:  # the file's table, not a view over it: ask the attached catalog
@@ -181,7 +186,7 @@ def _metrics_table(con, deltas: list[SegmentDelta], new_series: pa.Table) -> pa.
     """Pending points with their (run_id, key) resolved in Arrow, ready to insert or to union."""
     parts = [d for d in deltas if len(d.metrics)]
     if not parts:
-        return METRICS_SCHEMA.empty_table()
+        return _empty(METRICS_SCHEMA)
     # series declared in segments' already-ingested parts live in the file; new ones come with the delta
     stored = con.execute(f"SELECT segment, series_id, run_id, key FROM {STORE}._duckml_series "
                          "WHERE segment IN (SELECT unnest(?))", [[d.segment for d in parts]]).fetchall()
@@ -330,12 +335,23 @@ def overlay_view_sql(table: str) -> str:
 
 
 def register_overlay(con, folded: Folded | None) -> None:
-    """Point the overlay views at this read's pending data (empty tables when nothing is pending)."""
+    """Point the overlay views at this read's pending data (empty tables when nothing is pending).
+
+    Empty tables are made in SQL, not from Arrow: handing duckdb an Arrow table makes it import
+    pyarrow.dataset and with it pandas (~0.2 s), which a CLI command with nothing pending never needs.
+    """
     for table, keys in TABLE_KEYS.items():
-        schema = table_schema(con, table)
         change = folded.tables.get(table) if folded else None
         if change is None:
-            change = TableChange(pa.schema([schema.field(keys[0])]).empty_table(), schema.empty_table())
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_touched_{table} AS "
+                        f"SELECT {keys[0]} FROM {STORE}.{table} LIMIT 0")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_final_{table} AS "
+                        f"SELECT * FROM {STORE}.{table} LIMIT 0")
+            continue
         load_temp(con, f"_duckml_overlay_touched_{table}", change.touched)
         load_temp(con, f"_duckml_overlay_final_{table}", change.final)
-    load_temp(con, "_duckml_overlay_metrics", folded.metrics if folded else METRICS_SCHEMA.empty_table())
+    if folded is None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_metrics AS "
+                    f"SELECT {', '.join(METRICS_SCHEMA.names)} FROM {STORE}.metrics LIMIT 0")
+    else:
+        load_temp(con, "_duckml_overlay_metrics", folded.metrics)

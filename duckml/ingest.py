@@ -88,11 +88,6 @@ OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest"}
 _schema_cache: dict[tuple[int, str], pa.Schema] = {}
 
 
-def _empty(schema: pa.Schema) -> pa.Table:
-    # Schema.empty_table() makes pyarrow import pandas (~0.2 s), which a short CLI command should not pay
-    return pa.Table.from_batches([], schema=schema)
-
-
 def table_schema(con, table: str) -> pa.Schema:
     key = (id(con), table)
     if key not in _schema_cache:  # the file's table, not a view over it: ask the attached catalog
@@ -186,7 +181,7 @@ def _metrics_table(con, deltas: list[SegmentDelta], new_series: pa.Table) -> pa.
     """Pending points with their (run_id, key) resolved in Arrow, ready to insert or to union."""
     parts = [d for d in deltas if len(d.metrics)]
     if not parts:
-        return _empty(METRICS_SCHEMA)
+        return METRICS_SCHEMA.empty_table()
     # series declared in segments' already-ingested parts live in the file; new ones come with the delta
     stored = con.execute(f"SELECT segment, series_id, run_id, key FROM {STORE}._duckml_series "
                          "WHERE segment IN (SELECT unnest(?))", [[d.segment for d in parts]]).fetchall()

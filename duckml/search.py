@@ -82,6 +82,7 @@ def _limit(max_results) -> int | None:
 
 def _check_experiments_found(con, names: list[str] | None, found_names: set[str], ids: list[str] | None,
                              found_ids: set[str]) -> None:
+    """NotFoundError naming the first experiment name or id that was asked for and not found."""
     for wanted, found, column, label in ((names, found_names, "name", "experiment"),
                                          (ids, found_ids, "experiment_id", "experiment id")):
         missing = [v for v in wanted or [] if v not in found]
@@ -91,26 +92,15 @@ def _check_experiments_found(con, names: list[str] | None, found_names: set[str]
             raise NotFoundError(f"{label} {missing[0]!r} does not exist; existing: {', '.join(known) or 'none'}")
 
 
-def _experiment_ids(con, experiment_names, experiment_ids) -> list[str] | None:
-    """Experiment ids to search, or None for every experiment; unknown names or ids raise NotFoundError."""
-    if experiment_names is None and experiment_ids is None:
+def _experiment_ids(con, experiment_names) -> list[str] | None:
+    """Ids of the named experiments, or None for every experiment; unknown names raise NotFoundError."""
+    if experiment_names is None:
         return None
-    chosen: list[str] = []
-    for wanted, column in ((experiment_names, "name"), (experiment_ids, "experiment_id")):
-        if wanted is None:
-            continue
-        values = _strings(wanted, "experiment_names" if column == "name" else "experiment_ids")
-        rows = con.execute(f"SELECT {column}, experiment_id FROM experiments WHERE list_contains(?, {column})",
-                           [values]).fetchall()
-        found = {row[0] for row in rows}
-        missing = [v for v in values if v not in found]
-        if missing:
-            known = [r[0] for r in con.execute(f"SELECT {column} FROM experiments ORDER BY {column} LIMIT 20"
-                                               ).fetchall()]
-            label = "experiment" if column == "name" else "experiment id"
-            raise NotFoundError(f"{label} {missing[0]!r} does not exist; existing: {', '.join(known) or 'none'}")
-        chosen += [row[1] for row in rows]
-    return list(dict.fromkeys(chosen))
+    names = _strings(experiment_names, "experiment_names")
+    rows = con.execute("SELECT name, experiment_id FROM experiments WHERE list_contains(?::VARCHAR[], name)",
+                       [names]).fetchall()
+    _check_experiments_found(con, names, {row[0] for row in rows}, None, set())
+    return list(dict.fromkeys(row[1] for row in rows))
 
 
 def _order_terms(order: tuple[OrderBy, ...], target: str, default: list[str],
@@ -391,14 +381,14 @@ def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_poi
         else:
             source, source_params = "metrics AS m", []
             run_filter = f"SELECT run_id FROM {_RUNS} AS r WHERE {_ACTIVE.format(a='r')}"
-            exp_ids = _experiment_ids(con, experiment_names, None)
+            exp_ids = _experiment_ids(con, experiment_names)
             if exp_ids is not None:
                 run_filter += " AND list_contains(?::VARCHAR[], r.experiment_id)"
                 params.append(exp_ids)
             where.append(f"m.run_id IN ({run_filter})")
             run_order = "m.run_id"
         if run_ids is not None and experiment_names is not None:
-            exp_ids = _experiment_ids(con, experiment_names, None)
+            exp_ids = _experiment_ids(con, experiment_names)
             where.append("m.run_id IN (SELECT run_id FROM runs WHERE list_contains(?::VARCHAR[], experiment_id))")
             params.append(exp_ids)
         if key_list is not None:

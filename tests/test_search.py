@@ -283,6 +283,8 @@ def test_metric_histories(known_runs):
     assert search.get_metric_histories(["r5"]).height == 0  # deleted runs by id: no points logged, no error
     with pytest.raises(NotFoundError, match="run 'zz'"):
         search.get_metric_histories(["zz"])
+    with pytest.raises(NotFoundError, match="experiment 'nope' does not exist; existing: Default, exp2, gone"):
+        search.get_metric_histories(experiment_names=["nope"])
     with pytest.raises(InvalidInputError, match="max_points"):
         search.get_metric_histories(max_points=1)
 

@@ -18,11 +18,8 @@ SCALES = {
 }
 
 
-def writer(lib: str, store: str, go: str, ready: str, points: int, index: int) -> dict:
-    """One writer process: import, signal ready, wait for the go file, log, end the run."""
-    import time
-    from pathlib import Path
-
+def _open(lib: str, store: str):
+    """The tracking library, pointed at ``store``."""
     if lib == "duckml":
         import duckml as m
 
@@ -32,9 +29,30 @@ def writer(lib: str, store: str, go: str, ready: str, points: int, index: int) -
 
         common.mlflow_quiet()
         m.set_tracking_uri(store)
+    return m
+
+
+def _open_at_barrier(lib: str, store: str, ready: str, go: str):
+    """Open the library, say so with the ready file, and return once the go file appears."""
+    import time
+    from pathlib import Path
+
+    m = _open(lib, store)
     Path(ready).touch()
     while not Path(go).exists():
         time.sleep(0.001)
+    return m
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}" if str(exc) else type(exc).__name__
+
+
+def writer(lib: str, store: str, go: str, ready: str, points: int, index: int) -> dict:
+    """One writer process: import, signal ready, wait for the go file, log, end the run."""
+    import time
+
+    m = _open_at_barrier(lib, store, ready, go)
     t0, ok, error = time.time(), 0, ""
     try:
         m.set_experiment("bench-concurrency")
@@ -43,7 +61,7 @@ def writer(lib: str, store: str, go: str, ready: str, points: int, index: int) -
                 m.log_metric("loss", 1.0 / (i + 1), step=i)
                 ok += 1
     except Exception as exc:  # the point of the benchmark is to count these
-        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}" if str(exc) else type(exc).__name__
+        error = _describe(exc)
     return {"start": t0, "end": time.time(), "ok": ok, "error": error}
 
 
@@ -52,18 +70,7 @@ def reader(lib: str, store: str, go: str, ready: str, stop: str) -> dict:
     import time
     from pathlib import Path
 
-    if lib == "duckml":
-        import duckml as m
-
-        m.set_store(store)
-    else:
-        import mlflow as m
-
-        common.mlflow_quiet()
-        m.set_tracking_uri(store)
-    Path(ready).touch()
-    while not Path(go).exists():
-        time.sleep(0.001)
+    m = _open_at_barrier(lib, store, ready, go)
     polls = errors = 0
     first = ""
     while not Path(stop).exists():
@@ -71,7 +78,7 @@ def reader(lib: str, store: str, go: str, ready: str, stop: str) -> dict:
             m.search_runs(experiment_names=["bench-concurrency"])
         except Exception as exc:  # counted, not hidden
             errors += 1
-            first = first or f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
+            first = first or _describe(exc)
         polls += 1
         time.sleep(0.05)
     return {"polls": polls, "errors": errors, "first_error": first}
@@ -79,15 +86,7 @@ def reader(lib: str, store: str, go: str, ready: str, stop: str) -> dict:
 
 def prepare(lib: str, store: str) -> dict:
     """Create the store and the experiment beforehand, for the existing-store variant."""
-    if lib == "duckml":
-        import duckml as m
-
-        m.set_store(store)
-    else:
-        import mlflow as m
-
-        common.mlflow_quiet()
-        m.set_tracking_uri(store)
+    m = _open(lib, store)
     m.set_experiment("bench-concurrency")
     if lib == "duckml":
         m.flush()

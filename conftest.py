@@ -11,7 +11,9 @@ def _doctest_store(request, tmp_path, monkeypatch):
     if not isinstance(request.node, pytest.DoctestItem):
         yield
         return
-    from duckml import fluent, store as store_module, tracking
+    from duckml.tracking import fluent
+    from duckml.store import store as store_module
+    from duckml.tracking import runs as tracking
 
     monkeypatch.setenv("DUCKML_STORE", str(tmp_path / "doctest.duckdb"))
     monkeypatch.chdir(tmp_path)

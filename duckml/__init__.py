@@ -25,7 +25,7 @@ from duckml.errors import (
     UnsafePathError,
     UntrustedModelError,
 )
-from duckml.fluent import (
+from duckml.tracking.fluent import (
     ActiveRun,
     active_run,
     create_experiment,
@@ -50,7 +50,7 @@ from duckml.fluent import (
     set_tags,
     start_run,
 )
-from duckml.store import Store, get_store, resolve_store_path, set_store
+from duckml.store.store import Store, get_store, resolve_store_path, set_store
 
 __version__ = "0.1.0"
 
@@ -69,21 +69,21 @@ def connect(path=None) -> Store:
 # Names implemented in modules that import heavier libraries are loaded on first use, so that
 # `import duckml` stays fast and never imports scikit-learn or matplotlib.
 _LAZY = {
-    "search_runs": "duckml.search", "search_experiments": "duckml.search", "compare_runs": "duckml.search",
-    "get_metric_histories": "duckml.search",
-    "log_artifact": "duckml.artifacts", "log_artifacts": "duckml.artifacts", "log_text": "duckml.artifacts",
-    "log_dict": "duckml.artifacts", "log_figure": "duckml.artifacts", "list_artifacts": "duckml.artifacts",
-    "download_artifacts": "duckml.artifacts",
-    "log_input": "duckml.datasets", "get_run_inputs": "duckml.datasets", "get_dataset_runs": "duckml.datasets",
-    "gc": "duckml.cleanup",
-    "log_model": "duckml.registry", "register_model": "duckml.registry", "load_model": "duckml.registry",
-    "set_registered_model_alias": "duckml.registry", "delete_registered_model_alias": "duckml.registry",
-    "get_model_version": "duckml.registry", "get_model_version_by_alias": "duckml.registry",
-    "search_registered_models": "duckml.registry", "delete_model_version": "duckml.registry",
-    "set_registered_model_tag": "duckml.registry", "set_model_version_tag": "duckml.registry",
-    "update_registered_model": "duckml.registry", "update_model_version": "duckml.registry",
-    "delete_registered_model": "duckml.registry", "resolve_model_uri": "duckml.registry",
-    "predict": "duckml.prediction",
+    "search_runs": "duckml.search.queries", "search_experiments": "duckml.search.queries", "compare_runs": "duckml.search.queries",
+    "get_metric_histories": "duckml.search.queries",
+    "log_artifact": "duckml.tracking.artifacts", "log_artifacts": "duckml.tracking.artifacts", "log_text": "duckml.tracking.artifacts",
+    "log_dict": "duckml.tracking.artifacts", "log_figure": "duckml.tracking.artifacts", "list_artifacts": "duckml.tracking.artifacts",
+    "download_artifacts": "duckml.tracking.artifacts",
+    "log_input": "duckml.tracking.datasets", "get_run_inputs": "duckml.tracking.datasets", "get_dataset_runs": "duckml.tracking.datasets",
+    "gc": "duckml.tracking.cleanup",
+    "log_model": "duckml.models.registry", "register_model": "duckml.models.registry", "load_model": "duckml.models.registry",
+    "set_registered_model_alias": "duckml.models.registry", "delete_registered_model_alias": "duckml.models.registry",
+    "get_model_version": "duckml.models.registry", "get_model_version_by_alias": "duckml.models.registry",
+    "search_registered_models": "duckml.models.registry", "delete_model_version": "duckml.models.registry",
+    "set_registered_model_tag": "duckml.models.registry", "set_model_version_tag": "duckml.models.registry",
+    "update_registered_model": "duckml.models.registry", "update_model_version": "duckml.models.registry",
+    "delete_registered_model": "duckml.models.registry", "resolve_model_uri": "duckml.models.registry",
+    "predict": "duckml.scoring.prediction",
 }
 
 

@@ -309,7 +309,7 @@ def models_show(name, fmt):
     Example:
         duckml models show sales-forecast
     """
-    from duckml.registry import get_model_versions
+    from duckml.models.registry import get_model_versions
 
     emit(get_model_versions(name), fmt)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 import duckml
-from duckml import fluent, store as store_module, tracking
+from duckml.tracking import fluent
+from duckml.store import store as store_module
+from duckml.tracking import runs as tracking
 
 
 def _forget(path) -> None:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duckml.errors import FilterSyntaxError
-from duckml.filter_grammar import (
+from duckml.search.grammar import (
     And,
     Comparison,
     Not,

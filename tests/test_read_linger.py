@@ -10,7 +10,7 @@ import pytest
 
 import duckml
 from duckml.errors import InvalidInputError
-from duckml.store import Store
+from duckml.store.store import Store
 
 
 def _read_write_open_works(path) -> bool:

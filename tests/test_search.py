@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import duckml
-from duckml import schema, search
+from duckml.store import schema
+from duckml.search import queries as search
 from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
-from duckml.filter_grammar import And, Comparison, KeyJoins, Not, Or, compile_filter, render_filter
+from duckml.search.grammar import And, Comparison, KeyJoins, Not, Or, compile_filter, render_filter
 
 _FIXTURE = """
 INSERT INTO experiments VALUES

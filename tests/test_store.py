@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 import duckml
-from duckml import schema, store as store_module
+from duckml.store import schema
+from duckml.store import store as store_module
 
 
 def test_path_resolution_order(tmp_path, monkeypatch):
@@ -163,7 +164,7 @@ def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
 
 
 def test_bookkeeping_of_finished_segments_is_swept(store, monkeypatch):
-    from duckml import ingest
+    from duckml.store import ingest
 
     monkeypatch.setattr(ingest, "_SWEEP_AT", 3)
     for i in range(6):

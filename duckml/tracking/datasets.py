@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from duckml.artifacts import _now, _resolve_run
+from duckml.tracking.artifacts import _now, _resolve_run
 from duckml.errors import InvalidInputError, NotFoundError
 
 WINDOW_ROWS = 65_536
@@ -360,7 +360,7 @@ def get_run_inputs(run_id: str) -> "polars.DataFrame":
     >>> get_run_inputs(run.info.run_id)["name"].to_list()
     ['train']
     """
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     with get_store().read() as con:
         return con.execute(
@@ -381,7 +381,7 @@ def get_dataset_runs(name_or_digest: str) -> "polars.DataFrame":
     >>> get_dataset_runs("train").height
     2
     """
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     if not isinstance(name_or_digest, str) or not name_or_digest:
         raise InvalidInputError(f"give a dataset name or digest, got {name_or_digest!r}")

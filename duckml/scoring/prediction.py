@@ -29,9 +29,9 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
-from duckml import scoring
+from duckml.scoring import udf as scoring
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
-from duckml.store import quote_ident, quote_literal
+from duckml.store.store import quote_ident, quote_literal
 
 PLAN_UDF = "_duckml_predict_sql"
 MACROS = (
@@ -61,7 +61,7 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
         found = ModelSource(os.fspath(model_uri), None, None, None)
         spec = scoring.cached_model(key)
         if spec is None:
-            from duckml import model_format
+            from duckml.models import format as model_format
 
             meta = model_format.read_metadata(directory)
             spec = scoring.make_spec(key, model_format.load_model(directory), meta.signature, f"model at {key}")
@@ -69,7 +69,7 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
         return spec, found
     if not isinstance(model_uri, str):
         raise InvalidInputError(f"model must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
-    from duckml import model_loader
+    from duckml.models import loader as model_loader
 
     resolved = _lookup(model_uri, con)
     found = ModelSource(model_uri, resolved.name, resolved.version, resolved.run_id)
@@ -86,15 +86,15 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
 def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
     """Resolve through the store. Inside a store query (the macro is being bound on the store's own,
     busy connection) the store is already attached, so read it through a cursor instead of re-opening it."""
-    from duckml import model_loader
+    from duckml.models import loader as model_loader
 
     if con is not None:
         cursor = con.cursor()
         try:
             row = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'store'").fetchall()
             if row and row[0][0]:
-                from duckml.model_uri import parse_model_uri
-                from duckml.store import get_store
+                from duckml.models.uri import parse_model_uri
+                from duckml.store.store import get_store
 
                 cursor.execute("USE store")
                 parsed = parse_model_uri(model_uri)
@@ -112,7 +112,7 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
 
 
 def _is_model_folder(text: str) -> bool:
-    from duckml.model_format import METADATA_FILE
+    from duckml.models.format import METADATA_FILE
 
     return "://" not in text and (Path(text) / METADATA_FILE).is_file()
 
@@ -285,7 +285,7 @@ _RESERVED = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?([A-Za-z_]
 
 
 def _reserved_tables() -> set[str]:
-    from duckml.schema import sql_dir
+    from duckml.store.schema import sql_dir
 
     names = set()
     for path in (sql_dir() / "migrations").glob("*.sql"):
@@ -400,7 +400,7 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
             import polars as pl
 
             return pl.from_arrow(pa.Table.from_batches(list(run.batches()), run.schema))
-        from duckml.store import get_store
+        from duckml.store.store import get_store
 
         if path is not None:
             _write_parquet(run, path)

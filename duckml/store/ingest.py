@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from duckml import journal
-from duckml.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
+from duckml.store import journal
+from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
 STORE = "store.main"  # the attached file's catalog.schema, as seen from duckml's in-memory connection
 

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import duckdb
 
-from duckml import ingest, schema
+from duckml.store import ingest
+from duckml.store import schema
 from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
-from duckml.journal import DELETE, INSERT, UPDATE, UPSERT, TABLE_KEYS, JournalWriter
+from duckml.store.journal import DELETE, INSERT, UPDATE, UPSERT, TABLE_KEYS, JournalWriter
 
 DEFAULT_STORE = "duckml.duckdb"
 _DUCKDB_MAGIC = b"DUCK"
@@ -467,7 +468,7 @@ class Store:
     def _ensure_predict(self, con, query: str) -> None:
         if self._predict_registered or "predict" not in query.lower():
             return
-        from duckml.prediction import register_predict  # imports scikit-learn: only when asked for
+        from duckml.scoring.prediction import register_predict  # imports scikit-learn: only when asked for
 
         register_predict(con)
         self._predict_registered = True
@@ -530,9 +531,9 @@ def _udf_error(error: Exception):
     # a duckml error raised inside the predict UDF reaches us as text in a duckdb error: rebuild it
     import sys
 
-    if "duckml.scoring" not in sys.modules:
+    if "duckml.scoring.udf" not in sys.modules:
         return None
-    return sys.modules["duckml.scoring"].unwrap_udf_error(error)
+    return sys.modules["duckml.scoring.udf"].unwrap_udf_error(error)
 
 
 _exit_stores: list[Store] = []
@@ -617,7 +618,7 @@ def _register_multiprocessing_finalizer() -> None:
 
 
 def _flush_at_exit() -> None:
-    from duckml import fluent
+    from duckml.tracking import fluent
 
     fluent._end_runs_at_exit()
     for store in list(_exit_stores):

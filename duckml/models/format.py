@@ -232,7 +232,7 @@ def infer_signature(model: Any, input_example: Any = None) -> dict[str, Any]:
 def _check_signature(signature: Any) -> dict[str, Any]:
     if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
         raise InvalidInputError(f"signature must be a dict with an 'inputs' list, got {signature!r}; "
-                                "see duckml.model_format.infer_signature for the shape")
+                                "see duckml.models.format.infer_signature for the shape")
     for column in signature["inputs"]:
         if not isinstance(column, dict) or not isinstance(column.get("name"), str):
             raise InvalidInputError(f"signature input {column!r} needs a 'name' string and a 'type'")
@@ -344,7 +344,7 @@ def load_model_file(model_file: str | os.PathLike, *, sha256: str, trusted=None,
     """
     import skops.io as sio
 
-    from duckml.model_trust import check_loaded_model, split_untrusted
+    from duckml.models.trust import check_loaded_model, split_untrusted
 
     path = Path(model_file)
     label = source or str(path)

@@ -173,14 +173,14 @@ def _commit(store, run_id: str, staged: list[_Staged]) -> None:
 # -- run resolution and path conflicts ----------------------------------------------------------
 def _resolve_run(run_id: str | None) -> tuple[object, str]:
     """The store and run to log to: the given run (which must exist and not be deleted), else the active run."""
-    from duckml import tracking
+    from duckml.tracking import runs as tracking
 
     if run_id is None:
-        from duckml import fluent
+        from duckml.tracking import fluent
 
         active = fluent._get_or_start_run()
         return active._store, active.info.run_id
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     store = get_store()
     tracking._active_state(store, run_id)
@@ -395,7 +395,7 @@ def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
     >>> duckml.list_artifacts(run.info.run_id)
     [FileInfo(path='model.txt', is_dir=False, file_size=1), FileInfo(path='plots', is_dir=True, file_size=None)]
     """
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     prefix = normalize_artifact_path(path)
     rows = _rows(get_store(), run_id, prefix)
@@ -420,7 +420,7 @@ def artifact_local_path(run_id: str, path: str) -> Path:
     >>> artifact_local_path(run.info.run_id, "summary.txt").parent.parent.name
     'objects'
     """
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     store = get_store()
     clean = normalize_artifact_path(path, allow_root=False)
@@ -452,7 +452,7 @@ def download_artifacts(run_id: str, path: str | None = None, dst_path: str | os.
     >>> sorted(os.listdir(local))
     ['a.txt']
     """
-    from duckml.store import get_store
+    from duckml.store.store import get_store
 
     store = get_store()
     prefix = normalize_artifact_path(path)

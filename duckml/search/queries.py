@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckml.errors import InvalidInputError, NotFoundError
-from duckml.filter_grammar import (KeyJoins, OrderBy, compile_filter, compile_order_by, parse_filter,
+from duckml.search.grammar import (KeyJoins, OrderBy, compile_filter, compile_order_by, parse_filter,
                                    parse_order_by)
 
 _VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
@@ -38,7 +38,7 @@ _RUN_COLUMNS = ["run_id", "experiment_id", "status", "start_time", "end_time", "
 
 @contextmanager
 def _reading():
-    from duckml.store import get_store  # imported late: store imports the rest of duckml
+    from duckml.store.store import get_store  # imported late: store imports the rest of duckml
 
     with get_store().read() as con:
         yield con

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
-from duckml import validation
+from duckml.tracking import validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
-from duckml.store import Store, get_store
+from duckml.store.store import Store, get_store
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"
@@ -117,7 +117,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
 def create_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> str:
     """Create an experiment (idempotent for an active one of that name) and return its id.
 
-    >>> import duckml.tracking as t
+    >>> import duckml.tracking.runs as t
     >>> t.experiment_id_for("sales") == t.create_experiment("sales")
     True
     """

@@ -10,10 +10,10 @@ import threading
 
 import polars as pl
 
-from duckml import tracking
+from duckml.tracking import runs as tracking
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
 from duckml.errors import InvalidInputError, RunStateError
-from duckml.store import get_store
+from duckml.store.store import get_store
 
 
 class _Local(threading.local):

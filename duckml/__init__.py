@@ -44,26 +44,17 @@ from duckml.tracking.fluent import (
     log_param,
     log_params,
     restore_experiment,
+    reset_state,
     restore_run,
     set_experiment,
     set_tag,
     set_tags,
     start_run,
 )
-from duckml.store.store import Store, get_store, resolve_store_path, set_store
+from duckml.connection import Connection, connect
+from duckml.store import Store, get_store, reset_stores, resolve_store_path, set_store
 
-__version__ = "0.1.0"
-
-
-def connect(path=None) -> Store:
-    """A handle on a store; ``.sql(query, params)`` returns a DuckDB relation (``.pl()`` for Polars).
-
-    >>> import duckml, tempfile, os
-    >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
-    >>> store.sql("SELECT count(*) FROM runs_overview").fetchone()
-    (0,)
-    """
-    return get_store(path)
+from duckml.version import __version__
 
 
 # Names implemented in modules that import heavier libraries are loaded on first use, so that
@@ -100,13 +91,14 @@ def __getattr__(name: str):
 
 __all__ = sorted(
     [
-        "ActiveRun", "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus", "Store",
+        "ActiveRun", "Connection", "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus", "Store",
         "DuckmlError", "FilterSyntaxError", "InvalidInputError", "InvalidModelURIError", "InvalidNameError",
         "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
         "StoreLockedError", "UnsafePathError", "UntrustedModelError",
         "active_run", "connect", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
         "flush", "get_experiment_by_name", "get_metric_history", "get_run", "get_store", "last_active_run",
-        "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "resolve_store_path",
+        "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "reset_state", "reset_stores",
+        "resolve_store_path",
         "restore_experiment", "restore_run", "set_experiment", "set_store", "set_tag", "set_tags", "start_run",
     ]
     + list(_LAZY)

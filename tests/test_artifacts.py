@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import duckml
 from duckml.tracking import artifacts
+from duckml.store.objects import CHUNK
 from duckml.tracking.artifacts import FileInfo, artifact_local_path, normalize_artifact_path
 from duckml.errors import InvalidInputError, NotFoundError, RunStateError, UnsafePathError
 
@@ -64,7 +65,7 @@ def test_dict_yaml_round_trip(store, tmp_path, name):
 
 
 def test_binary_round_trip_larger_than_a_chunk(store, tmp_path):
-    payload = os.urandom(artifacts.CHUNK * 2 + 12345)
+    payload = os.urandom(CHUNK * 2 + 12345)
     source = tmp_path / "blob.bin"
     source.write_bytes(payload)
     with duckml.start_run() as run:

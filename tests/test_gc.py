@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 import duckml
-from duckml.tracking.artifacts import artifact_local_path, object_path
+from duckml.store.objects import object_path
+from duckml.tracking.artifacts import artifact_local_path
 from duckml.tracking.cleanup import GcReport
 
 gc_module = importlib.import_module("duckml.tracking.cleanup")

@@ -152,7 +152,7 @@ def test_sql_errors_leave_the_store_usable(store):
 
 def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
     monkeypatch.setattr(store_module, "_AUTO_INGEST_POINTS", 1000)
-    store.next_ingest_at = 1000
+    store.store.next_ingest_at = 1000
     with duckml.start_run():
         for i in range(1500):
             duckml.log_metric("m", float(i), step=i)

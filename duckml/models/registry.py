@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from duckml.clock import utcnow
 from duckml.errors import FilterSyntaxError, InvalidInputError
 from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of this module's API)
     ResolvedModel,
@@ -34,7 +35,7 @@ from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of 
     resolve_model_uri,
 )
 from duckml.models.uri import check_alias, check_model_name, check_version, parse_model_uri
-from duckml.store.store import get_store
+from duckml.store import get_store
 from duckml.tracking.validation import check_key, param_value
 
 
@@ -68,9 +69,6 @@ class ModelVersion:
 
 
 # -- small helpers -------------------------------------------------------------------------------------
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 class _Events:
     """Appends registry events with strictly increasing times, so history has a total order."""
@@ -78,7 +76,7 @@ class _Events:
     def __init__(self, con):
         self.con = con
         last = con.execute("SELECT max(event_time) FROM registry_events").fetchone()[0]
-        now = _utcnow()
+        now = utcnow()
         self.next = now if last is None or now > last else last + timedelta(microseconds=1)
 
     def add(self, name: str, event: str, version: int | None = None, alias: str | None = None,
@@ -322,7 +320,7 @@ _MODEL_ATTRIBUTES = ("name", "creation_time", "last_update_time")
 
 
 def _check_filter(expr) -> None:
-    from duckml.search.grammar import And, Comparison, Not, Or
+    from duckml.search import And, Comparison, Not, Or
 
     if isinstance(expr, Comparison):
         if expr.entity == "attribute" and expr.key not in _MODEL_ATTRIBUTES:
@@ -343,7 +341,7 @@ def search_registered_models(filter_string: str = "", max_results: int | None = 
     >>> duckml.search_registered_models("name LIKE 'ch%'")["name"].to_list()  # doctest: +SKIP
     ['churn']
     """
-    from duckml.search.grammar import compile_filter, parse_filter
+    from duckml.search import compile_filter, parse_filter
 
     # "experiments" has the same shape (name, two times, tags); _check_filter keeps it to those
     expr = parse_filter(filter_string or None, target="experiments")

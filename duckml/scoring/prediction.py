@@ -30,8 +30,10 @@ import duckdb
 import pyarrow as pa
 
 from duckml.scoring import udf as scoring
+from duckml.clock import utcnow
+from duckml import dberrors
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
-from duckml.store.store import quote_ident, quote_literal
+from duckml.sqlquote import quote_ident, quote_literal
 
 PLAN_UDF = "_duckml_predict_sql"
 MACROS = (
@@ -94,7 +96,7 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
             row = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'store'").fetchall()
             if row and row[0][0]:
                 from duckml.models.uri import parse_model_uri
-                from duckml.store.store import get_store
+                from duckml.store import get_store
 
                 cursor.execute("USE store")
                 parsed = parse_model_uri(model_uri)
@@ -146,7 +148,7 @@ def _source_columns(source: str | list[str]) -> dict[str, str]:
         try:
             rows = _SCHEMA_CON.execute("DESCRIBE SELECT * FROM read_parquet(?)", [source]).fetchall()
         except duckdb.IOException as e:
-            if "no files found" in str(e).lower():
+            if dberrors.is_missing_files(e):
                 raise NotFoundError(f"source {source!r} matches no file; check the path or glob") from None
             raise InvalidInputError(f"cannot read source {source!r} as Parquet: {e}") from None
         except duckdb.Error as e:
@@ -216,9 +218,6 @@ def register_predict(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # -- the Python face ----------------------------------------------------------------------------------
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 def _total_rows(source) -> int | None:
     with _SCHEMA_LOCK:
@@ -393,23 +392,23 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
     elif target is not None:
         table = _check_table_name(target)
     job = plan(model_uri, source)
-    started = _now()
+    started = utcnow()
     run = _Scoring(job, memory_limit, progress, workers)
     try:
         if target is None:
             import polars as pl
 
             return pl.from_arrow(pa.Table.from_batches(list(run.batches()), run.schema))
-        from duckml.store.store import get_store
+        from duckml.store import get_store
 
         if path is not None:
             _write_parquet(run, path)
             with get_store().write() as con:
-                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, _now())
+                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, utcnow())
         else:
             with get_store().write() as con:
                 _write_table(run, con, table)
-                _lineage(con, job.found, job.source, table, "table", run.rows, started, _now())
+                _lineage(con, job.found, job.source, table, "table", run.rows, started, utcnow())
         return None
     finally:
         run.close()

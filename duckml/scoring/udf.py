@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
-from duckml.store.store import quote_ident
+from duckml.sqlquote import quote_ident
 
 # scikit-learn warns from DuckDB's worker threads on every vector; warnings.catch_warnings is not
 # thread-safe, so the filters are set once, at import, and only for these messages.

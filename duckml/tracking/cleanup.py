@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from duckml.tracking.artifacts import OBJECTS, TMP_PREFIX
+from duckml.store.objects import OBJECTS, TMP_PREFIX
 
 RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_inputs", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
@@ -177,7 +177,7 @@ def gc(dry_run: bool = False) -> GcReport:
     >>> print(gc())
     gc removed 1 run(s), 0 experiment(s), 2 row(s) and 1 file(s), freeing 9 bytes
     """
-    from duckml.store.store import get_store
+    from duckml.store import get_store
 
     store = get_store()
     if dry_run:

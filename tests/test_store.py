@@ -31,6 +31,8 @@ def test_artifact_folder_beside_the_file(store):
 
 @pytest.mark.parametrize("content", [b"", b"hello, I am a CSV\n1,2,3\n", b"SQLite format 3\x00" + b"\x00" * 200])
 def test_junk_file_is_refused_and_untouched(tmp_path, content, monkeypatch):
+    (tmp_path / "junk").mkdir()
+    tmp_path = tmp_path / "junk"
     path = tmp_path / "junk.duckdb"
     path.write_bytes(content)
     before = hashlib.sha256(path.read_bytes()).hexdigest()

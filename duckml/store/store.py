@@ -27,7 +27,8 @@ from pathlib import Path
 import duckdb
 
 from duckml import dberrors
-from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
+from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError,
+                           StoreNotFoundError)
 from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
@@ -56,6 +57,18 @@ def _read_linger() -> float:
 
 def _lock_timeout() -> float:
     return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
+
+
+def quiet_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that never prints: DuckDB's progress bar would go to the caller's
+    stdout during long queries, and a library's stdout belongs to its caller.
+
+    >>> quiet_connection().execute("SELECT current_setting('enable_progress_bar')").fetchone()
+    (False,)
+    """
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 class JournalHandle:
@@ -106,6 +119,7 @@ class Store:
         self.journal_dir = self.artifact_root / ".journal"
         self.write_wanted_marker = self.journal_dir / "write-wanted"
         self.read_linger = _read_linger()
+        self.origin = "the path given"  # how the path was chosen, for "no store here" messages
         self.active_experiment_id: str | None = None  # the fluent API's choice; survives fork, as in MLflow
         self._ready = False  # the schema is checked once per process: a fork inherits the answer
         self._start_process_state()
@@ -171,7 +185,7 @@ class Store:
     # -- attaching -----------------------------------------------------------------------------
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = duckdb.connect(":memory:")
+            self._con = quiet_connection()
         return self._con
 
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -260,10 +274,41 @@ class Store:
         raise SchemaError(f"{self.path} is not a DuckDB database; duckml left it untouched "
                           "(choose another path with set_store() or --store)")
 
-    def _ensure_ready(self) -> None:
-        """Create or migrate the schema once per process; set up the live views on our connection."""
+    def exists(self) -> bool:
+        """Whether the store has been created: its file, or journal records of a process logging into it.
+
+        >>> import duckml, tempfile, os
+        >>> duckml.get_store(os.path.join(tempfile.mkdtemp(), "new.duckdb")).exists()
+        False
+        """
+        if self._ready or self.path.exists():
+            return True
+        try:
+            return any(name.endswith(".events") for name in os.listdir(self.journal_dir))
+        except OSError:
+            return False
+
+    def create(self) -> None:
+        """Create the store (file, schema, views) if it does not exist yet; check and migrate it if it does."""
+        with self._lock:
+            self._ensure_ready()
+
+    def require_existing(self) -> None:
+        """Raise ``StoreNotFoundError`` saying where we looked, unless the store exists."""
+        if not self.exists():
+            raise StoreNotFoundError(
+                f"no duckml store at {self.path} (chosen by {self.origin}); nothing was created. Log a run to "
+                "create it, run `duckml demo`, or choose another store with --store / $DUCKML_STORE")
+
+    def _ensure_ready(self, create: bool = True) -> None:
+        """Create or migrate the schema once per process; set up the live views on our connection.
+
+        With ``create=False`` (every read) a missing store raises ``StoreNotFoundError`` instead.
+        """
         if self._ready:
             return
+        if not create:
+            self.require_existing()
         if self.path.exists():
             self._check_file_kind()
             con = self._attach(read_only=True)
@@ -332,7 +377,7 @@ class Store:
         (0,)
         """
         with self._lock:
-            self._ensure_ready()
+            self._ensure_ready(create=False)
             fresh = self._lingering_since is None
             # Only a read that follows another closely lingers: an isolated read gains nothing from it,
             # and a kept attachment makes a read-write duckdb.connect() of the file fail, even in this process.
@@ -516,7 +561,7 @@ class Store:
         if table is None:
             return None
         if self._results is None:
-            self._results = duckdb.connect(":memory:")
+            self._results = quiet_connection()
         return self._results.from_arrow(table)
 
     def close(self) -> None:

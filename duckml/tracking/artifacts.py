@@ -354,6 +354,30 @@ def _rows(store, run_id: str, path: str) -> list[tuple[str, int, str]]:
                ORDER BY path""", [run_id, path, path, path]).fetchall()
 
 
+def artifact_files(run_id: str, path: str | None = None) -> list[dict]:
+    """Every file of a run under ``path`` (all of them by default), with size, media type, sha256 and time.
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_text("x", "plots/a.txt")
+    >>> [f["path"] for f in artifact_files(run.info.run_id)]
+    ['plots/a.txt']
+    """
+    from duckml.sqlquote import execute
+    from duckml.store import get_store
+
+    store = get_store()
+    runs.require_run(store, run_id)
+    prefix = normalize_artifact_path(path)
+    with store.read() as con:
+        result = execute(con, """SELECT path, size, media_type, sha256, created_at FROM artifacts
+                                 WHERE run_id = ? AND (? = '' OR path = ? OR starts_with(path, ? || '/'))
+                                 ORDER BY path""", [run_id, prefix, prefix, prefix])
+        columns = [d[0] for d in result.description]
+        return [dict(zip(columns, row)) for row in result.fetchall()]
+
+
 def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
     """The direct children of ``path`` (the run's root by default), sorted by path as MLflow lists them.
 

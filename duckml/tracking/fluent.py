@@ -6,16 +6,20 @@ context manager that ends the run FINISHED, or FAILED when an exception leaves t
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import sys
 import threading
 
-import polars as pl
 
 from duckml.tracking import runs as tracking
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
 from duckml.errors import InvalidInputError, RunStateError
 from duckml.store import get_store, on_exit, reset_stores
+
+if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
+    import polars as pl
 
 
 class _Local(threading.local):

@@ -6,6 +6,8 @@ process are cached with their params, so the hot path (``log_metric``) needs no 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import random
 import threading
 import time
@@ -14,13 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-import polars as pl
 
 from duckml.tracking import validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.clock import utcnow
+from duckml.sqlquote import execute
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
 from duckml.store import Store, get_store
+
+if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
+    import polars as pl
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"
@@ -97,6 +102,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
     """The experiment called ``name``, created if missing (one read of the store)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
+    store.create()  # logging is what creates a store
     existing = get_experiment_by_name(name, store)
     if existing is not None:
         if existing.lifecycle_stage == LifecycleStage.DELETED:
@@ -192,6 +198,34 @@ def run_not_found(run_id: str, store: Store) -> NotFoundError:
                          "duckml.search_runs() or `duckml runs list`")
 
 
+def resolve_run_id(run_id: str, store: Store | None = None) -> str:
+    """The full id of the run that ``run_id`` names: a whole id, or a unique prefix of at least 4 characters
+    (as git takes short commit ids).
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     pass
+    >>> resolve_run_id(run.run_id[:8]) == run.run_id
+    True
+    """
+    store = _store(store)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    if len(run_id) == 32 or run_id in _runs(store):
+        return run_id
+    if len(run_id) < 4:
+        raise InvalidInputError(f"run id prefix {run_id!r} is too short: give at least 4 characters")
+    with store.read() as con:
+        found = [r[0] for r in execute(con, "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id "
+                                            "LIMIT 6", [run_id]).fetchall()]
+    if not found:
+        raise run_not_found(run_id, store)
+    if len(found) > 1 and run_id not in found:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise InvalidInputError(f"run id prefix {run_id!r} matches several runs ({shown}); give more characters")
+    return run_id if run_id in found else found[0]
+
+
 def _state(store: Store, run_id: str) -> _RunState:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
@@ -204,6 +238,11 @@ def _state(store: Store, run_id: str) -> _RunState:
             raise run_not_found(run_id, store)
         state = _runs(store).setdefault(run_id, _RunState(row[0], row[1], params))
     return state
+
+
+def require_run(store: Store, run_id: str) -> None:
+    """``NotFoundError`` unless the store has a run with this id (deleted or not)."""
+    _state(store, run_id)
 
 
 def require_active(store: Store, run_id: str) -> _RunState:
@@ -229,14 +268,14 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
     """
     store = _store(store)
     with store.read() as con:
-        row = con.execute("SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
-                          "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        row = execute(con, "SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
+                           "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise run_not_found(run_id, store)
-        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
-        metrics = dict(con.execute("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
-                                   [run_id]).fetchall())
-        tags = dict(con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+        params = dict(execute(con, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+        metrics = dict(execute(con, "SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
+                               [run_id]).fetchall())
+        tags = dict(execute(con, "SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
     return Run(RunInfo(*row), RunData(params=params, metrics=metrics, tags=tags))
 
 

@@ -112,7 +112,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
     for key, value in (tags or {}).items():
         validation.check_key(key, "tag key")
         store.journal.upsert("experiment_tags", {"experiment_id": experiment.experiment_id, "key": key,
-                                                 "value": validation.param_value(value)})
+                                                 "value": validation.param_value(value, f"experiment tag {key!r} value")})
     return experiment
 
 
@@ -162,9 +162,8 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
     store = _store(store)
     if run_name is not None:
         validation.check_name(run_name, "run name")
-    tags = dict(tags or {})
-    for key in tags:
-        validation.check_key(key, "tag key")
+    tags = {validation.check_key(key, "tag key"): validation.param_value(value, f"tag {key!r} value")
+            for key, value in (tags or {}).items()}
     if parent_run_id is not None:
         _state(store, parent_run_id)
     info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),
@@ -177,7 +176,7 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
                                   "parent_run_id": parent_run_id})
     _runs(store)[info.run_id] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
     for key, value in tags.items():
-        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": validation.param_value(value)})
+        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": value})
     return info
 
 
@@ -276,7 +275,8 @@ def log_params(run_id: str, params: dict, store: Store | None = None) -> None:
     state = _active_state(store, run_id)
     if not isinstance(params, dict):
         raise InvalidInputError(f"params must be a dict, got {type(params).__name__}")
-    checked = {validation.check_key(k, "param key"): validation.param_value(v) for k, v in params.items()}
+    checked = {validation.check_key(k, "param key"): validation.param_value(v, f"param {k!r} value")
+               for k, v in params.items()}
     for key, value in checked.items():
         old = state.params.get(key)
         if old is not None and old != value:
@@ -372,7 +372,8 @@ def set_tags(run_id: str, tags: dict, store: Store | None = None) -> None:
     _active_state(store, run_id)
     if not isinstance(tags, dict):
         raise InvalidInputError(f"tags must be a dict, got {type(tags).__name__}")
-    checked = {validation.check_key(k, "tag key"): validation.param_value(v) for k, v in tags.items()}
+    checked = {validation.check_key(k, "tag key"): validation.param_value(v, f"tag {k!r} value")
+               for k, v in tags.items()}
     for key, value in checked.items():
         store.journal.upsert("tags", {"run_id": run_id, "key": key, "value": value})
 

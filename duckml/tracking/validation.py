@@ -13,6 +13,26 @@ MAX_KEY_LENGTH = 250
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+def check_text(text: str, what: str) -> str:
+    """Text that can be stored: valid Unicode, i.e. encodable as UTF-8 (no lone surrogate such as the
+    ``\\udc80`` Python makes of a Latin-1 byte in a file name). Returns ``text``.
+
+    >>> check_text("naïve ✓", "param value")
+    'naïve ✓'
+    >>> check_text("bad\\udc80", "param value")
+    Traceback (most recent call last):
+    duckml.errors.InvalidInputError: param value 'bad\\udc80' holds '\\udc80' at position 3, a lone surrogate that is not valid Unicode text (a name read with surrogateescape, e.g. a file name in another encoding); nothing was logged
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InvalidInputError(
+            f"{what} {text[:80]!r} holds {text[error.start]!r} at position {error.start}, a lone surrogate that "
+            "is not valid Unicode text (a name read with surrogateescape, e.g. a file name in another "
+            "encoding); nothing was logged") from None
+    return text
+
+
 def check_key(key, what: str = "key") -> str:
     """A metric/param/tag key: a non-empty string of printable characters, at most 250 long.
 
@@ -29,6 +49,10 @@ def check_key(key, what: str = "key") -> str:
         raise InvalidNameError(f"{what} {key[:40]!r}… is {len(key)} characters; the limit is {MAX_KEY_LENGTH}")
     if _CONTROL.search(key):
         raise InvalidNameError(f"{what} {key!r} contains a control character")
+    try:
+        check_text(key, what)
+    except InvalidInputError as error:
+        raise InvalidNameError(str(error)) from None
     return key
 
 
@@ -71,6 +95,6 @@ def timestamp_us(timestamp) -> int:
     return int(timestamp) * 1000
 
 
-def param_value(value) -> str:
-    """Params are stored as text, as MLflow stores them."""
-    return value if isinstance(value, str) else str(value)
+def param_value(value, what: str = "value") -> str:
+    """Params and tags are stored as text, as MLflow stores them; the text must be valid Unicode."""
+    return check_text(value if isinstance(value, str) else str(value), what)

@@ -345,24 +345,15 @@ def log_metric_series(run_id: str, key: str, values, steps=None, timestamps=None
     store = _store(store)
     _active_state(store, run_id)
     validation.check_key(key, "metric key")
-    try:
-        values = np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as error:
-        raise InvalidInputError(f"values of metric {key!r} must be numbers: {error}") from None
+    values = validation.metric_values_array(key, values)
     n = len(values)
-    steps = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
-    if steps.dtype.kind not in "iu":
-        raise InvalidInputError(f"steps of metric {key!r} must be integers, got dtype {steps.dtype}")
-    if timestamps is None:
-        stamps = np.full(n, time.time_ns() // 1000, dtype=np.int64)
-    else:
-        stamps = np.asarray([validation.timestamp_us(t) for t in timestamps] if not isinstance(timestamps, np.ndarray)
-                            else timestamps.astype(np.int64) * 1000, dtype=np.int64)
+    steps = validation.steps_array(key, steps, n)
+    stamps = validation.timestamps_us_array(timestamps, n)
     if not (len(steps) == len(stamps) == n):
         raise InvalidInputError(f"metric {key!r}: values ({n}), steps ({len(steps)}) and timestamps "
                                 f"({len(stamps)}) must have the same length")
     if n:
-        store.journal.writer.write_metrics(run_id, key, values, steps.astype(np.int64), stamps)
+        store.journal.writer.write_metrics(run_id, key, values, steps, stamps)
         store.maybe_ingest()
 
 

@@ -44,6 +44,10 @@ _SAFE_BASES = (
     "sklearn.cluster._bisect_k_means._BisectingTree",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.utils._bunch.Bunch",
+    "sklearn.compose._column_transformer.make_column_selector",
+    "sklearn.metrics._scorer._BaseScorer",
+    "sklearn.model_selection._split.BaseCrossValidator", "sklearn.model_selection._split.BaseShuffleSplit",
+    "sklearn.model_selection._split._RepeatedSplits",
 )
 # ndarray subclasses that map files.
 _UNSAFE_CLASSES = ("numpy.memmap", "numpy.recarray")
@@ -111,7 +115,15 @@ def _unsafe_classes() -> tuple[type, ...]:
 
 @lru_cache(maxsize=1)
 def _safe_function_ids() -> frozenset[int]:
-    return frozenset(id(obj) for obj in map(_resolve_exact, _SAFE_FUNCTIONS) if obj is not None)
+    listed = [obj for obj in map(_resolve_exact, _SAFE_FUNCTIONS) if obj is not None]
+    # the metric functions behind scikit-learn's named scorers (what a fitted GridSearchCV's scorer_ holds)
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scorers = [get_scorer(name) for name in get_scorer_names()]
+    listed += [scorer._score_func for scorer in scorers if hasattr(scorer, "_score_func")]
+    return frozenset(id(obj) for obj in listed)
 
 
 def real_name(obj: object) -> str:

@@ -33,7 +33,7 @@ from duckml.models.resolution import (
 # Plain data types skops does not trust by default but which hold no behaviour.
 _TRUSTED_EXACT = frozenset({
     "builtins.slice", "builtins.complex", "builtins.frozenset", "builtins.bytes", "builtins.bytearray",
-    "builtins.range", "builtins.NoneType", "collections.OrderedDict", "collections.defaultdict",
+    "builtins.range", "builtins.NoneType", "builtins.object", "collections.OrderedDict", "collections.defaultdict",
     "collections.deque", "collections.Counter",
     # skops audits the wrapped function and arguments of a partial on their own
     "functools.partial",

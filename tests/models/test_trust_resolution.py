@@ -218,3 +218,29 @@ def test_sample_of_reexported_foreign_functions_is_refused():
             if isinstance(obj, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)) and \
                     str(getattr(obj, "__module__", obj.__name__)).split(".")[0] not in TRUSTED_PACKAGES:
                 assert not is_auto_trusted(f"{module_name}.{attr}"), f"{module_name}.{attr}"
+
+
+def test_column_selectors_by_dtype_still_load(tmp_path):
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame = pd.DataFrame({"a": np.arange(20.0), "b": np.arange(20.0) % 3, "c": ["x", "y"] * 10})
+    y = np.arange(20) % 2
+    model = make_pipeline(ColumnTransformer([
+        ("num", StandardScaler(), make_column_selector(dtype_include=np.number)),
+        ("cat", OneHotEncoder(), make_column_selector(dtype_include=object))]), LogisticRegression()).fit(frame, y)
+    save_model(model, tmp_path / "m")
+    assert np.array_equal(load_model(tmp_path / "m").predict(frame), model.predict(frame))
+
+
+def test_search_cv_with_a_named_scorer_and_splitter_loads(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    y = (X[:, 0] > 0).astype(int)
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, scoring="balanced_accuracy",
+                          cv=StratifiedKFold(3)).fit(X, y)
+    save_model(search, tmp_path / "m")
+    assert np.array_equal(load_model(tmp_path / "m").predict(X), search.predict(X))

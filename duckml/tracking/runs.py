@@ -194,6 +194,7 @@ def run_not_found(run_id: str, store: Store) -> NotFoundError:
 def _state(store: Store, run_id: str) -> _RunState:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    validation.check_text(run_id, "run_id")
     state = _runs(store).get(run_id)
     if state is None:
         with store.read() as con:
@@ -227,6 +228,8 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
     {'lr': '0.1'}
     """
     store = _store(store)
+    if isinstance(run_id, str):
+        validation.check_text(run_id, "run_id")
     with store.read() as con:
         row = con.execute("SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
                           "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()

@@ -87,3 +87,14 @@ def test_a_surrogate_already_in_the_journal_is_replaced_and_reported(store):
     assert any("not valid Unicode" in str(w.message) for w in caught)
     assert duckml.get_run(run.info.run_id).data.params["p"] == "bad\ufffd"
     _store_still_works()
+
+
+@pytest.mark.parametrize("read", [
+    lambda: duckml.get_run("run\udc80"),
+    lambda: duckml.search_runs(experiment_names=["exp\udc80"]),
+    lambda: duckml.search_runs(filter_string="params.a = 'x\udc80'"),
+    lambda: duckml.get_experiment_by_name("exp\udc80"),
+], ids=["get_run", "experiment_names", "filter_string", "experiment_by_name"])
+def test_reads_with_a_surrogate_raise_a_duckml_error_not_a_pybind11_one(read):
+    with pytest.raises(InvalidInputError, match="lone surrogate"):
+        read()

@@ -25,6 +25,7 @@ from duckml.errors import InvalidInputError, NotFoundError
 from duckml.sqlquote import execute
 from duckml.store import get_store
 from duckml.tracking.runs import run_not_found
+from duckml.tracking.validation import check_text
 from duckml.search.grammar import OrderBy, parse_filter, parse_order_by
 from duckml.search.sqlgen import KeyJoins, compile_filter, compile_order_by
 
@@ -59,7 +60,7 @@ def _strings(value, name: str) -> list[str]:
     bad = [v for v in items if not isinstance(v, str)]
     if bad:
         raise InvalidInputError(f"{name} must hold strings only, got {bad[0]!r}")
-    return list(dict.fromkeys(items))
+    return list(dict.fromkeys(check_text(item, name) for item in items))
 
 
 def _view_clause(view_type, active: str, name: str = "run_view_type") -> str:

@@ -21,7 +21,7 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -30,7 +30,7 @@ from duckml import dberrors
 from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError,
                            StoreNotFoundError)
 from duckml.sqlquote import quote_ident, quote_literal
-from duckml.store import ingest, lifecycle, linger, schema
+from duckml.store import guard, ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
 from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
 
@@ -554,8 +554,9 @@ class Store:
             if prepare is not None:
                 prepare(con, query)
             try:
-                relation = con.sql(query, params=params)
-                table = None if relation is None else relation.to_arrow_table()
+                with guard.guarded(con, query) if mode == self.write else nullcontext():
+                    relation = con.sql(query, params=params)
+                    table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
                 raise QueryError(str(error).strip()) from error
         if table is None:

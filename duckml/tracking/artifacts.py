@@ -28,6 +28,7 @@ from duckml.clock import utcnow
 from duckml.store.objects import OBJECTS, TMP_PREFIX, object_path, stage_stream
 from duckml.tracking import runs
 from duckml.tracking.fluent import run_id_or_active
+from duckml.tracking.validation import check_text
 from duckml.errors import InvalidInputError, NotFoundError, UnsafePathError
 
 
@@ -70,6 +71,8 @@ def normalize_artifact_path(path: str | os.PathLike | None, *, allow_root: bool 
     if not isinstance(text, str):
         raise InvalidInputError(f"artifact path must be a string, got bytes {text!r}")
     hint = "use a path inside the run's folder, e.g. 'plots/loss.png'"
+    # refused rather than re-encoded: a stored path must be valid text for URLs, the UI and other machines
+    check_text(text, "artifact path")
     if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
         raise UnsafePathError(f"artifact path {text!r} contains a control character (NUL, newline…); {hint}")
     if "\\" in text:

@@ -118,7 +118,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
     for key, value in (tags or {}).items():
         validation.check_key(key, "tag key")
         store.journal.upsert("experiment_tags", {"experiment_id": experiment.experiment_id, "key": key,
-                                                 "value": validation.param_value(value)})
+                                                 "value": validation.param_value(value, f"experiment tag {key!r} value")})
     return experiment
 
 
@@ -168,9 +168,8 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
     store = _store(store)
     if run_name is not None:
         validation.check_name(run_name, "run name")
-    tags = dict(tags or {})
-    for key in tags:
-        validation.check_key(key, "tag key")
+    tags = {validation.check_key(key, "tag key"): validation.param_value(value, f"tag {key!r} value")
+            for key, value in (tags or {}).items()}
     if parent_run_id is not None:
         _state(store, parent_run_id)
     info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),
@@ -183,7 +182,7 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
                                   "parent_run_id": parent_run_id})
     _runs(store)[info.run_id] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
     for key, value in tags.items():
-        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": validation.param_value(value)})
+        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": value})
     return info
 
 
@@ -229,6 +228,7 @@ def resolve_run_id(run_id: str, store: Store | None = None) -> str:
 def _state(store: Store, run_id: str) -> _RunState:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    validation.check_text(run_id, "run_id")
     state = _runs(store).get(run_id)
     if state is None:
         with store.read() as con:
@@ -267,6 +267,8 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
     {'lr': '0.1'}
     """
     store = _store(store)
+    if isinstance(run_id, str):
+        validation.check_text(run_id, "run_id")
     with store.read() as con:
         row = execute(con, "SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
                            "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
@@ -315,7 +317,8 @@ def log_params(run_id: str, params: dict, store: Store | None = None) -> None:
     state = _active_state(store, run_id)
     if not isinstance(params, dict):
         raise InvalidInputError(f"params must be a dict, got {type(params).__name__}")
-    checked = {validation.check_key(k, "param key"): validation.param_value(v) for k, v in params.items()}
+    checked = {validation.check_key(k, "param key"): validation.param_value(v, f"param {k!r} value")
+               for k, v in params.items()}
     for key, value in checked.items():
         old = state.params.get(key)
         if old is not None and old != value:
@@ -384,24 +387,15 @@ def log_metric_series(run_id: str, key: str, values, steps=None, timestamps=None
     store = _store(store)
     _active_state(store, run_id)
     validation.check_key(key, "metric key")
-    try:
-        values = np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as error:
-        raise InvalidInputError(f"values of metric {key!r} must be numbers: {error}") from None
+    values = validation.metric_values_array(key, values)
     n = len(values)
-    steps = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
-    if steps.dtype.kind not in "iu":
-        raise InvalidInputError(f"steps of metric {key!r} must be integers, got dtype {steps.dtype}")
-    if timestamps is None:
-        stamps = np.full(n, time.time_ns() // 1000, dtype=np.int64)
-    else:
-        stamps = np.asarray([validation.timestamp_us(t) for t in timestamps] if not isinstance(timestamps, np.ndarray)
-                            else timestamps.astype(np.int64) * 1000, dtype=np.int64)
+    steps = validation.steps_array(key, steps, n)
+    stamps = validation.timestamps_us_array(timestamps, n)
     if not (len(steps) == len(stamps) == n):
         raise InvalidInputError(f"metric {key!r}: values ({n}), steps ({len(steps)}) and timestamps "
                                 f"({len(stamps)}) must have the same length")
     if n:
-        store.journal.writer.write_metrics(run_id, key, values, steps.astype(np.int64), stamps)
+        store.journal.writer.write_metrics(run_id, key, values, steps, stamps)
         store.maybe_ingest()
 
 
@@ -411,7 +405,8 @@ def set_tags(run_id: str, tags: dict, store: Store | None = None) -> None:
     _active_state(store, run_id)
     if not isinstance(tags, dict):
         raise InvalidInputError(f"tags must be a dict, got {type(tags).__name__}")
-    checked = {validation.check_key(k, "tag key"): validation.param_value(v) for k, v in tags.items()}
+    checked = {validation.check_key(k, "tag key"): validation.param_value(v, f"tag {k!r} value")
+               for k, v in tags.items()}
     for key, value in checked.items():
         store.journal.upsert("tags", {"run_id": run_id, "key": key, "value": value})
 

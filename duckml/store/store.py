@@ -29,7 +29,7 @@ import duckdb
 from duckml import dberrors
 from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_ident, quote_literal
-from duckml.store import ingest, lifecycle, linger, schema
+from duckml.store import batches, ingest, lifecycle, linger, schema
 from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -384,11 +384,9 @@ class Store:
             self._ensure_ready()
             con = self._attach(read_only=False, timeout=timeout)
             try:
+                batches.ingest_all(con, self.journal_dir, self.table_schemas)  # bounded, crash-safe commits
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    pending = ingest.collect(con, self.journal_dir)
-                    if not pending.empty or pending.vanished:
-                        ingest.apply_ingest(con, pending, ingest.fold(con, pending, self.table_schemas))
                     con.execute("USE store")
                     yield con
                     con.execute("USE memory")
@@ -396,7 +394,6 @@ class Store:
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
-                ingest.forget_finished(self.journal_dir, pending)
             finally:
                 self._detach()
 

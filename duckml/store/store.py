@@ -131,6 +131,7 @@ class Store:
     def reset_after_fork(self) -> None:
         """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
         survive fork, the journal segment and the caches are the parent's)."""
+        lifecycle.never_destroy(self._con, self._results)  # see there: destroying them would hang
         self._start_process_state()
 
     def cache(self, name: str, factory):
@@ -446,7 +447,7 @@ class Store:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("query must be a non-empty SQL string")
         try:
-            statements = duckdb.extract_statements(query)
+            statements = self._connection().extract_statements(query)
         except duckdb.Error as error:
             raise QueryError(f"query does not parse: {error}") from error
         reading = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.COPY,

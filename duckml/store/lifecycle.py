@@ -102,4 +102,16 @@ def _reset_after_fork() -> None:
         _register_multiprocessing_finalizer()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+def _release_before_fork() -> None:
+    # DuckDB's registry of attached files is process-wide and survives fork: a file the parent keeps
+    # attached (a lingering read) could never be attached again in the child. Let go of it first, unless
+    # another thread is inside the store right now (forking then is the caller's risk, as with any lock).
+    for store in list(_stores):
+        if store.is_lingering() and store.lock.acquire(blocking=False):
+            try:
+                store.release()
+            finally:
+                store.lock.release()
+
+
+os.register_at_fork(before=_release_before_fork, after_in_child=_reset_after_fork)

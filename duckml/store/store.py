@@ -148,6 +148,11 @@ class Store:
             found = self._caches.setdefault(name, factory())
         return found
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every operation on the file in this process (the fork hook tries it without waiting)."""
+        return self._lock
+
     def is_lingering(self) -> bool:
         """Whether a burst of reads left the file attached read-only."""
         return self._lingering_since is not None

@@ -14,7 +14,7 @@ import polars as pl
 
 from duckml.tracking import runs as tracking
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
-from duckml.errors import InvalidInputError, RunStateError
+from duckml.errors import InvalidInputError, RunStateError, StoreLockedError
 from duckml.store import get_store, on_exit, reset_stores
 
 
@@ -138,8 +138,13 @@ def _end(active: ActiveRun, status: str) -> None:
         _all_active.discard(active)
     if active in _local.stack:
         _local.stack.remove(active)
-    # CONTRACT: a run's data is in the DuckDB file itself no later than when the run ends
-    store.flush()
+    # CONTRACT: a run's data is in the DuckDB file itself no later than when the run ends, unless another
+    # program holds the file: then it stays in the journal (readers see it) for the next ingest of any process
+    try:
+        store.flush()
+    except StoreLockedError as error:
+        print(f"duckml: run {active.info.run_id} ended, but {error}; its data stays in the journal and is "
+              "ingested by the next duckml write", file=sys.stderr)
     _last_active_run[0] = active  # read back only if last_active_run() is asked for
 
 

@@ -35,6 +35,8 @@ from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, Jou
 _DUCKDB_MAGIC = b"DUCK"
 # A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
 _AUTO_INGEST_POINTS = 2_000_000
+# A reader that finds more pending points than this ingests them before reading, if the file is free.
+_READER_INGEST_AT = 1_000_000
 # A lingering read-only attachment is let go after at most this long, even while reads keep coming,
 # so that a reader polling in a loop cannot keep writers that announce nothing (other tools) out.
 _MAX_HOLD_SECONDS = 0.5
@@ -344,6 +346,8 @@ class Store:
             try:
                 if self._segment_offsets is None:
                     self._segment_offsets = ingest.segment_offsets(con)
+                if fresh and batches.backlog_points(self.journal_dir, self._segment_offsets) > _READER_INGEST_AT:
+                    con = self._ingest_backlog_for_reader()
                 pending = ingest.collect(con, self.journal_dir, self._segment_offsets)
                 self._prepare_live_views(con, pending, fresh)
                 yield con
@@ -357,6 +361,18 @@ class Store:
                     linger.release_later(self)
                 else:
                     self._detach()
+
+    def _ingest_backlog_for_reader(self) -> duckdb.DuckDBPyConnection:
+        """A read that finds a large backlog ingests it first (one try for the write lock), so its live
+        overlay stays small: folding millions of pending points into it costs gigabytes."""
+        self._detach()
+        try:
+            self.ingest(timeout=0)
+        except StoreError:  # busy or not writable: read the backlog through the overlay instead
+            pass
+        con = self._attach(read_only=True)
+        self._segment_offsets = ingest.segment_offsets(con)
+        return con
 
     def release(self) -> None:
         """Let go of the file now if a recent burst of reads left it attached (read-only).

@@ -211,3 +211,38 @@ def test_a_legacy_segment_with_a_huge_series_number_is_cut_there(store):
         warnings.simplefilter("always")
         assert store.sql("SELECT count(*) FROM metrics WHERE key = 'old'").fetchone()[0] == 2
     assert any(name in str(w.message) for w in caught)
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_under_the_journal(store):
+    """The journal on a 256 kB tmpfs: the call that does not fit raises, nothing torn stays, and freeing
+    space (an ingest removes finished segments) lets logging go on."""
+    import subprocess
+
+    journal_dir = store.store.journal_dir
+    journal_dir.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(journal_dir)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.strip()}); the fault-injecting "
+                    "writer tests cover the same paths")
+    try:
+        run = duckml.start_run()
+        duckml.log_param("p", 1)
+        acknowledged = 0
+        with pytest.raises(JournalWriteError, match="No space left on device"):
+            for step in range(1_000_000):
+                duckml.log_metric("m", float(step), step=step)
+                acknowledged += 1
+        assert acknowledged > 1000
+        assert duckml.get_run(run.info.run_id).data.params == {"p": "1"}  # readers are not poisoned
+        duckml.flush()  # ingests and removes the full segment: space again
+        duckml.log_metric("m", -1.0, step=acknowledged)
+        duckml.end_run()
+        assert store.sql("SELECT count(*), count(DISTINCT step) FROM metrics").fetchone() == (
+            acknowledged + 1, acknowledged + 1)
+        assert duckml.get_run(run.info.run_id).info.status == "FINISHED"
+        assert not list(journal_dir.glob("quarantine/*"))
+    finally:
+        duckml.reset_state()
+        subprocess.run(["umount", str(journal_dir)], check=False)

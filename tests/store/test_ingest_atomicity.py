@@ -111,3 +111,27 @@ def test_a_reader_finding_a_large_backlog_ingests_it_first(store, monkeypatch):
     assert duckml.get_run(run_id).data.metrics == {"m": 4_999.0}
     assert journal.list_segments(store.store.journal_dir) == []  # ingested by the read
     assert _stored(store.path) == (5_000, 5_000)
+
+
+@pytest.mark.slow
+def test_kill_9_just_after_the_commit_starts_stores_every_point_once(store):
+    """The window issue 16 hit: killed a few ms after the write-ahead log appears."""
+    total = 3_000_000
+    run_id = _dead_writer(store, total)
+    store.store.release()
+    wal = store.path.with_name(store.path.name + ".wal")
+    for delay_ms in [0, 1, 2, 4, 8, 15, 30, 60]:
+        flusher = start_child("import duckml; duckml.flush()", store.path)
+        while not wal.exists() and flusher.poll() is None:
+            time.sleep(0.0005)
+        time.sleep(delay_ms / 1000)
+        if flusher.poll() is not None:
+            break
+        os.kill(flusher.pid, signal.SIGKILL)
+        flusher.wait()
+        count, distinct = _stored(store.path)
+        assert count == distinct, f"killed {delay_ms} ms into a commit: {count - distinct} points stored twice"
+    done = run_child("import duckml; duckml.flush()", store.path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert _stored(store.path) == (total, total)
+    assert duckml.get_run(run_id).data.metrics == {"m": float(total - 1)}

@@ -65,6 +65,10 @@ class StoreLockedError(StoreError, TimeoutError):
     """Another process held the DuckDB file longer than the lock timeout."""
 
 
+class JournalWriteError(StoreError, OSError):
+    """A tracking call could not be recorded in the journal (e.g. the disk is full); nothing torn is left."""
+
+
 class SchemaError(StoreError):
     """The file is not a duckml store, was written by a newer duckml, or its migrations were edited."""
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from duckml.store import journal
+from duckml.store import journal, quarantine
 from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
 STORE = "store.main"  # the attached file's catalog.schema, as seen from duckml's in-memory connection
@@ -36,6 +36,10 @@ class Pending:
     @property
     def empty(self) -> bool:
         return all(d.empty for d in self.deltas)
+
+    @property
+    def points(self) -> int:
+        return sum(len(d.metrics) for d in self.deltas)
 
 
 @dataclass
@@ -58,22 +62,30 @@ def segment_offsets(con) -> dict[str, tuple[int, int]]:
             con.execute(f"SELECT segment, events_offset, metrics_offset FROM {STORE}._duckml_segments").fetchall()}
 
 
-def collect(con, journal_dir: Path, offsets: dict[str, tuple[int, int]] | None = None) -> Pending:
+def collect(con, journal_dir: Path, offsets: dict[str, tuple[int, int]] | None = None,
+            max_points: int | None = None) -> Pending:
     """Read every segment's un-ingested records; ``con`` has the store attached as ``store``.
 
     ``offsets`` (from :func:`segment_offsets`) may be passed by a reader that keeps the file attached:
-    they cannot change until it lets go.
+    they cannot change until it lets go. ``max_points`` bounds the metric points read (in segment
+    order), so an ingest holds one batch in memory at a time.
     """
     if offsets is None:
         offsets = segment_offsets(con)
     deltas, finished = [], set()
     segments = journal.list_segments(journal_dir)
+    budget = max_points
     for segment in segments:
         # ask before reading: an owner gone *before* the read cannot add anything after it
         if journal.owner_is_gone(journal_dir, segment):
             finished.add(segment)
         events_offset, metrics_offset = offsets.get(segment, (0, 0))
-        deltas.append(journal.read_segment(journal_dir, segment, events_offset, metrics_offset))
+        delta = journal.read_segment(journal_dir, segment, events_offset, metrics_offset, budget)
+        if budget is not None:
+            budget = max(0, budget - len(delta.metrics))
+        if delta.damage:
+            quarantine.report(segment, delta.damage)
+        deltas.append(delta)
     vanished = sorted(set(offsets) - set(segments))
     # swept in batches: one row per finished segment costs nothing until there are many
     return Pending(deltas, finished, vanished if len(vanished) >= _SWEEP_AT else [])
@@ -190,26 +202,46 @@ def _metrics_table(con, deltas: list[SegmentDelta], new_series: pa.Table) -> pa.
         keys.append(key)
     indices = []
     for delta in parts:
-        series = np.ascontiguousarray(delta.metrics["series"])
-        lookup = np.full(int(series.max()) + 1, -1, dtype=np.int64)
-        for series_id, index in by_segment.get(delta.segment, ()):
-            if series_id < len(lookup):
-                lookup[series_id] = index
-        indices.append(lookup[series])
+        indices.append(_resolve_series(delta, by_segment.get(delta.segment, ())))
     index = np.concatenate(indices)
-    records = np.concatenate([d.metrics for d in parts])
-    known = index >= 0
-    if not known.all():  # cannot happen for a well-formed segment: a point is written after its series
-        warnings.warn(f"duckml: {int((~known).sum())} journal points without a series were skipped", stacklevel=2)
-        index, records = index[known], records[known]
+
+    def column(name):
+        return np.concatenate([np.ascontiguousarray(d.metrics[name]) for d in parts])
+
     run_dictionary, key_dictionary = pa.array(run_ids, pa.string()), pa.array(keys, pa.string())
     return pa.table({
         "run_id": pa.DictionaryArray.from_arrays(pa.array(index), run_dictionary).cast(pa.string()),
         "key": pa.DictionaryArray.from_arrays(pa.array(index), key_dictionary).cast(pa.string()),
-        "value": pa.array(np.ascontiguousarray(records["value"])),
-        "step": pa.array(np.ascontiguousarray(records["step"])),
-        "timestamp": pa.array(np.ascontiguousarray(records["timestamp"])).cast(pa.timestamp("us")),
+        "value": pa.array(column("value")),
+        "step": pa.array(column("step")),
+        "timestamp": pa.array(column("timestamp")).cast(pa.timestamp("us")),
     }, schema=METRICS_SCHEMA)
+
+
+def _resolve_series(delta: SegmentDelta, declared) -> np.ndarray:
+    """Each point's row in the declared-series list; the delta is cut at a point naming an undeclared one.
+
+    A well-formed segment declares a series before its first point, so an undeclared number means a
+    damaged record (a legacy segment has no checksum to tell). The look-up table is sized by what was
+    declared, never by the number a damaged record holds.
+    """
+    size = max((series_id for series_id, _ in declared), default=-1) + 1
+    lookup = np.full(size, -1, dtype=np.int64)
+    for series_id, index in declared:
+        lookup[series_id] = index
+    series = np.asarray(delta.metrics["series"], dtype=np.int64)
+    index = np.full(len(series), -1, dtype=np.int64)
+    inside = series < size
+    index[inside] = lookup[series[inside]]
+    unknown = np.flatnonzero(index < 0)
+    if len(unknown):
+        first = int(unknown[0])
+        reason = (f"{delta.segment}.metrics: bad record at byte {delta.metrics_start + first * journal.RECORD_SIZE} "
+                  f"(undeclared series {int(series[first])})")
+        delta.cut_metrics(first, reason)
+        quarantine.report(delta.segment, reason)
+        index = index[:first]
+    return index
 
 
 def load_temp(con, name: str, table: pa.Table) -> None:
@@ -270,7 +302,14 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
         con.execute(f"DELETE FROM {STORE}.{table} WHERE {first_key} IN (SELECT unnest(?))",
                     [change.touched[first_key].to_pylist()])
         _insert_arrow(con, f"{STORE}.{table}", change.final)
-    _insert_arrow(con, f"{STORE}._duckml_series", folded.series)
+    if folded.series.num_rows:  # a batch re-applied after a crash may declare series the file already has
+        con.register("_duckml_rows", folded.series)
+        try:
+            con.execute(f"""INSERT INTO {STORE}._duckml_series BY NAME SELECT * FROM _duckml_rows AS r
+                WHERE NOT EXISTS (SELECT 1 FROM {STORE}._duckml_series AS s
+                                  WHERE s.segment = r.segment AND s.series_id = r.series_id)""")
+        finally:
+            con.unregister("_duckml_rows")
     _insert_arrow(con, f"{STORE}.metrics", folded.metrics)
     if folded.metrics.num_rows:
         _update_latest(con, folded.metrics)
@@ -298,7 +337,12 @@ def forget_finished(journal_dir: Path, pending: Pending) -> None:
     ingested twice.
     """
     for delta in pending.deltas:
-        if delta.segment in pending.finished:
+        if delta.segment not in pending.finished or not delta.at_end:
+            continue
+        if delta.damage:
+            quarantine.quarantine_segment(journal_dir, delta.segment, delta.damage, delta.events_end,
+                                          delta.metrics_end)
+        else:
             journal.remove_segment(journal_dir, delta.segment)
 
 

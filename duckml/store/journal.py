@@ -3,24 +3,26 @@
 A DuckDB file admits one read-write process at a time and an open costs ~10 ms, so logging calls never
 open it. Each process appends to its own *segment* in ``<artifact folder>/.journal/``:
 
-- ``<segment>.metrics``: fixed 32-byte little-endian records ``(series u32, flags u32, value f64, step i64,
-  timestamp_us i64)``, decoded in bulk with one ``numpy.frombuffer``;
+- ``<segment>.metrics``: fixed 32-byte little-endian metric records, decoded in bulk with one
+  ``numpy.frombuffer``;
 - ``<segment>.events``: one JSON line per row change ``[ts_ns, op, table, row]`` (runs, params, tags,
-  experiments, artifacts, datasets, and the series declarations ``(series -> run_id, key)``);
-- ``<segment>.lock``: held with ``flock`` while the owner lives, so an ingester can tell a dead owner.
+  experiments, artifacts, datasets, and the series declarations ``(series -> run_id, key)``).
 
-Every call is one ``os.write`` before it returns, so ``kill -9`` loses nothing that was acknowledged (the
-bytes are in the OS page cache). A torn tail (a partial record or line) is ignored by readers.
+Every record carries a checksum (``journal_format``), so a reader stops at a damaged record instead of
+failing on it or misreading it; the owner holds a ``flock`` on its ``.events`` file while it lives, so an
+ingester can tell a dead owner. Every call is one ``os.write`` before it returns, so ``kill -9`` loses
+nothing that was acknowledged (the bytes are in the OS page cache); a write the disk refuses is cut back
+and reported. A torn tail (a partial record or line) is ignored by readers.
 Segments are ingested into the DuckDB file in bulk by whoever briefly holds the lock (see ``ingest.py``).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -29,14 +31,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import weakref
+import zlib
 
 import numpy as np
 
-METRIC_RECORD = struct.Struct("<IIdqq")
-METRIC_DTYPE = np.dtype(
-    [("series", "<u4"), ("flags", "<u4"), ("value", "<f8"), ("step", "<i8"), ("timestamp", "<i8")]
-)
-assert METRIC_DTYPE.itemsize == METRIC_RECORD.size == 32
+from duckml.errors import JournalWriteError
+from duckml.store.journal_format import (CHECKSUMMED_SUFFIX, METRIC_BODY, METRIC_DTYPE, RECORD_SIZE, decode_event_line,
+                                         decode_metrics, encode_event, is_checksummed,
+                                         stamp_metrics)
+
 
 # op codes of an event line
 INSERT = "i"  # insert a row unless its primary key exists (first write wins: params, creations)
@@ -75,7 +78,13 @@ def to_epoch_us(moment: datetime) -> int:
 
 
 class JournalWriter:
-    """Appends this process's tracking records to its own segment. Thread-safe; fork-aware."""
+    """Appends this process's tracking records to its own segment. Thread-safe; fork-aware.
+
+    A write either lands whole or not at all: a short or failed ``os.write`` (a full disk) is completed or
+    cut back to the last whole record, and the caller gets ``JournalWriteError``. Were the cut to fail
+    too, the segment is abandoned (closed, its owner seen as gone) and the next call starts a new one, so
+    no later record is ever appended to a torn one.
+    """
 
     def __init__(self, journal_dir: Path):
         self.journal_dir = journal_dir
@@ -83,7 +92,8 @@ class JournalWriter:
         self._series: dict[tuple[str, str], int] = {}
         self._events_fd = -1
         self._metrics_fd = -1
-        self._lock_fd = -1
+        self._events_size = 0
+        self._metrics_size = 0
         self._last_ts = 0
         self.segment: str | None = None
         self.points_written = 0
@@ -92,10 +102,10 @@ class JournalWriter:
     def _forget_after_fork(self) -> None:
         # A forked child inherits the parent's descriptors: it must never append to them. Closing our
         # copies leaves the parent's flock in place (flock belongs to the shared open file description).
-        for fd in (self._events_fd, self._metrics_fd, self._lock_fd):
+        for fd in (self._events_fd, self._metrics_fd):
             if fd >= 0:
                 os.close(fd)
-        self._events_fd = self._metrics_fd = self._lock_fd = -1
+        self._events_fd = self._metrics_fd = -1
         self._series = {}
         self._lock = threading.Lock()
         self.segment = None
@@ -107,15 +117,19 @@ class JournalWriter:
             return
         self._series = {}
         self.journal_dir.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        name = (f"{time.time_ns():020d}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                f"{CHECKSUMMED_SUFFIX}")
         base = self.journal_dir / name
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
-        lock_fd = os.open(f"{base}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         # metrics first: a reader lists segments by their .events file and then expects both to exist
-        self._metrics_fd = os.open(f"{base}.metrics", flags, 0o644)
-        self._events_fd = os.open(f"{base}.events", flags, 0o644)
-        self._lock_fd = lock_fd
+        metrics_fd = os.open(f"{base}.metrics", flags, 0o644)
+        # The owner's flock is held on the .events file itself, taken before the file gets its listed
+        # name: no reader can see the segment unowned, and no cleanup of stray files can drop the lock.
+        events_fd = os.open(f"{base}.events-new", flags, 0o644)
+        fcntl.flock(events_fd, fcntl.LOCK_EX)
+        os.rename(f"{base}.events-new", f"{base}.events")
+        self._metrics_fd, self._events_fd = metrics_fd, events_fd
+        self._events_size = self._metrics_size = 0
         self.segment = name
 
     def _next_ts(self) -> int:
@@ -127,13 +141,66 @@ class JournalWriter:
         return now
 
     # -- appending ---------------------------------------------------------------------------
+    def _append_events(self, data: bytes) -> None:
+        try:
+            written = os.write(self._events_fd, data)
+        except OSError as error:
+            self._recover(self._events_fd, self._events_size, 0, data, error)
+        else:
+            if written != len(data):
+                self._recover(self._events_fd, self._events_size, written, data, None)
+        self._events_size += len(data)
+
+    def _append_metrics(self, data) -> None:
+        try:
+            written = os.write(self._metrics_fd, data)
+        except OSError as error:
+            self._recover(self._metrics_fd, self._metrics_size, 0, data, error)
+        else:
+            if written != len(data):
+                self._recover(self._metrics_fd, self._metrics_size, written, data, None)
+        self._metrics_size += len(data)
+
+    def _recover(self, fd: int, good_size: int, written: int, data, error: OSError | None) -> None:
+        """Finish a short write, or cut the file back to its last whole record and raise."""
+        view = memoryview(data)[written:]
+        while error is None and view:
+            try:
+                step = os.write(fd, view)
+            except OSError as failure:
+                error = failure
+                break
+            if step == 0:
+                error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                break
+            view = view[step:]
+        if error is None:
+            return  # completed
+        path = self.journal_dir / f"{self.segment}.{'events' if fd == self._events_fd else 'metrics'}"
+        try:
+            os.ftruncate(fd, good_size)
+        except OSError:
+            self._abandon_segment()
+            raise JournalWriteError(
+                f"could not record to the journal {path} ({error.strerror or error}); this call may be partly "
+                "recorded, and the segment was closed so that later calls start a new one") from error
+        raise JournalWriteError(f"could not record to the journal {path} ({error.strerror or error}); "
+                                "nothing of this call was recorded") from error
+
+    def _abandon_segment(self) -> None:
+        for fd in (self._events_fd, self._metrics_fd):
+            if fd >= 0:
+                os.close(fd)  # closing the .events fd releases the flock: the segment is then finished
+        self._events_fd = self._metrics_fd = -1
+        self._series = {}
+
     def write_event(self, op: str, table: str, row: dict) -> None:
         """Append one row change; returns once the bytes are in the OS (survives kill -9)."""
         with self._lock:
             self._ensure_open()
             line = json.dumps([self._next_ts(), op, table, row], default=_json_default,
                               separators=(",", ":"), allow_nan=True)
-            os.write(self._events_fd, (line + "\n").encode())
+            self._append_events(encode_event(line))
 
     def _series_id(self, run_id: str, key: str) -> int:
         sid = self._series.get((run_id, key))
@@ -142,7 +209,7 @@ class JournalWriter:
             line = json.dumps([self._next_ts(), SERIES, "_duckml_series",
                                {"series_id": sid, "run_id": run_id, "key": key}], separators=(",", ":"))
             # declared before any point that uses it, so a reader never sees an undeclared series
-            os.write(self._events_fd, (line + "\n").encode())
+            self._append_events(encode_event(line))
             self._series[(run_id, key)] = sid
         return sid
 
@@ -153,7 +220,17 @@ class JournalWriter:
             sid = self._series.get((run_id, key))
             if sid is None:
                 sid = self._series_id(run_id, key)
-            os.write(self._metrics_fd, METRIC_RECORD.pack(sid, 0, value, step, timestamp_us))
+            # the hot path (~µs a call): encode_metric and _append_metrics inlined
+            body = _pack_body(sid, value, step, timestamp_us)
+            data = _crc32(body).to_bytes(4, "little") + body
+            try:
+                written = os.write(self._metrics_fd, data)
+            except OSError as error:
+                self._recover(self._metrics_fd, self._metrics_size, 0, data, error)
+            else:
+                if written != RECORD_SIZE:
+                    self._recover(self._metrics_fd, self._metrics_size, written, data, None)
+            self._metrics_size += RECORD_SIZE
             self.points_written += 1
 
     def write_metrics(self, run_id: str, keys, values, steps, timestamps_us) -> None:
@@ -163,26 +240,21 @@ class JournalWriter:
             records = np.empty(len(values), dtype=METRIC_DTYPE)
             records["series"] = [self._series_id(run_id, k) for k in keys] if not isinstance(keys, str) \
                 else self._series_id(run_id, keys)
-            records["flags"] = 0
             records["value"] = values
             records["step"] = steps
             records["timestamp"] = timestamps_us
-            data = memoryview(records.tobytes())
-            while data:  # a large write may be split by the kernel
-                written = os.write(self._metrics_fd, data)
-                data = data[written:]
+            stamp_metrics(records)
+            self._append_metrics(records.tobytes())
             self.points_written += len(records)
 
     def close(self) -> None:
         """Close this process's segment; an ingest may then delete it once fully stored."""
         with self._lock:
-            for fd in (self._events_fd, self._metrics_fd, self._lock_fd):
-                if fd >= 0:
-                    os.close(fd)  # closing the lock fd releases the flock
-            self._events_fd = self._metrics_fd = self._lock_fd = -1
-            self._series = {}
+            self._abandon_segment()
 
 
+_pack_body = METRIC_BODY.pack
+_crc32 = zlib.crc32
 _WRITERS: "weakref.WeakSet[JournalWriter]" = weakref.WeakSet()
 
 
@@ -197,7 +269,11 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # -- reading ---------------------------------------------------------------------------------
 @dataclass
 class SegmentDelta:
-    """What a segment holds beyond the offsets already ingested into the DuckDB file."""
+    """What a segment holds beyond the offsets already ingested into the DuckDB file.
+
+    ``damage`` names the first record that failed its check (the delta stops before it); ``at_end`` is
+    true when both files were read to their end with no limit, so a finished owner's segment is complete.
+    """
 
     segment: str
     events_start: int
@@ -206,10 +282,19 @@ class SegmentDelta:
     metrics_end: int
     events: list = field(default_factory=list)
     metrics: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=METRIC_DTYPE))
+    damage: str | None = None
+    at_end: bool = True
 
     @property
     def empty(self) -> bool:
         return self.events_end == self.events_start and self.metrics_end == self.metrics_start
+
+    def cut_metrics(self, count: int, reason: str) -> None:
+        """Keep only the first ``count`` points: the next one is damaged."""
+        self.metrics = self.metrics[:count]
+        self.metrics_end = self.metrics_start + count * RECORD_SIZE
+        self.damage = self.damage or reason
+        self.at_end = True  # everything before the damage was read
 
 
 def list_segments(journal_dir: Path) -> list[str]:
@@ -220,37 +305,62 @@ def list_segments(journal_dir: Path) -> list[str]:
     return sorted(n[: -len(".events")] for n in names if n.endswith(".events"))
 
 
-def _read_from(path: Path, start: int) -> bytes:
+def _read_from(path: Path, start: int, limit: int = -1) -> bytes:
     try:
         with open(path, "rb") as handle:
             handle.seek(start)
-            return handle.read()
+            return handle.read(limit)
     except FileNotFoundError:
         return b""
 
 
-def read_segment(journal_dir: Path, segment: str, events_offset: int, metrics_offset: int) -> SegmentDelta:
-    """Read a segment's complete records past the given offsets.
+def pending_bytes(journal_dir: Path, segment: str, metrics_offset: int) -> int:
+    """How many bytes of metric records lie past ``metrics_offset`` (a stat, no read)."""
+    try:
+        return max(0, os.stat(journal_dir / f"{segment}.metrics").st_size - metrics_offset)
+    except FileNotFoundError:
+        return 0
+
+
+def read_segment(journal_dir: Path, segment: str, events_offset: int, metrics_offset: int,
+                 max_points: int | None = None) -> SegmentDelta:
+    """Read a segment's good records past the given offsets (at most ``max_points`` metric points).
 
     The metrics file is read before the events file: every series a point uses was declared in the
-    events file before the point was written, so the later read of events always covers it.
+    events file before the point was written, so the later read of events always covers it. Reading
+    stops at the first record that fails its check, and never raises for one.
     """
     base = journal_dir / segment
-    raw_metrics = _read_from(Path(f"{base}.metrics"), metrics_offset)
-    whole = len(raw_metrics) - len(raw_metrics) % METRIC_DTYPE.itemsize
-    metrics = np.frombuffer(raw_metrics[:whole], dtype=METRIC_DTYPE)
+    checksummed = is_checksummed(segment)
+    limit = -1 if max_points is None else max_points * RECORD_SIZE
+    raw_metrics = _read_from(Path(f"{base}.metrics"), metrics_offset, limit)
+    metrics, bad_point = decode_metrics(raw_metrics, checksummed)
     raw_events = _read_from(Path(f"{base}.events"), events_offset)
     complete = raw_events.rfind(b"\n") + 1  # a torn last line is not yet an event
-    events = [_loaded_event(line, base) for line in raw_events[:complete].splitlines() if line]
-    return SegmentDelta(segment, events_offset, events_offset + complete,
-                        metrics_offset, metrics_offset + whole, events, metrics)
+    events, consumed, damage = [], 0, None
+    for line in raw_events[:complete].split(b"\n")[:-1]:
+        try:
+            event = _without_surrogates(decode_event_line(line, checksummed), base)
+            if event[1] != SERIES and event[2] not in TABLE_KEYS:
+                raise ValueError(f"unknown table {event[2]!r}")
+        except (ValueError, TypeError) as error:
+            damage = f"{base}.events: bad record at byte {events_offset + consumed} ({error})"
+            break
+        events.append(event)
+        consumed += len(line) + 1
+    delta = SegmentDelta(segment, events_offset, events_offset + consumed, metrics_offset,
+                         metrics_offset + len(metrics) * RECORD_SIZE, events, metrics, damage,
+                         at_end=max_points is None or len(raw_metrics) < limit or bad_point is not None)
+    if bad_point is not None:
+        delta.damage = delta.damage or (
+            f"{base}.metrics: bad record at byte {metrics_offset + bad_point * RECORD_SIZE} (checksum mismatch)")
+    return delta
 
 
-def _loaded_event(line: bytes, base: Path):
-    """One event; a lone surrogate an older duckml let through (it cannot reach DuckDB) becomes U+FFFD,
-    with a warning, so one bad value never blocks the store."""
-    event = json.loads(line)
-    if b"\\ud" in line.lower():
+def _without_surrogates(event, base: Path):
+    """One decoded event; a lone surrogate an older duckml let through (it cannot reach DuckDB) becomes
+    U+FFFD, with a warning, so one bad value never blocks the store."""
+    if "\\ud" in repr(event).lower():
         def clean(value):
             if isinstance(value, str):
                 return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
@@ -271,18 +381,48 @@ def _loaded_event(line: bytes, base: Path):
 
 
 def owner_is_gone(journal_dir: Path, segment: str) -> bool:
-    """True when no live process holds the segment's lock (it exited, or was killed)."""
-    path = journal_dir / f"{segment}.lock"
+    """True when no live process owns the segment (it exited, or was killed).
+
+    A checksummed segment's owner holds a ``flock`` on its ``.events`` file; a legacy segment's owner
+    holds one on its ``.lock`` file, and when that file was deleted, the process named in the segment
+    (on this host) is asked instead, so a cleanup of ``.lock`` files cannot pass a live writer for dead.
+    """
+    if is_checksummed(segment):
+        return not _flock_held(journal_dir / f"{segment}.events")
+    held = _flock_held(journal_dir / f"{segment}.lock")
+    if held is None:
+        return not _named_process_alive(segment)
+    return not held
+
+
+def _flock_held(path: Path) -> bool | None:
+    """Whether another process holds ``path``'s flock; None when the file does not exist."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return True
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return False
+        return True
     finally:
         os.close(fd)  # also releases the lock if we got it
+    return False
+
+
+def _named_process_alive(segment: str) -> bool:
+    # a segment is named <time>-<host>-<pid>-<random>; a host name may itself hold dashes
+    parts = segment.split("-")
+    if len(parts) < 4 or not parts[-2].isdigit():
+        return False
+    if "-".join(parts[1:-2]) != socket.gethostname():
+        return True  # another machine's process cannot be asked: keep the segment, as its flock would
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
     return True
 
 

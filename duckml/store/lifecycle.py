@@ -9,10 +9,13 @@ journal segment, cached state): ``Store.reset_after_fork`` derives that from the
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import sys
 import weakref
 from typing import Callable
+
+import duckdb
 
 from duckml.errors import StoreError
 from duckml.store import linger
@@ -76,7 +79,21 @@ def _flush_at_exit() -> None:
     _journaling.clear()
 
 
+def never_destroy(*objects) -> None:
+    """In a forked child: keep the parent's DuckDB connections alive until the process is gone.
+
+    Their destructor joins DuckDB's worker threads, which do not exist in the child: it hangs for ever (or
+    aborts in std::terminate), at the latest during interpreter teardown. One extra reference each, never
+    released, keeps teardown from reaching it; the OS reclaims the memory at exit.
+    """
+    for obj in objects:
+        if obj is not None:
+            ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+
+
 def _reset_after_fork() -> None:
+    # duckdb's module-level default connection (duckdb.sql(), of the user's code or a library's) too
+    never_destroy(duckdb.default_connection())
     linger.reset_after_fork()
     _journaling.clear()  # the parent's segments are the parent's to ingest
     for store in list(_stores):
@@ -85,4 +102,16 @@ def _reset_after_fork() -> None:
         _register_multiprocessing_finalizer()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+def _release_before_fork() -> None:
+    # DuckDB's registry of attached files is process-wide and survives fork: a file the parent keeps
+    # attached (a lingering read) could never be attached again in the child. Let go of it first, unless
+    # another thread is inside the store right now (forking then is the caller's risk, as with any lock).
+    for store in list(_stores):
+        if store.is_lingering() and store.lock.acquire(blocking=False):
+            try:
+                store.release()
+            finally:
+                store.lock.release()
+
+
+os.register_at_fork(before=_release_before_fork, after_in_child=_reset_after_fork)

@@ -30,13 +30,15 @@ from duckml import dberrors
 from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError,
                            StoreNotFoundError)
 from duckml.sqlquote import quote_ident, quote_literal
-from duckml.store import guard, ingest, lifecycle, linger, schema
+from duckml.store import batches, guard, ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
-from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
+from duckml.store.handles import JournalHandle, quiet_connection
 
 _DUCKDB_MAGIC = b"DUCK"
 # A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
 _AUTO_INGEST_POINTS = 2_000_000
+# A reader that finds more pending points than this ingests them before reading, if the file is free.
+_READER_INGEST_AT = 1_000_000
 # A lingering read-only attachment is let go after at most this long, even while reads keep coming,
 # so that a reader polling in a loop cannot keep writers that announce nothing (other tools) out.
 _MAX_HOLD_SECONDS = 0.5
@@ -57,50 +59,6 @@ def _read_linger() -> float:
 
 def _lock_timeout() -> float:
     return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
-
-
-def quiet_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that never prints: DuckDB's progress bar would go to the caller's
-    stdout during long queries, and a library's stdout belongs to its caller.
-
-    >>> quiet_connection().execute("SELECT current_setting('enable_progress_bar')").fetchone()
-    (False,)
-    """
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
-class JournalHandle:
-    """Row changes for the journal tables, recorded in microseconds without the file lock."""
-
-    def __init__(self, store: "Store"):
-        self._store = store
-        self.writer = JournalWriter(store.journal_dir)
-
-    def _check(self, table: str) -> None:
-        if table not in TABLE_KEYS:
-            raise InvalidInputError(f"table {table!r} is not journaled; journal tables: {sorted(TABLE_KEYS)}")
-
-    def insert(self, table: str, row: dict) -> None:
-        """Insert ``row`` unless a row with its primary key exists (the first write wins)."""
-        self._check(table)
-        self.writer.write_event(INSERT, table, row)
-
-    def upsert(self, table: str, row: dict) -> None:
-        """Insert ``row``, replacing any row with the same primary key."""
-        self._check(table)
-        self.writer.write_event(UPSERT, table, row)
-
-    def update(self, table: str, row: dict) -> None:
-        """Merge ``row``'s fields into the existing row with its primary key (no-op if absent)."""
-        self._check(table)
-        self.writer.write_event(UPDATE, table, row)
-
-    def delete(self, table: str, key: dict) -> None:
-        """Delete the row with this primary key."""
-        self._check(table)
-        self.writer.write_event(DELETE, table, key)
 
 
 class Store:
@@ -150,6 +108,7 @@ class Store:
     def reset_after_fork(self) -> None:
         """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
         survive fork, the journal segment and the caches are the parent's)."""
+        lifecycle.never_destroy(self._con, self._results)  # see there: destroying them would hang
         self._start_process_state()
 
     def cache(self, name: str, factory):
@@ -165,6 +124,11 @@ class Store:
         if found is None:
             found = self._caches.setdefault(name, factory())
         return found
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every operation on the file in this process (the fork hook tries it without waiting)."""
+        return self._lock
 
     def is_lingering(self) -> bool:
         """Whether a burst of reads left the file attached read-only."""
@@ -388,6 +352,8 @@ class Store:
             try:
                 if self._segment_offsets is None:
                     self._segment_offsets = ingest.segment_offsets(con)
+                if fresh and batches.backlog_points(self.journal_dir, self._segment_offsets) > _READER_INGEST_AT:
+                    con = self._ingest_backlog_for_reader()
                 pending = ingest.collect(con, self.journal_dir, self._segment_offsets)
                 self._prepare_live_views(con, pending, fresh)
                 yield con
@@ -401,6 +367,18 @@ class Store:
                     linger.release_later(self)
                 else:
                     self._detach()
+
+    def _ingest_backlog_for_reader(self) -> duckdb.DuckDBPyConnection:
+        """A read that finds a large backlog ingests it first (one try for the write lock), so its live
+        overlay stays small: folding millions of pending points into it costs gigabytes."""
+        self._detach()
+        try:
+            self.ingest(timeout=0)
+        except StoreError:  # busy or not writable: read the backlog through the overlay instead
+            pass
+        con = self._attach(read_only=True)
+        self._segment_offsets = ingest.segment_offsets(con)
+        return con
 
     def release(self) -> None:
         """Let go of the file now if a recent burst of reads left it attached (read-only).
@@ -434,11 +412,9 @@ class Store:
             self._ensure_ready()
             con = self._attach(read_only=False, timeout=timeout)
             try:
+                batches.ingest_all(con, self.journal_dir, self.table_schemas)  # bounded, crash-safe commits
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    pending = ingest.collect(con, self.journal_dir)
-                    if not pending.empty or pending.vanished:
-                        ingest.apply_ingest(con, pending, ingest.fold(con, pending, self.table_schemas))
                     con.execute("USE store")
                     yield con
                     con.execute("USE memory")
@@ -446,7 +422,6 @@ class Store:
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
-                ingest.forget_finished(self.journal_dir, pending)
             finally:
                 self._detach()
 
@@ -536,7 +511,7 @@ class Store:
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("query must be a non-empty SQL string")
         try:
-            statements = duckdb.extract_statements(query)
+            statements = self._connection().extract_statements(query)
         except duckdb.Error as error:
             raise QueryError(f"query does not parse: {error}") from error
         reading = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.COPY,

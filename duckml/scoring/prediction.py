@@ -134,6 +134,13 @@ def _check_source(source) -> str | list[str]:
     return paths[0] if single else paths
 
 
+def _private_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for scoring; library calls print nothing, and DuckDB's progress bar goes to stdout."""
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 _SCHEMA_LOCK = threading.Lock()
 _SCHEMA_CON: duckdb.DuckDBPyConnection | None = None
 
@@ -144,7 +151,7 @@ def _source_columns(source: str | list[str]) -> dict[str, str]:
     global _SCHEMA_CON
     with _SCHEMA_LOCK:
         if _SCHEMA_CON is None:
-            _SCHEMA_CON = duckdb.connect(":memory:")
+            _SCHEMA_CON = _private_connection()
         try:
             rows = _SCHEMA_CON.execute("DESCRIBE SELECT * FROM read_parquet(?)", [source]).fetchall()
         except duckdb.IOException as e:
@@ -243,7 +250,7 @@ class _Scoring:
         self.job = job
         self.rows = 0
         self.error: Exception | None = None
-        self._con = duckdb.connect(":memory:")
+        self._con = _private_connection()
         if memory_limit is not None:
             try:
                 self._con.execute(f"SET memory_limit = {quote_literal(str(memory_limit))}")
@@ -312,13 +319,23 @@ def _lineage(con, found: ModelSource, source, output: str, kind: str, rows: int,
          started, finished])
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary-encoding: all but floating-point ones. Measured features and scores are
+    nearly all distinct, so their dictionary only grows the file, and building it (a hash per value) took
+    most of the time of writing a 2M x 20-float file (1.66 s of CPU against 0.37 s plain, and 413 MB
+    against 334 MB)."""
+    return [field.name for field in schema
+            if not (pa.types.is_floating(field.type)
+                    or (pa.types.is_list(field.type) and pa.types.is_floating(field.type.value_type)))]
+
+
 def _write_parquet(run: _Scoring, path: Path) -> None:
     """Stream into a temp file beside ``path``, then rename: a failed job leaves no half-written output."""
     import pyarrow.parquet as pq
 
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        with pq.ParquetWriter(partial, run.schema) as writer:
+        with pq.ParquetWriter(partial, run.schema, use_dictionary=_dictionary_columns(run.schema)) as writer:
             pending, size = [], 0
             for batch in run.batches():
                 pending.append(batch)

@@ -8,12 +8,12 @@ at 100k rows or fewer, where fitting the forest would otherwise take most of the
 depth 10, so scoring costs about the same per row).
 
 - duckml.predict(): ``duckml.predict("models:/bench-rf/1", data, output="out.parquet")``: the model resolved from
-  the store and loaded once; a private DuckDB reads the file and hands 16,384-row Arrow batches to 2 scoring
+  the store and loaded once; a private DuckDB reads the file and hands 65,536-row Arrow batches to 2 scoring
   threads; pyarrow writes 65,536-row row groups, in source order (float columns without a dictionary). Every
   source column is written back.
 - SQL: ``COPY (FROM predict('models:/bench-rf/1', data)) TO 'out.parquet'`` through ``duckml.connect().sql``
   with ``preserve_insertion_order=false``: the scoring UDF runs on DuckDB's threads over its fixed 2,048-row
-  vectors (a forest pays its per-call overhead 8 times as often as with 16k batches).
+  vectors (a forest pays its per-call overhead 32 times as often as with 64k batches).
 - floor (the hand-written loop): ``pyarrow.parquet.ParquetFile.iter_batches()`` (65,536 rows) ->
   ``batch.select(features).to_pandas()`` -> ``model.predict`` -> ``ParquetWriter.write_batch`` of the batch
   with the prediction appended (``id`` included), pyarrow's default writer options, single-threaded, as a

@@ -22,44 +22,23 @@ from duckml.errors import (
     SchemaError,
     StoreError,
     StoreLockedError,
+    StoreNotFoundError,
     UnsafePathError,
     UntrustedModelError,
 )
-from duckml.tracking.fluent import (
-    ActiveRun,
-    active_run,
-    create_experiment,
-    delete_experiment,
-    delete_run,
-    delete_tag,
-    end_run,
-    flush,
-    get_experiment_by_name,
-    get_metric_history,
-    get_run,
-    last_active_run,
-    log_metric,
-    log_metric_series,
-    log_metrics,
-    log_param,
-    log_params,
-    restore_experiment,
-    reset_state,
-    restore_run,
-    set_experiment,
-    set_tag,
-    set_tags,
-    start_run,
-)
-from duckml.connection import Connection, connect
-from duckml.store import Store, get_store, reset_stores, resolve_store_path, set_store
-
 from duckml.version import __version__
 
-
-# Names implemented in modules that import heavier libraries are loaded on first use, so that
-# `import duckml` stays fast and never imports scikit-learn or matplotlib.
+# Every name is loaded from its package on first use, so that `import duckml` costs milliseconds and a
+# command pays only for the layers it touches (never scikit-learn or matplotlib unless it scores or plots).
+_FLUENT = ("ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
+           "end_run", "flush", "get_experiment_by_name", "get_metric_history", "get_run", "last_active_run",
+           "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "reset_state",
+           "restore_experiment", "restore_run", "set_experiment", "set_tag", "set_tags", "start_run")
 _LAZY = {
+    **{name: "duckml.tracking.fluent" for name in _FLUENT},
+    "Connection": "duckml.connection", "connect": "duckml.connection",
+    "Store": "duckml.store", "get_store": "duckml.store", "reset_stores": "duckml.store",
+    "resolve_store_path": "duckml.store", "set_store": "duckml.store",
     "search_runs": "duckml.search.queries", "search_experiments": "duckml.search.queries", "compare_runs": "duckml.search.queries",
     "get_metric_histories": "duckml.search.queries",
     "log_artifact": "duckml.tracking.artifacts", "log_artifacts": "duckml.tracking.artifacts", "log_text": "duckml.tracking.artifacts",
@@ -91,15 +70,14 @@ def __getattr__(name: str):
 
 __all__ = sorted(
     [
-        "ActiveRun", "Connection", "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus", "Store",
+        "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus",
         "DuckmlError", "FilterSyntaxError", "InvalidInputError", "InvalidModelURIError", "InvalidNameError",
         "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
-        "StoreLockedError", "UnsafePathError", "UntrustedModelError",
-        "active_run", "connect", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
-        "flush", "get_experiment_by_name", "get_metric_history", "get_run", "get_store", "last_active_run",
-        "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "reset_state", "reset_stores",
-        "resolve_store_path",
-        "restore_experiment", "restore_run", "set_experiment", "set_store", "set_tag", "set_tags", "start_run",
+        "StoreLockedError", "StoreNotFoundError", "UnsafePathError", "UntrustedModelError",
     ]
     + list(_LAZY)
 )
+
+
+def __dir__():
+    return __all__

@@ -102,11 +102,18 @@ def _scoring_error(error: BaseException | None):
     return unwrap_udf_error(error)
 
 
-def connect(path: str | os.PathLike | None = None) -> Connection:
+def connect(path: str | os.PathLike | None = None, create: bool = True) -> Connection:
     """A connection to a store (``path``, else the selected store): SQL with every view and macro.
+
+    Like ``duckdb.connect``, it creates an empty store when there is none, unless ``create=False`` (read
+    calls such as ``search_runs`` never create one; with ``create=False`` a read on a missing store raises
+    ``StoreNotFoundError`` saying where it looked, and a writing statement creates it).
 
     >>> import duckml, tempfile, os
     >>> duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb")).sql("SELECT 1").fetchone()
     (1,)
     """
-    return Connection(get_store(path))
+    store = get_store(path)
+    if create:
+        store.create()
+    return Connection(store)

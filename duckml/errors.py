@@ -57,6 +57,10 @@ class StoreError(DuckmlError):
     """The store file cannot be used."""
 
 
+class StoreNotFoundError(StoreError, NotFoundError):
+    """A read found no store at the chosen path (reads never create one)."""
+
+
 class StoreLockedError(StoreError, TimeoutError):
     """Another process held the DuckDB file longer than the lock timeout."""
 

@@ -81,8 +81,20 @@ def test_user_mistakes_print_one_line(two_runs, args, message):
 
 def test_store_option_wins_over_environment(tmp_path, two_runs):
     other = tmp_path / "other.duckdb"
+    duckml.connect(other)  # an empty store of its own
     rows = json.loads(run_cli("--store", str(other), "runs", "list", "--format", "json").output)
     assert rows == []
+
+
+@pytest.mark.parametrize("command", [["runs", "list"], ["experiments", "list"], ["models", "list"],
+                                     ["runs", "show", "abc"], ["sql", "SELECT 1"], ["datasets", "list"]])
+def test_a_read_command_on_a_missing_store_creates_nothing(tmp_path, command):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["--store", str(empty / "duckml.duckdb"), *command])
+    assert result.exit_code == 1
+    assert f"no duckml store at {empty / 'duckml.duckdb'}" in result.output and "duckml demo" in result.output
+    assert list(empty.iterdir()) == []
 
 
 def test_every_command_has_help():
@@ -130,3 +142,41 @@ def test_predict_command_to_parquet_and_table(store, tmp_path):
     assert duckml.connect().sql("SELECT count(*) FROM scored").fetchone() == (50,)
     result = run_cli("predict", "lin", str(source), expect_error=True)
     assert result.exit_code == 2 and "exactly one of" in result.output
+
+
+def test_json_and_csv_are_lossless(two_runs):
+    with duckml.start_run(run_name="edge") as run:
+        duckml.log_metric("rmse", float("inf"))
+        duckml.log_metric("nan_metric", float("nan"))
+    duckml.flush()
+    rows = json.loads(run_cli("runs", "list", "--format", "json").output)
+    edge = next(r for r in rows if r["run_name"] == "edge")
+    assert edge["run_id"] == run.run_id and edge["metrics.rmse"] == "Infinity" and edge["metrics.nan_metric"] == "NaN"
+    assert edge["start_time"].startswith(str(run.info.start_time.year))
+    maps = run_cli("sql", "SELECT MAP {'a': 1} AS m, [1, 2] AS l, 'x'::BLOB AS b, INTERVAL 90 SECOND AS i",
+                   "--format", "csv").output.splitlines()
+    assert maps[0] == "m,l,b,i" and maps[1] == '"{""a"": 1}","[1, 2]",eA==,90.0'
+    as_json = json.loads(run_cli("sql", "SELECT 'infinity'::DOUBLE AS x, 'x'::BLOB AS b", "--format", "json").output)
+    assert as_json == [{"x": "Infinity", "b": "eA=="}]
+
+
+def test_runs_are_taken_by_a_short_id_and_tables_show_short_ids(two_runs):
+    run_id = two_runs[0]
+    table = run_cli("runs", "list", "-e", "cli-exp").output
+    assert run_id[:8] in table and run_id not in table
+    assert "experiment" not in table.splitlines()[0]  # one experiment asked for: no column for it
+    shown = json.loads(run_cli("runs", "show", run_id[:8], "--format", "json").output)
+    assert {"section": "attribute", "key": "run_id", "value": run_id} in shown
+    result = CliRunner().invoke(cli, ["runs", "show", "ab"])
+    assert result.exit_code == 1 and "at least 4 characters" in result.output
+
+
+def test_runs_list_needs_no_frame_library(two_runs, tmp_path):
+    duckml.flush()
+    code = ("import sys; from duckml.cli import cli\n"
+            "try:\n    cli(['runs', 'list'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('pandas', 'polars', 'sklearn') if m in sys.modules), file=sys.stderr)")
+    env = {**os.environ, "DUCKML_STORE": str(duckml.get_store().path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"

@@ -82,6 +82,7 @@ def test_bad_linger_setting_is_named(monkeypatch, tmp_path, value):
 def test_linger_can_be_turned_off(monkeypatch, tmp_path):
     monkeypatch.setenv("DUCKML_READ_LINGER_MS", "0")
     quiet = Store(tmp_path / "quiet.duckdb")
+    quiet.create()
     _burst(quiet)
     assert not quiet.is_lingering()
 

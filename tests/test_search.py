@@ -263,16 +263,6 @@ def test_run_list_and_run_details_sql():
     assert _CON.execute("SELECT count(*) FROM run_details('nope')").fetchone() == (0,)
 
 
-def test_wide_runs_sql(known_runs):
-    sql, params = search.wide_runs_sql(filter_string="params.model ILIKE 'rf'")
-    frame = _CON.execute(sql, params).pl()
-    assert frame["run_id"].to_list() == ["r6", "r2", "r1"]
-    assert frame.columns[6:] == ["metrics.acc", "metrics.rmse", "params.lr", "params.model"]
-    assert frame.schema["metrics.rmse"] == pl.Float64
-    sql, params = search.wide_runs_sql(["exp2"])
-    assert _CON.execute(sql, params).pl()["run_id"].to_list() == ["r6"]
-
-
 def test_metric_histories(known_runs):
     frame = search.get_metric_histories(["r2", "r1"])
     assert frame.columns == ["run_id", "key", "step", "timestamp", "value"]

@@ -315,9 +315,11 @@ def read_metadata(directory: str | os.PathLike) -> ModelMetadata:
 def _trusted_names(trusted) -> list[str]:
     if trusted is None:
         return []
-    if isinstance(trusted, (str, type)):
+    from duckml.models.resolution import real_name
+
+    if isinstance(trusted, str) or callable(trusted):
         trusted = [trusted]
-    return [t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}" for t in trusted]
+    return [t if isinstance(t, str) else real_name(t) for t in trusted]
 
 
 def load_model_file(model_file: str | os.PathLike, *, sha256: str, trusted=None, source: str | None = None):
@@ -354,7 +356,7 @@ def load_model_file(model_file: str | os.PathLike, *, sha256: str, trusted=None,
         model = sio.loads(data, trusted=accepted)
     except TypeError as e:  # skops' UntrustedTypesFoundException: a node it audits differently
         raise UntrustedModelError(f"model file {label} was refused by skops: {e}") from e
-    check_loaded_model(model, source=label)
+    check_loaded_model(model, source=label, trusted=_trusted_names(trusted))
     return model
 
 

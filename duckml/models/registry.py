@@ -36,7 +36,7 @@ from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of 
 )
 from duckml.models.uri import check_alias, check_model_name, check_version, parse_model_uri
 from duckml.store import get_store
-from duckml.tracking.validation import check_key, param_value
+from duckml.tracking.validation import check_key, check_text, param_value
 
 
 @dataclass(frozen=True)
@@ -228,7 +228,7 @@ def set_registered_model_tag(name: str, key: str, value) -> None:
 
     >>> duckml.set_registered_model_tag("churn", "team", "growth")  # doctest: +SKIP
     """
-    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value)
+    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value, f"tag {key!r} value")
     with get_store().write() as con:
         _require_model(con, name)
         con.execute("INSERT OR REPLACE INTO registered_model_tags VALUES (?, ?, ?)", [name, key, value])
@@ -240,7 +240,7 @@ def set_model_version_tag(name: str, version, key: str, value) -> None:
 
     >>> duckml.set_model_version_tag("churn", 2, "validated", "yes")  # doctest: +SKIP
     """
-    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value)
+    name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value, f"tag {key!r} value")
     version = check_version(version, name)
     with get_store().write() as con:
         _require_version(con, name, version)
@@ -251,7 +251,7 @@ def set_model_version_tag(name: str, version, key: str, value) -> None:
 def _check_description(description) -> str | None:
     if description is not None and not isinstance(description, str):
         raise InvalidInputError(f"description must be a string or None, got {type(description).__name__}")
-    return description
+    return description if description is None else check_text(description, "description")
 
 
 def update_registered_model(name: str, description: str | None) -> None:

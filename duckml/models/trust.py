@@ -8,7 +8,12 @@ write files, load native code, or exist for testing. A trusted *type* is not yet
 bounds (skops' reason for distrusting it), so :func:`check_loaded_model` checks every tree, hist-gradient
 boosting predictor, KD/Ball tree and sparse matrix of a loaded model before anyone can call it.
 
-Nothing here imports a module named in a file: the decision is made on the names alone.
+A name is judged twice: first by its spelling (only scikit-learn, numpy and scipy, none of their file,
+test or native-library parts; nothing is imported for a name that fails), then by what it resolves to
+(``resolution.py``: ``scipy._lib._tmpdirs.rmtree`` is ``shutil.rmtree`` and is refused). After loading,
+:func:`check_loaded_model` also refuses any function an estimator holds as a parameter (a
+``FunctionTransformer``'s ``func``, a ``partial`` wrapping one...) unless it is the parameter's own
+default, one of the pure functions duckml vouches for, or trusted by the caller by name.
 """
 
 from __future__ import annotations
@@ -16,13 +21,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from duckml.errors import UntrustedModelError
-
-_TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
+from duckml.models.resolution import (
+    TRUSTED_PACKAGES,
+    is_safe_function,
+    is_ufunc,
+    real_name,
+    resolutions,
+    resolves_safely,
+)
 
 # Plain data types skops does not trust by default but which hold no behaviour.
 _TRUSTED_EXACT = frozenset({
     "builtins.slice", "builtins.complex", "builtins.frozenset", "builtins.bytes", "builtins.bytearray",
-    "builtins.range", "builtins.NoneType", "collections.OrderedDict", "collections.defaultdict",
+    "builtins.range", "builtins.NoneType", "builtins.object", "collections.OrderedDict", "collections.defaultdict",
     "collections.deque", "collections.Counter",
     # skops audits the wrapped function and arguments of a partial on their own
     "functools.partial",
@@ -37,6 +48,7 @@ _DENIED_PREFIXES = (
     "numpy.lib.utils", "numpy.lib._utils_impl", "numpy._pytesttester", "numpy.__config__", "numpy._core.records",
     "numpy.rec", "numpy.DataSource", "numpy.memmap", "numpy._core.memmap",
     "scipy.io", "scipy.datasets", "scipy.misc", "scipy._lib._testutils", "scipy._lib._ccallback",
+    "scipy._lib._ccallback_c", "scipy._lib._tmpdirs", "scipy._lib._pep440", "scipy.odr", "numpy._pyinstaller",
     "scipy.LowLevelCallable", "scipy.__config__", "scipy.weave",
     "sklearn.datasets", "sklearn.utils._testing", "sklearn.utils.estimator_checks", "sklearn.utils._show_versions",
     "sklearn.show_versions", "sklearn.tree._export", "sklearn.tree.export_graphviz", "sklearn.externals",
@@ -54,20 +66,35 @@ _DENIED_NAMES = frozenset({
 _DENIED_SEGMENTS = frozenset({"tests", "testing", "conftest", "_testing"})
 
 
-def is_auto_trusted(type_name: str) -> bool:
-    """Whether duckml trusts a type or function name found in a skops file without being told.
-
-    >>> is_auto_trusted("sklearn.tree._tree.Tree"), is_auto_trusted("numpy.load"), is_auto_trusted("posix.system")
-    (True, False, False)
-    """
-    if type_name in _TRUSTED_EXACT:
-        return True
+def _spelling_allowed(type_name: str) -> bool:
+    """The name-only gate, passed before anything is imported to resolve the name."""
     parts = type_name.split(".")
-    if len(parts) < 2 or parts[0] not in _TRUSTED_PACKAGES or not all(p.isidentifier() for p in parts):
+    if len(parts) < 2 or parts[0] not in TRUSTED_PACKAGES or not all(p.isidentifier() for p in parts):
+        return False
+    if any(p.startswith("__") and p.endswith("__") for p in parts):
         return False
     if any(type_name == p or type_name.startswith(p + ".") for p in _DENIED_PREFIXES):
         return False
     return not (_DENIED_NAMES.intersection(parts) or _DENIED_SEGMENTS.intersection(parts))
+
+
+def is_auto_trusted(type_name: str) -> bool:
+    """Whether duckml trusts a type or function name found in a skops file without being told.
+
+    The name must be spelled inside scikit-learn, numpy or scipy *and* resolve to a data-holding class,
+    a known pure function or a ufunc that really lives there (see ``duckml.models.resolution``).
+
+    >>> is_auto_trusted("sklearn.tree._tree.Tree"), is_auto_trusted("numpy.load"), is_auto_trusted("posix.system")
+    (True, False, False)
+    >>> is_auto_trusted("scipy._lib._tmpdirs.rmtree")  # shutil.rmtree, re-exported by scipy
+    False
+    """
+    if type_name in _TRUSTED_EXACT:
+        return True
+    if not _spelling_allowed(type_name) or not resolves_safely(type_name):
+        return False
+    # a name reaching the denied parts through another spelling (numpy.load is numpy.lib._npyio_impl.load)
+    return all(_spelling_allowed(real_name(obj)) or is_ufunc(obj) for obj in resolutions(type_name))
 
 
 def split_untrusted(names: Iterable[str], trusted: Iterable[str] | None) -> tuple[list[str], list[str]]:
@@ -90,13 +117,15 @@ class _Context:
         self.categorical = categorical
 
 
-def check_loaded_model(model, *, source: str) -> None:
-    """Walk a freshly loaded object graph and refuse index-carrying objects that do not hold together.
+def check_loaded_model(model, *, source: str, trusted: Iterable[str] = ()) -> None:
+    """Walk a freshly loaded object graph and refuse index-carrying objects that do not hold together,
+    and estimators whose parameters hold functions the caller did not trust by name.
 
     Raises UntrustedModelError naming ``source`` and the object; never calls a model method.
     """
     import numpy as np
 
+    trusted = frozenset(trusted)
     stack = [(model, _Context())]
     seen: set[int] = set()
     while stack:
@@ -115,10 +144,63 @@ def check_loaded_model(model, *, source: str) -> None:
             stack.extend((v, ctx) for v in obj)
             continue
         _check_one(obj, ctx, source)
+        if hasattr(obj, "get_params"):
+            _check_function_params(obj, trusted, source)
         attrs = getattr(obj, "__dict__", None)
         if attrs:
             ctx = _context_of(obj)
             stack.extend((v, ctx) for v in attrs.values())
+
+
+def _is_function_like(value) -> bool:
+    import functools
+    import types
+
+    return (isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                               functools.partial)) or is_ufunc(value))
+
+
+def _functions_in(value, depth: int = 0):
+    """The functions a parameter value holds: itself, a partial's function and arguments, container items."""
+    import functools
+
+    if depth > 4:
+        return
+    if isinstance(value, functools.partial):
+        yield from _functions_in(value.func, depth + 1)
+        for item in (*value.args, *value.keywords.values()):
+            yield from _functions_in(item, depth + 1)
+    elif _is_function_like(value):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _functions_in(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _functions_in(item, depth + 1)
+
+
+def _check_function_params(estimator, trusted: frozenset[str], source: str) -> None:
+    """A function in an estimator's parameters runs at predict time: it must be the parameter's default,
+    one of the pure functions duckml vouches for, or trusted by the caller by name."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(type(estimator).__init__).parameters
+    except (TypeError, ValueError):
+        return
+    for name, parameter in parameters.items():
+        value = estimator.__dict__.get(name)
+        if value is None or value is parameter.default:
+            continue
+        for function in _functions_in(value):
+            if function is parameter.default or is_safe_function(function) or real_name(function) in trusted:
+                continue
+            label = real_name(function)
+            raise UntrustedModelError(
+                f"model file {source} holds function {label} as parameter {name!r} of "
+                f"{type(estimator).__name__}; duckml runs no function a model file chooses. It was not loaded. "
+                f"Only if you trust the file's author, pass trusted={[label]!r}")
 
 
 def _context_of(obj) -> _Context:

@@ -33,6 +33,7 @@ from duckml.scoring import udf as scoring
 from duckml.clock import utcnow
 from duckml import dberrors
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
+from duckml.store import quiet_connection
 from duckml.sqlquote import quote_ident, quote_literal
 
 PLAN_UDF = "_duckml_predict_sql"
@@ -137,13 +138,6 @@ def _check_source(source) -> str | list[str]:
     return paths[0] if single else paths
 
 
-def _private_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for scoring; library calls print nothing, and DuckDB's progress bar goes to stdout."""
-    con = duckdb.connect(":memory:")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 _SCHEMA_LOCK = threading.Lock()
 _SCHEMA_CON: duckdb.DuckDBPyConnection | None = None
 
@@ -154,7 +148,7 @@ def _source_columns(source: str | list[str]) -> dict[str, str]:
     global _SCHEMA_CON
     with _SCHEMA_LOCK:
         if _SCHEMA_CON is None:
-            _SCHEMA_CON = _private_connection()
+            _SCHEMA_CON = quiet_connection()
         try:
             rows = _SCHEMA_CON.execute("DESCRIBE SELECT * FROM read_parquet(?)", [source]).fetchall()
         except duckdb.IOException as e:
@@ -253,7 +247,7 @@ class _Scoring:
         self.job = job
         self.rows = 0
         self.error: Exception | None = None
-        self._con = _private_connection()
+        self._con = quiet_connection()
         if memory_limit is not None:
             try:
                 self._con.execute(f"SET memory_limit = {quote_literal(str(memory_limit))}")

@@ -414,6 +414,10 @@ def parse_filter(text: str | None, target: str = "runs") -> Expr | None:
         return None
     if not isinstance(text, str):
         raise FilterSyntaxError(f"filter_string must be a string, got {type(text).__name__}")
+    surrogate = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+    if surrogate is not None:
+        raise FilterSyntaxError("filter_string holds a lone surrogate, which is not valid Unicode text",
+                                text, surrogate)
     if target not in TARGETS:
         raise FilterSyntaxError(f"unknown filter target {target!r}; use 'runs' or 'experiments'")
     parser = _Parser(text, target)

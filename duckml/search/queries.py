@@ -1,7 +1,7 @@
 """Find, compare and chart runs: MLflow's ``search_runs`` and more, each compiled to a few DuckDB queries.
 
-Filters and ``order_by`` go through :mod:`duckml.filter_grammar` (text -> AST -> SQL with every key and
-value bound as a parameter). ``search_runs`` filters and orders the runs table first, looking up only
+Filters and ``order_by`` go through :mod:`duckml.search.grammar` and :mod:`duckml.search.sqlgen` (text ->
+AST -> SQL with every key and value bound as a parameter). ``search_runs`` filters and orders the runs table first, looking up only
 the keys the filter names, then fetches the params / latest metrics / tags of the chosen runs in long
 form and pivots them in Polars into MLflow's ``params.<k>`` / ``metrics.<k>`` / ``tags.<k>`` columns
 (a stored view cannot pivot keys that depend on the data; building the MAP columns of
@@ -9,6 +9,7 @@ form and pivots them in Polars into MLflow's ``params.<k>`` / ``metrics.<k>`` / 
 
 >>> import duckml, tempfile, os
 >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+>>> _ = duckml.set_experiment("empty")
 >>> search_runs(filter_string="metrics.rmse < 0.5 OR params.model IN ('rf', 'gb')").height
 0
 """
@@ -17,16 +18,20 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import numpy as np
-import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
+from duckml.entities import Run, RunData, RunInfo
 from duckml.errors import InvalidInputError, NotFoundError
+from duckml.sqlquote import execute
 from duckml.store import get_store
 from duckml.tracking.runs import run_not_found
+from duckml.tracking.validation import check_text
 from duckml.search.grammar import OrderBy, parse_filter, parse_order_by
 from duckml.search.sqlgen import KeyJoins, compile_filter, compile_order_by
+
+if TYPE_CHECKING:  # the frame libraries load inside the functions that build frames: `duckml runs list` needs none
+    import polars as pl
+    import pyarrow as pa
 
 _VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
 _ACTIVE = "({a}.lifecycle_stage = 'active' AND {a}.experiment_lifecycle_stage = 'active')"
@@ -55,7 +60,7 @@ def _strings(value, name: str) -> list[str]:
     bad = [v for v in items if not isinstance(v, str)]
     if bad:
         raise InvalidInputError(f"{name} must hold strings only, got {bad[0]!r}")
-    return list(dict.fromkeys(items))
+    return list(dict.fromkeys(check_text(item, name) for item in items))
 
 
 def _view_clause(view_type, active: str, name: str = "run_view_type") -> str:
@@ -116,6 +121,8 @@ def _order_terms(order: tuple[OrderBy, ...], target: str, default: list[str],
 
 def _join_wide(frame: pl.DataFrame, long: pl.DataFrame, prefix: str, on: str = "run_id") -> pl.DataFrame:
     """Add one ``<prefix>.<key>`` column per key (sorted) of a long (``on``, key, value) frame; row order kept."""
+    import polars as pl
+
     if long.height == 0:
         return frame
     # The index gets a name no key will have, so that a param called "run_id" cannot collide with it.
@@ -126,12 +133,14 @@ def _join_wide(frame: pl.DataFrame, long: pl.DataFrame, prefix: str, on: str = "
 
 
 def _utc(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    import polars as pl
+
     # MLflow's search_runs gives timezone-aware UTC times; the store keeps naive UTC TIMESTAMPs.
     return frame.with_columns(pl.col(c).dt.replace_time_zone("UTC") for c in columns)
 
 
 def search_runs(experiment_names=None, filter_string: str | None = "", order_by=None, max_results=None,
-                run_view_type="ACTIVE_ONLY", experiment_ids=None) -> pl.DataFrame:
+                run_view_type="ACTIVE_ONLY", experiment_ids=None, output_format: str = "polars"):
     """Runs matching a filter, one row each, with MLflow's columns (``params.<k>``, ``metrics.<k>``, ``tags.<k>``).
 
     Args:
@@ -142,6 +151,8 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
         max_results: at most this many rows; None for all.
         run_view_type: ``"ACTIVE_ONLY"`` (default), ``"DELETED_ONLY"`` or ``"ALL"`` (MLflow's 1, 2, 3).
         experiment_ids: ids to search, alone or with ``experiment_names``.
+        output_format: ``"polars"`` (default) for one frame, or ``"list"`` for a list of ``Run`` (as MLflow's
+            ``output_format="list"``), built without any frame library.
 
     Raises:
         FilterSyntaxError: the filter or an order_by clause does not parse (nothing was read).
@@ -153,7 +164,11 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
     ...     duckml.log_metric("rmse", 0.4)
     >>> search_runs(filter_string="metrics.rmse < 0.5", order_by=["start_time DESC"])["run_name"].to_list()
     ['a']
+    >>> search_runs(output_format="list")[0].data.metrics
+    {'rmse': 0.4}
     """
+    if output_format not in ("polars", "list"):
+        raise InvalidInputError(f"output_format must be 'polars' or 'list', got {output_format!r}")
     expr = parse_filter(filter_string or "", "runs")
     order = parse_order_by(order_by, "runs")
     limit = _limit(max_results)
@@ -188,24 +203,56 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
                  "OR list_contains(?::VARCHAR[], experiment_id)),") if scoped else ""
         sql = f"""WITH {scope} chosen AS (
                 SELECT r.run_id, r.experiment_id, r.status, r.start_time, r.end_time, r.run_name,
-                       row_number() OVER (ORDER BY {', '.join(terms)}) AS {_ROW}
+                       r.lifecycle_stage, r.parent_run_id, row_number() OVER (ORDER BY {', '.join(terms)}) AS {_ROW}
                 FROM {_RUNS} AS r {join_sql} WHERE {' AND '.join(where)} {qualify})
             SELECT *, NULL::UTINYINT AS kind, NULL::VARCHAR AS key, NULL::DOUBLE AS number, NULL::VARCHAR AS text
             FROM chosen
-            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 0, 'metrics.' || m.key, m.value, NULL
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 0, 'metrics.' || m.key, m.value, NULL
             FROM latest_metrics AS m JOIN chosen AS c USING (run_id)
-            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'params.' || p.key, NULL, p.value
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'params.' || p.key, NULL, p.value
             FROM params AS p JOIN chosen AS c USING (run_id)
-            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'tags.' || t.key, NULL, t.value
+            UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, c.{_ROW}, 1, 'tags.' || t.key, NULL, t.value
             FROM tags AS t JOIN chosen AS c USING (run_id)"""
         if scoped:
-            sql += " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, 2, name, NULL, experiment_id FROM scope"
-        rows = con.execute(sql, params).to_arrow_table()
+            sql += " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 2, name, NULL, experiment_id FROM scope"
+        result = execute(con, sql, params)
+        if output_format == "list":
+            rows = result.fetchall()
+            if scoped:
+                found = [row for row in rows if row[9] == 2]
+                _check_experiments_found(con, names, {row[10] for row in found}, wanted_ids, {row[12] for row in found})
+            return _run_list(rows)
+        rows = result.to_arrow_table()
         if scoped:
+            import pyarrow.compute as pc
+
             found = rows.filter(pc.equal(rows.column("kind"), 2))
             _check_experiments_found(con, names, set(found.column("key").to_pylist()), wanted_ids,
                                      set(found.column("text").to_pylist()))
     return _assemble_runs(rows)
+
+
+def _run_list(rows: list[tuple]) -> list[Run]:
+    """``Run`` objects from search_runs' long rows, in their order (no frame library involved)."""
+    runs: dict[int, tuple] = {}
+    cells: dict[int, tuple[dict, dict, dict]] = {}
+    for run_id, experiment_id, status, start, end, name, stage, parent, position, kind, key, number, text in rows:
+        if kind is None:
+            runs[position] = (run_id, experiment_id, name, status, start, end, stage, parent)
+        elif kind <= 1:
+            metrics, params, tags = cells.setdefault(position, ({}, {}, {}))
+            prefix, _, bare = key.partition(".")
+            target = metrics if prefix == "metrics" else params if prefix == "params" else tags
+            target[bare] = number if kind == 0 else text
+    result = []
+    for position in sorted(runs):
+        run_id, experiment_id, name, status, start, end, stage, parent = runs[position]
+        metrics, params, tags = cells.get(position, ({}, {}, {}))
+        info = RunInfo(run_id=run_id, experiment_id=experiment_id, run_name=name, status=status, start_time=start,
+                       end_time=end, lifecycle_stage=stage, parent_run_id=parent)
+        result.append(Run(info, RunData(params=dict(sorted(params.items())), metrics=dict(sorted(metrics.items())),
+                                        tags=dict(sorted(tags.items())))))
+    return result
 
 
 def _assemble_runs(rows: pa.Table) -> pl.DataFrame:
@@ -215,6 +262,11 @@ def _assemble_runs(rows: pa.Table) -> pl.DataFrame:
     Each cell column is scattered into place with one Arrow ``take`` (a NULL index where a run lacks the
     key); Polars' pivot and joins cost twice as much for a few hundred runs.
     """
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     kind = rows.column("kind")
     is_run = pc.is_null(kind)
     runs = rows.filter(is_run)
@@ -312,6 +364,8 @@ def compare_runs(run_ids) -> pl.DataFrame:
     >>> compare_runs([a.info.run_id, b.info.run_id]).rows()
     [('param', 'model', 'rf', 'gb', True)]
     """
+    import polars as pl
+
     ids = _strings(run_ids, "run_ids")
     if not ids:
         raise InvalidInputError("compare_runs needs at least one run id")
@@ -411,44 +465,3 @@ def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_poi
             WHERE {keep_sql}
             ORDER BY run_order_, key, step, timestamp"""
         return con.execute(sql, source_params + params + keep_params).pl()
-
-
-def wide_runs_sql(experiment_names=None, filter_string: str | None = "") -> tuple[str, list]:
-    """A query (and its parameters) giving one row per active run with a column per metric and param.
-
-    DuckDB cannot store a PIVOT whose columns come from the data, so this writes one to run now:
-    ``duckml.connect().sql(*wide_runs_sql())``. Metric columns are DOUBLE, param columns VARCHAR. The
-    columns cover every key of the active runs; the filter picks rows (DuckDB's PIVOT cannot see bound
-    parameters, so it pivots every active run and the parameters filter outside it).
-
-    >>> sql, params = wide_runs_sql(["Default"], "metrics.rmse < 1")
-    >>> "PIVOT" in sql, params
-    (True, [['Default'], 'rmse', 1.0, 'rmse'])
-    """
-    expr = parse_filter(filter_string or "", "runs")
-    where, params = [_ACTIVE.format(a="r")], []
-    if experiment_names is not None:
-        where.append("list_contains(?::VARCHAR[], r.experiment_name)")
-        params.append(_strings(experiment_names, "experiment_names"))
-    if expr is not None:
-        filter_sql, filter_params = compile_filter(expr, "r", "runs")
-        where.append(filter_sql)
-        params += filter_params
-    sql = f"""WITH metric_cells AS (
-    SELECT run_id, 'metrics.' || unnest(map_keys(metrics)) AS name, unnest(map_values(metrics)) AS value
-    FROM runs_overview
-),
-param_cells AS (
-    SELECT run_id, 'params.' || unnest(map_keys(params)) AS name, unnest(map_values(params)) AS value
-    FROM runs_overview
-),
-metric_columns AS (PIVOT metric_cells ON name USING first(value) GROUP BY run_id),
-param_columns AS (PIVOT param_cells ON name USING first(value) GROUP BY run_id)
-SELECT r.run_id, r.experiment_name, r.run_name, r.status, r.start_time, r.end_time,
-       metric_columns.* EXCLUDE (run_id), param_columns.* EXCLUDE (run_id)
-FROM runs_overview_all AS r
-LEFT JOIN metric_columns ON metric_columns.run_id = r.run_id
-LEFT JOIN param_columns ON param_columns.run_id = r.run_id
-WHERE {' AND '.join(where)}
-ORDER BY r.start_time DESC, r.run_id"""
-    return sql, params

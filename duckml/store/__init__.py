@@ -9,7 +9,8 @@ A store is one DuckDB file plus an artifact folder beside it. Logging appends to
 from duckml.store.lifecycle import on_exit
 from duckml.store.schema import sql_dir
 from duckml.store.selection import DEFAULT_STORE, get_store, reset_stores, resolve_store_path, set_store
-from duckml.store.store import Store
+from duckml.store.store import Store, quiet_connection
+from duckml.store.views import view_rows
 
-__all__ = ["DEFAULT_STORE", "Store", "get_store", "on_exit", "reset_stores", "resolve_store_path", "set_store",
-           "sql_dir"]
+__all__ = ["DEFAULT_STORE", "Store", "get_store", "on_exit", "quiet_connection", "reset_stores", "resolve_store_path", "set_store",
+           "sql_dir", "view_rows"]

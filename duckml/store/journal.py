@@ -289,9 +289,33 @@ def read_segment(journal_dir: Path, segment: str, events_offset: int, metrics_of
     metrics = np.frombuffer(raw_metrics[:whole], dtype=METRIC_DTYPE)
     raw_events = _read_from(Path(f"{base}.events"), events_offset)
     complete = raw_events.rfind(b"\n") + 1  # a torn last line is not yet an event
-    events = [json.loads(line) for line in raw_events[:complete].splitlines() if line]
+    events = [_loaded_event(line, base) for line in raw_events[:complete].splitlines() if line]
     return SegmentDelta(segment, events_offset, events_offset + complete,
                         metrics_offset, metrics_offset + whole, events, metrics)
+
+
+def _loaded_event(line: bytes, base: Path):
+    """One event; a lone surrogate an older duckml let through (it cannot reach DuckDB) becomes U+FFFD,
+    with a warning, so one bad value never blocks the store."""
+    event = json.loads(line)
+    if b"\\ud" in line.lower():
+        def clean(value):
+            if isinstance(value, str):
+                return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+            if isinstance(value, list):
+                return [clean(item) for item in value]
+            if isinstance(value, dict):
+                return {clean(k): clean(v) for k, v in value.items()}
+            return value
+
+        cleaned = clean(event)
+        if cleaned != event:
+            import warnings
+
+            warnings.warn(f"journal segment {base}.events holds text that is not valid Unicode (a lone "
+                          "surrogate); it is stored with U+FFFD in its place", RuntimeWarning, stacklevel=2)
+        event = cleaned
+    return event
 
 
 def owner_is_gone(journal_dir: Path, segment: str) -> bool:

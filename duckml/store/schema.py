@@ -18,6 +18,16 @@ from duckml.errors import SchemaError
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
+# The tracking tables every migrated store holds (besides its ``_duckml_*`` bookkeeping tables).
+CORE_TABLES = frozenset({
+    "artifacts", "datasets", "experiment_tags", "experiments", "metrics", "model_aliases",
+    "model_version_counters", "model_version_tags", "model_versions", "params", "predictions",
+    "registered_model_tags", "registered_models", "registry_events", "run_inputs", "runs", "tags",
+})
+# Bookkeeping tables a store cannot work without; a missing one means the file was damaged.
+REQUIRED_INTERNAL_TABLES = frozenset({"_duckml_meta", "_duckml_migrations", "_duckml_segments",
+                                      "_duckml_series", "_duckml_latest"})
+
 
 def sql_dir() -> Path:
     """The ``sql/`` folder: inside an installed wheel, or beside the package in a checkout."""
@@ -61,6 +71,11 @@ def definition_files() -> list[Path]:
     return sorted((root / "views").glob("*.sql")) + sorted((root / "macros").glob("*.sql"))
 
 
+def definition_names() -> frozenset[str]:
+    """Names of the views and macros duckml ships (each file is named like what it creates)."""
+    return frozenset(path.stem for path in definition_files())
+
+
 def definitions_digest() -> str:
     digest = hashlib.sha256()
     for path in definition_files():
@@ -95,12 +110,32 @@ def user_tables(con, catalog: str) -> list[str]:
         "ORDER BY table_name").fetchall()]
 
 
+def foreign_objects(con, catalog: str) -> list[str]:
+    """What a DuckDB file without ``_duckml_migrations`` already holds: tables, views, macros, sequences,
+    types and schemas beyond the defaults. Only a file holding none of these is made a store."""
+    cat = _catalog_literal(catalog)
+    found = con.execute(
+        f"SELECT 'table ' || table_name FROM duckdb_tables() WHERE database_name = {cat} "
+        f"UNION ALL SELECT 'view ' || view_name FROM duckdb_views() WHERE database_name = {cat} AND NOT internal "
+        f"UNION ALL SELECT 'macro ' || function_name FROM duckdb_functions() WHERE database_name = {cat} "
+        "AND NOT internal "
+        f"UNION ALL SELECT 'sequence ' || sequence_name FROM duckdb_sequences() WHERE database_name = {cat} "
+        f"UNION ALL SELECT 'type ' || type_name FROM duckdb_types() WHERE database_name = {cat} AND NOT internal "
+        f"UNION ALL SELECT 'schema ' || schema_name FROM duckdb_schemas() WHERE database_name = {cat} "
+        "AND NOT internal AND schema_name <> 'main' ORDER BY 1").fetchall()
+    return [row[0] for row in found]
+
+
 def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
     """Validate an attached store; return (needs_migration, needs_definitions)."""
     done = applied(con, catalog)
-    if not done and user_tables(con, catalog):
-        raise SchemaError(f"{path} is a DuckDB database but not a duckml store (it has tables and no "
-                          "_duckml_migrations); choose another path with set_store() or --store")
+    if not done:
+        foreign = foreign_objects(con, catalog)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise SchemaError(f"{path} is a DuckDB database but not a duckml store (it holds {shown} and no "
+                              "_duckml_migrations); duckml left it untouched. Choose another path with "
+                              "set_store() or --store")
     known = {m.version: m for m in migrations()}
     newest = max(done, default=0)
     if newest > code_version():
@@ -111,6 +146,12 @@ def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
             raise SchemaError(f"migration {version} ({known[version].name}) of {path} differs from the one this "
                               "duckml ships; released migrations must never be edited")
     needs_migration = any(v not in done for v in known)
+    if not needs_migration:
+        missing = sorted((CORE_TABLES | REQUIRED_INTERNAL_TABLES) - set(user_tables(con, catalog)))
+        if missing:
+            raise SchemaError(f"{path} is a damaged duckml store: table(s) {', '.join(missing)} are missing "
+                              "(dropped by SQL run outside duckml?). duckml will not write to it; restore the "
+                              "file from a backup, or copy what you need out of it with duckdb")
     stored_digest = None
     if done:
         row = con.execute(f"SELECT value FROM {catalog}.main._duckml_meta WHERE key = 'definitions_digest'").fetchone()

@@ -56,7 +56,18 @@ def get_store(path: str | os.PathLike | None = None) -> Store:
         store = _stores.get(resolved)
         if store is None:
             store = _stores[resolved] = Store(resolved)
+            store.origin = _origin(path)
         return store
+
+
+def _origin(path) -> str:
+    if path is not None:
+        return "the path given"
+    if _selected_path is not None:
+        return "set_store() or --store"
+    if os.environ.get("DUCKML_STORE"):
+        return "$DUCKML_STORE"
+    return f"the default, ./{DEFAULT_STORE} in the current folder"
 
 
 def open_stores() -> list[Store]:

@@ -21,15 +21,17 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
 
 from duckml import dberrors
-from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
+from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError,
+                           StoreNotFoundError)
 from duckml.sqlquote import quote_ident, quote_literal
-from duckml.store import ingest, lifecycle, linger, schema
+from duckml.store import guard, ingest, lifecycle, linger, schema
+from duckml.store.background import BackgroundIngester, ingest_delay
 from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -55,6 +57,18 @@ def _read_linger() -> float:
 
 def _lock_timeout() -> float:
     return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
+
+
+def quiet_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that never prints: DuckDB's progress bar would go to the caller's
+    stdout during long queries, and a library's stdout belongs to its caller.
+
+    >>> quiet_connection().execute("SELECT current_setting('enable_progress_bar')").fetchone()
+    (False,)
+    """
+    con = duckdb.connect(":memory:")
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 class JournalHandle:
@@ -105,6 +119,7 @@ class Store:
         self.journal_dir = self.artifact_root / ".journal"
         self.write_wanted_marker = self.journal_dir / "write-wanted"
         self.read_linger = _read_linger()
+        self.origin = "the path given"  # how the path was chosen, for "no store here" messages
         self.active_experiment_id: str | None = None  # the fluent API's choice; survives fork, as in MLflow
         self._ready = False  # the schema is checked once per process: a fork inherits the answer
         self._start_process_state()
@@ -127,6 +142,10 @@ class Store:
         self._journal: JournalHandle | None = None
         self._caches: dict[str, object] = {}
         self.table_schemas: dict = {}  # the file's table schemas, as ingest folds rows into them
+        self._ingester: BackgroundIngester | None = None  # a forked child starts without the parent's thread
+        self._requests_lock = threading.Lock()  # never held across I/O: a run end must not wait on an ingest
+        self._ingest_requests = 0  # ingests asked for by run ends in this process
+        self._ingest_covered = 0  # of those, how many an ingest (background or flush) has since satisfied
 
     def reset_after_fork(self) -> None:
         """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
@@ -166,7 +185,7 @@ class Store:
     # -- attaching -----------------------------------------------------------------------------
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = duckdb.connect(":memory:")
+            self._con = quiet_connection()
         return self._con
 
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
@@ -255,10 +274,41 @@ class Store:
         raise SchemaError(f"{self.path} is not a DuckDB database; duckml left it untouched "
                           "(choose another path with set_store() or --store)")
 
-    def _ensure_ready(self) -> None:
-        """Create or migrate the schema once per process; set up the live views on our connection."""
+    def exists(self) -> bool:
+        """Whether the store has been created: its file, or journal records of a process logging into it.
+
+        >>> import duckml, tempfile, os
+        >>> duckml.get_store(os.path.join(tempfile.mkdtemp(), "new.duckdb")).exists()
+        False
+        """
+        if self._ready or self.path.exists():
+            return True
+        try:
+            return any(name.endswith(".events") for name in os.listdir(self.journal_dir))
+        except OSError:
+            return False
+
+    def create(self) -> None:
+        """Create the store (file, schema, views) if it does not exist yet; check and migrate it if it does."""
+        with self._lock:
+            self._ensure_ready()
+
+    def require_existing(self) -> None:
+        """Raise ``StoreNotFoundError`` saying where we looked, unless the store exists."""
+        if not self.exists():
+            raise StoreNotFoundError(
+                f"no duckml store at {self.path} (chosen by {self.origin}); nothing was created. Log a run to "
+                "create it, run `duckml demo`, or choose another store with --store / $DUCKML_STORE")
+
+    def _ensure_ready(self, create: bool = True) -> None:
+        """Create or migrate the schema once per process; set up the live views on our connection.
+
+        With ``create=False`` (every read) a missing store raises ``StoreNotFoundError`` instead.
+        """
         if self._ready:
             return
+        if not create:
+            self.require_existing()
         if self.path.exists():
             self._check_file_kind()
             con = self._attach(read_only=True)
@@ -327,7 +377,7 @@ class Store:
         (0,)
         """
         with self._lock:
-            self._ensure_ready()
+            self._ensure_ready(create=False)
             fresh = self._lingering_since is None
             # Only a read that follows another closely lingers: an isolated read gains nothing from it,
             # and a kept attachment makes a read-write duckdb.connect() of the file fail, even in this process.
@@ -416,7 +466,44 @@ class Store:
             return
         if self._journal is not None:
             self._journal.writer.close()
-        self.ingest()
+        with self._lock:
+            covered = self._ingest_requests  # everything asked for until now rides along with this ingest
+            self.ingest()
+            self._ingest_covered = max(self._ingest_covered, covered)
+
+    def ingest_soon(self) -> None:
+        """Have a background thread ingest the journal shortly, together with whatever else is asked for
+        meanwhile (run ends in a sweep); returns at once.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.get_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> store.ingest_soon(); store.wait_for_background_ingest()
+        True
+        """
+        with self._requests_lock:
+            self._ingest_requests += 1
+            if self._ingester is None:
+                self._ingester = BackgroundIngester(self, ingest_delay())
+            ingester = self._ingester
+        ingester.request()
+
+    def ingest_requested(self, timeout: float) -> bool:
+        """The background ingester's step: ingest unless a flush already covered every request.
+
+        Returns whether it ingested.
+        """
+        with self._lock:
+            covered = self._ingest_requests
+            if self._ingest_covered >= covered:
+                return False
+            self.ingest(timeout=timeout)
+            self._ingest_covered = max(self._ingest_covered, covered)
+            return True
+
+    def wait_for_background_ingest(self, timeout: float = 30.0) -> bool:
+        """Wait until the background ingest has nothing left to do; False on timeout."""
+        ingester = self._ingester
+        return True if ingester is None else ingester.wait_idle(timeout)
 
     def maybe_ingest(self) -> None:
         """Ingest opportunistically (one try, no waiting) so pending journal data stays small."""
@@ -467,19 +554,23 @@ class Store:
             if prepare is not None:
                 prepare(con, query)
             try:
-                relation = con.sql(query, params=params)
-                table = None if relation is None else relation.to_arrow_table()
+                with guard.guarded(con, query) if mode == self.write else nullcontext():
+                    relation = con.sql(query, params=params)
+                    table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
                 raise QueryError(str(error).strip()) from error
         if table is None:
             return None
         if self._results is None:
-            self._results = duckdb.connect(":memory:")
+            self._results = quiet_connection()
         return self._results.from_arrow(table)
 
     def close(self) -> None:
         """Ingest this process's journal segment, let go of the file and close every connection this store
         opened; the Store stays usable (the next operation opens what it needs)."""
+        ingester, self._ingester = self._ingester, None
+        if ingester is not None:
+            ingester.stop()  # outside our lock: it may be finishing an ingest, which takes the lock
         with self._lock:
             self.release()
             if self._journal is not None:

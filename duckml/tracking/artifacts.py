@@ -28,6 +28,7 @@ from duckml.clock import utcnow
 from duckml.store.objects import OBJECTS, TMP_PREFIX, object_path, stage_stream
 from duckml.tracking import runs
 from duckml.tracking.fluent import run_id_or_active
+from duckml.tracking.validation import check_text
 from duckml.errors import InvalidInputError, NotFoundError, UnsafePathError
 
 
@@ -70,6 +71,8 @@ def normalize_artifact_path(path: str | os.PathLike | None, *, allow_root: bool 
     if not isinstance(text, str):
         raise InvalidInputError(f"artifact path must be a string, got bytes {text!r}")
     hint = "use a path inside the run's folder, e.g. 'plots/loss.png'"
+    # refused rather than re-encoded: a stored path must be valid text for URLs, the UI and other machines
+    check_text(text, "artifact path")
     if any(ord(ch) < 32 or ch == "\x7f" for ch in text):
         raise UnsafePathError(f"artifact path {text!r} contains a control character (NUL, newline…); {hint}")
     if "\\" in text:
@@ -352,6 +355,30 @@ def _rows(store, run_id: str, path: str) -> list[tuple[str, int, str]]:
             """SELECT path, size, sha256 FROM artifacts
                WHERE run_id = ? AND (? = '' OR path = ? OR starts_with(path, ? || '/'))
                ORDER BY path""", [run_id, path, path, path]).fetchall()
+
+
+def artifact_files(run_id: str, path: str | None = None) -> list[dict]:
+    """Every file of a run under ``path`` (all of them by default), with size, media type, sha256 and time.
+
+    >>> import duckml, tempfile, os
+    >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_text("x", "plots/a.txt")
+    >>> [f["path"] for f in artifact_files(run.info.run_id)]
+    ['plots/a.txt']
+    """
+    from duckml.sqlquote import execute
+    from duckml.store import get_store
+
+    store = get_store()
+    runs.require_run(store, run_id)
+    prefix = normalize_artifact_path(path)
+    with store.read() as con:
+        result = execute(con, """SELECT path, size, media_type, sha256, created_at FROM artifacts
+                                 WHERE run_id = ? AND (? = '' OR path = ? OR starts_with(path, ? || '/'))
+                                 ORDER BY path""", [run_id, prefix, prefix, prefix])
+        columns = [d[0] for d in result.description]
+        return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:

@@ -38,6 +38,7 @@ import pyarrow as pa
 from duckml.clock import utcnow
 from duckml.tracking.artifacts import resolve_run
 from duckml.store.objects import file_sha256
+from duckml.tracking.validation import check_text
 from duckml.errors import InvalidInputError, NotFoundError
 
 WINDOW_ROWS = 65_536
@@ -335,7 +336,11 @@ def log_input(data, name: str | None = None, context: str = "training", run_id: 
     """
     if not isinstance(context, str) or not context.strip():
         raise InvalidInputError(f"dataset context must be a non-empty string such as 'training', got {context!r}")
+    check_text(context, "dataset context")
     dataset = describe_dataset(data, name)
+    for field in ("name", "source", "schema", "digest"):
+        if isinstance(getattr(dataset, field, None), str):
+            check_text(getattr(dataset, field), f"dataset {field}")
     store, run_id = resolve_run(run_id)
     now = utcnow()
     store.journal.insert("datasets", {

@@ -6,6 +6,8 @@ process are cached with their params, so the hot path (``log_metric``) needs no 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import random
 import threading
 import time
@@ -14,13 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import numpy as np
-import polars as pl
 
 from duckml.tracking import validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.clock import utcnow
+from duckml.sqlquote import execute
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
 from duckml.store import Store, get_store
+
+if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
+    import polars as pl
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 DEFAULT_EXPERIMENT_ID = "0"
@@ -97,6 +102,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
     """The experiment called ``name``, created if missing (one read of the store)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
+    store.create()  # logging is what creates a store
     existing = get_experiment_by_name(name, store)
     if existing is not None:
         if existing.lifecycle_stage == LifecycleStage.DELETED:
@@ -112,7 +118,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
     for key, value in (tags or {}).items():
         validation.check_key(key, "tag key")
         store.journal.upsert("experiment_tags", {"experiment_id": experiment.experiment_id, "key": key,
-                                                 "value": validation.param_value(value)})
+                                                 "value": validation.param_value(value, f"experiment tag {key!r} value")})
     return experiment
 
 
@@ -162,9 +168,8 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
     store = _store(store)
     if run_name is not None:
         validation.check_name(run_name, "run name")
-    tags = dict(tags or {})
-    for key in tags:
-        validation.check_key(key, "tag key")
+    tags = {validation.check_key(key, "tag key"): validation.param_value(value, f"tag {key!r} value")
+            for key, value in (tags or {}).items()}
     if parent_run_id is not None:
         _state(store, parent_run_id)
     info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),
@@ -177,7 +182,7 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
                                   "parent_run_id": parent_run_id})
     _runs(store)[info.run_id] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
     for key, value in tags.items():
-        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": validation.param_value(value)})
+        store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": value})
     return info
 
 
@@ -192,9 +197,38 @@ def run_not_found(run_id: str, store: Store) -> NotFoundError:
                          "duckml.search_runs() or `duckml runs list`")
 
 
+def resolve_run_id(run_id: str, store: Store | None = None) -> str:
+    """The full id of the run that ``run_id`` names: a whole id, or a unique prefix of at least 4 characters
+    (as git takes short commit ids).
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     pass
+    >>> resolve_run_id(run.run_id[:8]) == run.run_id
+    True
+    """
+    store = _store(store)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    if len(run_id) == 32 or run_id in _runs(store):
+        return run_id
+    if len(run_id) < 4:
+        raise InvalidInputError(f"run id prefix {run_id!r} is too short: give at least 4 characters")
+    with store.read() as con:
+        found = [r[0] for r in execute(con, "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id "
+                                            "LIMIT 6", [run_id]).fetchall()]
+    if not found:
+        raise run_not_found(run_id, store)
+    if len(found) > 1 and run_id not in found:
+        shown = ", ".join(found[:5]) + (", …" if len(found) > 5 else "")
+        raise InvalidInputError(f"run id prefix {run_id!r} matches several runs ({shown}); give more characters")
+    return run_id if run_id in found else found[0]
+
+
 def _state(store: Store, run_id: str) -> _RunState:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    validation.check_text(run_id, "run_id")
     state = _runs(store).get(run_id)
     if state is None:
         with store.read() as con:
@@ -204,6 +238,11 @@ def _state(store: Store, run_id: str) -> _RunState:
             raise run_not_found(run_id, store)
         state = _runs(store).setdefault(run_id, _RunState(row[0], row[1], params))
     return state
+
+
+def require_run(store: Store, run_id: str) -> None:
+    """``NotFoundError`` unless the store has a run with this id (deleted or not)."""
+    _state(store, run_id)
 
 
 def require_active(store: Store, run_id: str) -> _RunState:
@@ -228,15 +267,17 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
     {'lr': '0.1'}
     """
     store = _store(store)
+    if isinstance(run_id, str):
+        validation.check_text(run_id, "run_id")
     with store.read() as con:
-        row = con.execute("SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
-                          "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        row = execute(con, "SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
+                           "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
             raise run_not_found(run_id, store)
-        params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
-        metrics = dict(con.execute("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
-                                   [run_id]).fetchall())
-        tags = dict(con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+        params = dict(execute(con, "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
+        metrics = dict(execute(con, "SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
+                               [run_id]).fetchall())
+        tags = dict(execute(con, "SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
     return Run(RunInfo(*row), RunData(params=params, metrics=metrics, tags=tags))
 
 
@@ -276,7 +317,8 @@ def log_params(run_id: str, params: dict, store: Store | None = None) -> None:
     state = _active_state(store, run_id)
     if not isinstance(params, dict):
         raise InvalidInputError(f"params must be a dict, got {type(params).__name__}")
-    checked = {validation.check_key(k, "param key"): validation.param_value(v) for k, v in params.items()}
+    checked = {validation.check_key(k, "param key"): validation.param_value(v, f"param {k!r} value")
+               for k, v in params.items()}
     for key, value in checked.items():
         old = state.params.get(key)
         if old is not None and old != value:
@@ -365,24 +407,15 @@ def log_metric_series(run_id: str, key: str, values, steps=None, timestamps=None
     store = _store(store)
     _active_state(store, run_id)
     validation.check_key(key, "metric key")
-    try:
-        values = np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError) as error:
-        raise InvalidInputError(f"values of metric {key!r} must be numbers: {error}") from None
+    values = validation.metric_values_array(key, values)
     n = len(values)
-    steps = np.arange(n, dtype=np.int64) if steps is None else np.asarray(steps)
-    if steps.dtype.kind not in "iu":
-        raise InvalidInputError(f"steps of metric {key!r} must be integers, got dtype {steps.dtype}")
-    if timestamps is None:
-        stamps = np.full(n, time.time_ns() // 1000, dtype=np.int64)
-    else:
-        stamps = np.asarray([validation.timestamp_us(t) for t in timestamps] if not isinstance(timestamps, np.ndarray)
-                            else timestamps.astype(np.int64) * 1000, dtype=np.int64)
+    steps = validation.steps_array(key, steps, n)
+    stamps = validation.timestamps_us_array(timestamps, n)
     if not (len(steps) == len(stamps) == n):
         raise InvalidInputError(f"metric {key!r}: values ({n}), steps ({len(steps)}) and timestamps "
                                 f"({len(stamps)}) must have the same length")
     if n:
-        store.journal.writer.write_metrics(run_id, key, values, steps.astype(np.int64), stamps)
+        store.journal.writer.write_metrics(run_id, key, values, steps, stamps)
         store.maybe_ingest()
 
 
@@ -392,7 +425,8 @@ def set_tags(run_id: str, tags: dict, store: Store | None = None) -> None:
     _active_state(store, run_id)
     if not isinstance(tags, dict):
         raise InvalidInputError(f"tags must be a dict, got {type(tags).__name__}")
-    checked = {validation.check_key(k, "tag key"): validation.param_value(v) for k, v in tags.items()}
+    checked = {validation.check_key(k, "tag key"): validation.param_value(v, f"tag {k!r} value")
+               for k, v in tags.items()}
     for key, value in checked.items():
         store.journal.upsert("tags", {"run_id": run_id, "key": key, "value": value})
 

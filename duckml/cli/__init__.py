@@ -1,65 +1,55 @@
 """The ``duckml`` command: a thin client of the Python API.
 
-Each command parses options, calls one or two public functions and prints with ``emit``. Errors are
-translated in one place (``DuckmlGroup.invoke``): a user's mistake prints ``Error: <message>`` on stderr
-and exits 1, with no traceback; anything else is a bug and keeps its traceback.
+Each command parses options, calls one or two public functions (or reads one of the views in ``sql/views``)
+and prints with ``output.emit``; it builds no SQL. Errors are translated in one place
+(``DuckmlGroup.invoke``): a user's mistake (a ``DuckmlError``) prints ``Error: <message>`` on stderr and
+exits 1, with no traceback; anything else is a bug and keeps its traceback. Only ``duckml sql`` turns
+DuckDB's own errors into such a line, since there the SQL is the user's.
+
+Run ids may be given in full or as a unique prefix (at least 4 characters), as tables show them.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
-import duckdb
 
 import duckml
+from duckml.cli.output import emit, format_option, short_ids
 from duckml.errors import DuckmlError
-
-FORMATS = ("table", "csv", "json")
 
 
 class DuckmlGroup(click.Group):
-    """Turns duckml and DuckDB errors into one clean line on stderr, for every nested command."""
+    """Turns duckml errors into one clean line on stderr, for every nested command."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (DuckmlError, duckdb.Error) as error:
+        except DuckmlError as error:
             message = str(error).strip().splitlines()
             raise click.ClickException(" ".join(line.strip() for line in message)) from error
 
 
-def format_option(command):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="Output format.")(command)
+def _store():
+    """The chosen store, for reads: never created here (a read on a missing store says where it looked)."""
+    store = duckml.get_store()
+    store.require_existing()
+    return store
 
 
-def _plain(value):
-    if isinstance(value, float) and value != value:
-        return "NaN"
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
+def _run_id(run_id: str) -> str:
+    from duckml.tracking.runs import resolve_run_id
+
+    return resolve_run_id(run_id, _store())
 
 
-def emit(frame, fmt: str) -> None:
-    """Print a Polars frame as an aligned table, CSV, or JSON records (stdout only: pipe-friendly)."""
-    import polars as pl
+def _view(view: str, fmt: str, where: dict | None = None, order_by: tuple[str, ...] = (),
+          table_columns: list[str] | None = None) -> None:
+    from duckml.store import view_rows
 
-    if fmt == "csv":
-        flat = frame.with_columns([pl.col(c).cast(pl.String) for c, t in frame.schema.items() if t.is_nested()])
-        click.echo(flat.write_csv(), nl=False)
-    elif fmt == "json":
-        rows = [{k: _plain(v) for k, v in row.items()} for row in frame.to_dicts()]
-        click.echo(json.dumps(rows, indent=2, default=str))
-    else:
-        if frame.is_empty():
-            click.echo("(no rows)")
-            return
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60, tbl_hide_dataframe_shape=True,
-                       tbl_hide_column_data_types=True, tbl_formatting="ASCII_MARKDOWN"):
-            click.echo(str(frame))
+    columns, rows = view_rows(_store(), view, where, order_by)
+    emit(columns, rows, fmt, table_columns)
 
 
 @click.group(cls=DuckmlGroup)
@@ -95,13 +85,8 @@ def experiments_list(show_all, fmt):
     Example:
         duckml experiments list --format csv
     """
-    where = "" if show_all else "WHERE e.lifecycle_stage = 'active'"
-    frame = duckml.connect().sql(f"""
-        SELECT e.experiment_id, e.name, e.lifecycle_stage, e.creation_time,
-               count(r.run_id) FILTER (WHERE r.lifecycle_stage = 'active') AS runs
-        FROM experiments e LEFT JOIN runs r USING (experiment_id) {where}
-        GROUP BY ALL ORDER BY e.creation_time""").pl()
-    emit(frame, fmt)
+    _view("experiments_overview", fmt, None if show_all else {"lifecycle_stage": "active"}, ("creation_time",),
+          ["experiment_id", "name", "runs", "last_run_start"] + (["lifecycle_stage"] if show_all else []))
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -125,11 +110,40 @@ def runs_list(experiment_names, filter_string, order_by, max_results, run_view_t
     Example:
         duckml runs list -e weekly-sales --filter "params.model = 'rf'" --order-by "metrics.rmse ASC"
     """
-    frame = duckml.search_runs(experiment_names=list(experiment_names) or None, filter_string=filter_string,
+    _store()
+    found = duckml.search_runs(experiment_names=list(experiment_names) or None, filter_string=filter_string,
                                order_by=list(order_by) or None, max_results=max_results,
-                               run_view_type=run_view_type)
-    frame = frame.drop([c for c in ("tags.mlflow.runName",) if c in frame.columns])
-    emit(frame, fmt)
+                               run_view_type=run_view_type, output_format="list")
+    keys = {prefix: sorted({k for run in found for k in getattr(run.data, prefix)})
+            for prefix in ("params", "metrics", "tags")}
+    columns = ["run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "parent_run_id",
+               *(f"{prefix}.{k}" for prefix in ("params", "metrics", "tags") for k in keys[prefix])]
+    rows = [(r.info.run_id, r.info.experiment_id, r.info.run_name, r.info.status, r.info.start_time,
+             r.info.end_time, r.info.parent_run_id,
+             *(getattr(r.data, prefix).get(k) for prefix in ("params", "metrics", "tags") for k in keys[prefix]))
+            for r in found]
+    if fmt != "table":
+        emit(columns, rows, fmt)
+        return
+    # For people: short ids, start time and duration, params then latest metrics; tags stay in csv/json.
+    short = short_ids([r[0] for r in rows])
+    one_experiment = len({r[1] for r in rows}) <= 1
+    table = [(short[r[0]], *(() if one_experiment else (r[1],)), r[2], r[3], r[4], _duration(r[4], r[5]),
+              *r[7:7 + len(keys["params"]) + len(keys["metrics"])]) for r in rows]
+    header = ["run", *(() if one_experiment else ("experiment",)), "name", "status", "start", "duration",
+              *(f"{k}" for k in keys["params"]), *(f"{k}" for k in keys["metrics"])]
+    emit(header, table, "table")
+
+
+def _duration(start, end) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = (end - start).total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 @runs.command("show")
@@ -142,19 +156,15 @@ def runs_show(run_id, fmt):
     Example:
         duckml runs show 3f2a9c...
     """
-    import polars as pl
-
-    run = duckml.get_run(run_id)
+    run = duckml.get_run(_run_id(run_id))
     info = run.info
-    rows = [("attribute", name, _plain(getattr(info, name))) for name in
+    rows = [("attribute", name, getattr(info, name)) for name in
             ("run_id", "run_name", "experiment_id", "status", "start_time", "end_time", "lifecycle_stage",
              "parent_run_id")]
     rows += [("param", k, v) for k, v in run.data.params.items()]
-    rows += [("metric", k, _plain(v)) for k, v in run.data.metrics.items()]
+    rows += [("metric", k, v) for k, v in run.data.metrics.items()]
     rows += [("tag", k, v) for k, v in run.data.tags.items()]
-    frame = pl.DataFrame({"section": [r[0] for r in rows], "key": [r[1] for r in rows],
-                          "value": [None if r[2] is None else str(r[2]) for r in rows]})
-    emit(frame, fmt)
+    emit(["section", "key", "value"], rows, fmt)
 
 
 @runs.command("compare")
@@ -167,7 +177,8 @@ def runs_compare(run_ids, fmt):
     Example:
         duckml runs compare 3f2a... 9b1c...
     """
-    emit(duckml.compare_runs(list(run_ids)), fmt)
+    frame = duckml.compare_runs([_run_id(r) for r in run_ids])
+    emit(frame.columns, frame.rows(), fmt)
 
 
 @runs.command("delete")
@@ -179,6 +190,7 @@ def runs_delete(run_id):
     Example:
         duckml runs delete 3f2a9c...
     """
+    run_id = _run_id(run_id)
     duckml.delete_run(run_id)
     duckml.flush()
     click.echo(f"deleted run {run_id}")
@@ -193,6 +205,7 @@ def runs_restore(run_id):
     Example:
         duckml runs restore 3f2a9c...
     """
+    run_id = _run_id(run_id)
     duckml.restore_run(run_id)
     duckml.flush()
     click.echo(f"restored run {run_id}")
@@ -209,11 +222,11 @@ def runs_artifacts(run_id, path, fmt):
     Example:
         duckml runs artifacts 3f2a9c...
     """
-    duckml.get_run(run_id)  # an unknown run is an error, not an empty list
-    prefix = "" if path is None else path.strip("/") + "/"
-    emit(duckml.connect().sql(
-        "SELECT path, size, media_type, sha256, created_at FROM artifacts "
-        "WHERE run_id = ? AND starts_with(path, ?) ORDER BY path", [run_id, prefix]).pl(), fmt)
+    from duckml.tracking.artifacts import artifact_files
+
+    rows = artifact_files(_run_id(run_id), path)
+    columns = ["path", "size", "media_type", "sha256", "created_at"]
+    emit(columns, [tuple(row[c] for c in columns) for row in rows], fmt)
 
 
 # -- artifacts, datasets, gc --------------------------------------------------------------------
@@ -233,7 +246,7 @@ def artifacts_get(run_id, path, dest):
     Example:
         duckml artifacts get 3f2a9c... model ./downloaded
     """
-    click.echo(duckml.download_artifacts(run_id, path, dest))
+    click.echo(duckml.download_artifacts(_run_id(run_id), path, dest))
 
 
 @cli.group()
@@ -250,9 +263,9 @@ def datasets_list(fmt):
     Example:
         duckml datasets list
     """
-    emit(duckml.connect().sql(
-        "SELECT name, digest[1:12] AS digest, source_type, source, row_count, run_count, contexts, last_used_at "
-        "FROM datasets_overview ORDER BY last_used_at DESC NULLS LAST").pl(), fmt)
+    _view("datasets_overview", fmt, order_by=("last_used_at DESC",),
+          table_columns=["name", "digest", "source_type", "source", "row_count", "run_count", "contexts",
+                         "last_used_at"])
 
 
 @datasets.command("runs")
@@ -265,7 +278,8 @@ def datasets_runs(name_or_digest, fmt):
     Example:
         duckml datasets runs sales_last_year
     """
-    emit(duckml.get_dataset_runs(name_or_digest), fmt)
+    frame = duckml.get_dataset_runs(name_or_digest)
+    emit(frame.columns, frame.rows(), fmt)
 
 
 @cli.command("gc")
@@ -296,7 +310,9 @@ def models_list(filter_string, fmt):
     Example:
         duckml models list
     """
-    emit(duckml.search_registered_models(filter_string=filter_string), fmt)
+    _store()
+    frame = duckml.search_registered_models(filter_string=filter_string)
+    emit(frame.columns, frame.rows(), fmt)
 
 
 @models.command("show")
@@ -311,7 +327,8 @@ def models_show(name, fmt):
     """
     from duckml.models.registry import get_model_versions
 
-    emit(get_model_versions(name), fmt)
+    frame = get_model_versions(name)
+    emit(frame.columns, frame.rows(), fmt)
 
 
 @models.command("alias")
@@ -339,7 +356,7 @@ def models_history(name, fmt):
     Example:
         duckml models history sales-forecast
     """
-    emit(duckml.connect().sql("SELECT * FROM alias_history WHERE name = ? ORDER BY valid_from", [name]).pl(), fmt)
+    _view("alias_history", fmt, {"name": name}, ("valid_from",))
 
 
 # -- predict ------------------------------------------------------------------------------------
@@ -383,11 +400,16 @@ def sql(query, fmt):
     Example:
         duckml sql "SELECT run_name, metrics['rmse'] AS rmse FROM runs_overview ORDER BY rmse"
     """
-    relation = duckml.connect().sql(query)
+    import duckdb
+
+    try:
+        relation = duckml.connect(create=False).sql(query)
+    except duckdb.Error as error:  # the user's SQL: DuckDB's message is the answer, not a bug of ours
+        raise click.ClickException(" ".join(str(error).split())) from error
     if relation is None:
         click.echo("ok")
     else:
-        emit(relation.pl(), fmt)
+        emit(relation.columns, relation.fetchall(), fmt)
 
 
 @cli.command("demo")
@@ -403,11 +425,3 @@ def demo(directory):
     from duckml.demo import run_demo
 
     run_demo(directory, echo=click.echo)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    cli(prog_name="duckml")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

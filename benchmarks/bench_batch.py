@@ -1,6 +1,7 @@
 """Batch logging rate (metric points per second).
 
-Two pairings: ``log_metrics`` with 100 keys per call in both libraries (MLflow's fluent ``log_metrics`` is one
+Three pairings: ``log_metrics`` with 100 keys per call, and with 50 keys per step (a training loop's dict of
+metrics), in both libraries (MLflow's fluent ``log_metrics`` is one
 ``log_batch`` underneath), and each library's bulk path: duckml's ``log_metric_series`` (one whole history per
 call) against ``MlflowClient.log_batch`` with 1,000 metrics per call (MLflow's maximum). duckml's time includes ``flush()``.
 """
@@ -25,31 +26,34 @@ def bulk_api(duckml_module):
     return None, None
 
 
-def _series(points: int, first_step: int):
-    """Columns of ``points`` points over KEYS keys: key, value, step."""
-    steps = points // KEYS
-    keys = [f"k{k:03d}" for k in range(KEYS)] * steps
-    step = [first_step + s for s in range(steps) for _ in range(KEYS)]
+def _series(points: int, first_step: int, width: int = KEYS):
+    """Columns of ``points`` points over ``width`` keys: key, value, step."""
+    steps = points // width
+    keys = [f"k{k:03d}" for k in range(width)] * steps
+    step = [first_step + s for s in range(steps) for _ in range(width)]
     value = [0.5 + (i % 997) / 1000 for i in range(len(keys))]
     return keys, value, step
 
 
-def duckml_side(points: int, repeats: int, mode: str) -> dict:
+def duckml_side(points: int, repeats: int, mode: str, width: int = KEYS) -> dict:
+    """Points/s including ``flush()``; for ``log_metrics`` also the calls alone (``call_rate``)."""
     import time
 
     import duckml
 
     duckml.set_store(str(common.scratch_dir("batch") / "bench.duckdb"))
     duckml.set_experiment("bench-batch")
-    rates, api = [], ""
+    rates, call_rates, api = [], [], ""
     with duckml.start_run() as run:
         for block in range(repeats + 1):
-            keys, value, step = _series(points, block * (points // KEYS))
+            keys, value, step = _series(points, block * (points // width), width)
             if mode == "log_metrics":
-                dicts = [{keys[s * KEYS + k]: value[s * KEYS + k] for k in range(KEYS)} for s in range(points // KEYS)]
+                dicts = [{keys[s * width + k]: value[s * width + k] for k in range(width)}
+                         for s in range(points // width)]
                 t0 = time.perf_counter()
                 for s, d in enumerate(dicts):
-                    duckml.log_metrics(d, step=step[s * KEYS])
+                    duckml.log_metrics(d, step=step[s * width])
+                call_rates.append(points / (time.perf_counter() - t0))
                 duckml.flush()
             else:
                 api, fn = bulk_api(duckml)
@@ -67,10 +71,11 @@ def duckml_side(points: int, repeats: int, mode: str) -> dict:
                 duckml.flush()
             if block > 0:
                 rates.append(points / (time.perf_counter() - t0))
-    return {"rate": common.median(rates), "api": api}
+    return {"rate": common.median(rates), "api": api,
+            "call_rate": common.median(call_rates) if call_rates else None}
 
 
-def mlflow_side(points: int, repeats: int, mode: str, store: str = "sqlite") -> dict:
+def mlflow_side(points: int, repeats: int, mode: str, store: str = "sqlite", width: int = KEYS) -> dict:
     import time
 
     import mlflow
@@ -84,12 +89,13 @@ def mlflow_side(points: int, repeats: int, mode: str, store: str = "sqlite") -> 
     rates = []
     with mlflow.start_run() as run:
         for block in range(repeats + 1):
-            keys, value, step = _series(points, block * (points // KEYS))
+            keys, value, step = _series(points, block * (points // width), width)
             if mode == "log_metrics":
-                dicts = [{keys[s * KEYS + k]: value[s * KEYS + k] for k in range(KEYS)} for s in range(points // KEYS)]
+                dicts = [{keys[s * width + k]: value[s * width + k] for k in range(width)}
+                         for s in range(points // width)]
                 t0 = time.perf_counter()
                 for s, d in enumerate(dicts):
-                    mlflow.log_metrics(d, step=step[s * KEYS])
+                    mlflow.log_metrics(d, step=step[s * width])
             else:
                 now = int(time.time() * 1000)
                 metrics = [Metric(k, v, now, s) for k, v, s in zip(keys, value, step)]
@@ -105,25 +111,29 @@ def run(scale: str) -> list[dict]:
     cfg = SCALES[scale]
     rows = []
     pairings = [
-        ("batch: log_metrics, 100 keys/call", "log_metrics", "sqlite", "MLflow 3.17.2 (SQLite)", None),
-        ("batch: bulk API vs log_batch(1000)", "bulk", "sqlite", "MLflow 3.17.2 (SQLite)", None),
-        ("batch: bulk API vs log_batch(1000)", "bulk", "file", "MLflow 3.17.2 (file store)", common.FILE_STORE_ENV),
+        ("batch: log_metrics, 100 keys/call", "log_metrics", KEYS, "sqlite", "MLflow 3.17.2 (SQLite)", None),
+        ("batch: log_metrics, 50 keys/step", "log_metrics", 50, "sqlite", "MLflow 3.17.2 (SQLite)", None),
+        ("batch: bulk API vs log_batch(1000)", "bulk", KEYS, "sqlite", "MLflow 3.17.2 (SQLite)", None),
+        ("batch: bulk API vs log_batch(1000)", "bulk", KEYS, "file", "MLflow 3.17.2 (file store)",
+         common.FILE_STORE_ENV),
     ]
-    duck_cache: dict[str, tuple] = {}
+    duck_cache: dict[tuple, tuple] = {}
     if not common.mlflow_available():
-        pairings = pairings[:2]  # without MLflow the file-store pairing would repeat duckml's figure
-    for label, mode, store, name, env in pairings:
-        if mode not in duck_cache:
-            duck_cache[mode] = common.try_side("duckml", __name__, "duckml_side", {**cfg["duckml"], "mode": mode})
-        duck, duck_err = duck_cache[mode]
+        pairings = pairings[:3]  # without MLflow the file-store pairing would repeat duckml's figure
+    for label, mode, width, store, name, env in pairings:
+        if (mode, width) not in duck_cache:
+            duck_cache[mode, width] = common.try_side("duckml", __name__, "duckml_side",
+                                                      {**cfg["duckml"], "mode": mode, "width": width})
+        duck, duck_err = duck_cache[mode, width]
         if duck and "error" in duck:
             duck, duck_err = None, duck["error"]
         ml_mode = "log_metrics" if mode == "log_metrics" else "log_batch"
         ml, ml_err = common.try_side("mlflow", __name__, "mlflow_side",
-                                     {**cfg["mlflow"], "mode": ml_mode, "store": store}, env)
+                                     {**cfg["mlflow"], "mode": ml_mode, "store": store, "width": width}, env)
         notes = common.join_notes(
             duck_err, ml_err,
             f"duckml {cfg['duckml']['points']:,} points incl. flush()" if duck else "",
+            f"calls alone {duck['call_rate'] / 1e6:.2f}M points/s" if duck and duck.get("call_rate") else "",
             f"duckml.{duck['api']}(key, numpy array) x {KEYS} keys" if duck and duck.get("api") else "",
             f"MLflow {cfg['mlflow']['points']:,} points" if ml else "",
         )

@@ -1,19 +1,23 @@
 """PREDICT throughput and peak memory: duckml writing Parquet vs the hand-written floor and MLflow's pyfunc.
 
-Workload (issue 6): 2,000,000 rows x 20 float64 columns in one Parquet file (row groups of 122,880 rows, DuckDB's
-default), scored by RandomForestRegressor(50 trees, depth 10) and by LogisticRegression, both fitted on 20,000
-rows of a pandas DataFrame (so they carry feature names); 5,000 at 100k rows or fewer, where fitting the forest would
-otherwise take most of the smoke run (its trees still reach depth 10, so scoring costs about the same per row).
+Workload (issues 6 and 12): 2,000,000 rows of an ``id`` string column (a pass-through column, carried to the
+output untouched) and 20 float64 features in one Parquet file (row groups of 122,880 rows, DuckDB's default),
+scored by RandomForestRegressor(50 trees, depth 10), by LogisticRegression and by a StandardScaler +
+LogisticRegression pipeline, all fitted on 20,000 rows of a pandas DataFrame (so they carry feature names); 5,000
+at 100k rows or fewer, where fitting the forest would otherwise take most of the smoke run (its trees still reach
+depth 10, so scoring costs about the same per row).
 
 - duckml.predict(): ``duckml.predict("models:/bench-rf/1", data, output="out.parquet")``: the model resolved from
-  the store and loaded once; a private DuckDB reads the file and hands 16,384-row Arrow batches to 2 scoring
-  threads; pyarrow writes 65,536-row row groups, in source order. Every source column is written back.
+  the store and loaded once; a private DuckDB reads the file and hands 65,536-row Arrow batches to 2 scoring
+  threads; pyarrow writes 65,536-row row groups, in source order (float columns without a dictionary). Every
+  source column is written back.
 - SQL: ``COPY (FROM predict('models:/bench-rf/1', data)) TO 'out.parquet'`` through ``duckml.connect().sql``
   with ``preserve_insertion_order=false``: the scoring UDF runs on DuckDB's threads over its fixed 2,048-row
-  vectors (a forest pays its per-call overhead 8 times as often as with 16k batches).
-- floor: ``pyarrow.parquet.ParquetFile.iter_batches()`` (65,536 rows) -> ``batch.to_pandas()`` ->
-  ``model.predict`` -> ``ParquetWriter.write_batch`` with the same columns, single-threaded, as a careful
-  user would write it by hand.
+  vectors (a forest pays its per-call overhead 32 times as often as with 64k batches).
+- floor (the hand-written loop): ``pyarrow.parquet.ParquetFile.iter_batches()`` (65,536 rows) ->
+  ``batch.select(features).to_pandas()`` -> ``model.predict`` -> ``ParquetWriter.write_batch`` of the batch
+  with the prediction appended (``id`` included), pyarrow's default writer options, single-threaded, as a
+  careful user would write it by hand. The ratio printed is duckml's rate over the floor's.
 - MLflow pyfunc (issue 6): ``mlflow.pyfunc.load_model("models:/bench-rf/1").predict(pandas.read_parquet(data))``,
   then ``DataFrame.to_parquet`` with every source column plus ``prediction``. The same fitted models are logged by
   ``mlflow.sklearn.log_model`` (with the same input example, hence a signature that pyfunc enforces) into a
@@ -48,14 +52,15 @@ QUICK_ROWS = 100_000
 MIN_ROWS = 20_000
 TRAIN_ROWS, QUICK_TRAIN_ROWS = 20_000, 5_000
 FEATURES = [f"f{i:02d}" for i in range(20)]
-MODELS = {"rf": "RandomForestRegressor(50 trees, depth 10)", "lr": "LogisticRegression"}
+MODELS = {"rf": "RandomForestRegressor(50 trees, depth 10)", "lr": "LogisticRegression",
+          "pipe": "StandardScaler + LogisticRegression pipeline"}
 ROW_GROUP = 122_880
 WARMUP_ROWS = 10_000
 REPEATS = 3
 _MODULE = "bench_predict"  # not __name__, which is "__main__" when run as a script
 MLFLOW_NAME = "MLflow 3.17.2 pyfunc (SQLite)"
 # MLflow 3.17 saves sklearn models with skops and refuses a forest's Tree nodes unless told they are trusted
-SKOPS_TRUSTED = {"rf": ["sklearn.tree._tree.Tree"], "lr": None}
+SKOPS_TRUSTED = {"rf": ["sklearn.tree._tree.Tree"], "lr": None, "pipe": None}
 
 
 def rows_for(scale: str | int | float) -> int:
@@ -80,12 +85,14 @@ def _write(path: Path, n: int, seed: int) -> None:
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    schema = pa.schema([(f, pa.float64()) for f in FEATURES])
+    schema = pa.schema([("id", pa.string())] + [(f, pa.float64()) for f in FEATURES])
     with pq.ParquetWriter(path, schema) as writer:
         for start in range(0, n, ROW_GROUP):
             m = min(ROW_GROUP, n - start)
             block = rng.normal(size=(m, len(FEATURES)))
-            writer.write_table(pa.table({f: block[:, i] for i, f in enumerate(FEATURES)}, schema=schema))
+            ids = pa.array([f"row-{i:09d}" for i in range(start, start + m)], pa.string())
+            writer.write_table(pa.table({"id": ids, **{f: block[:, i] for i, f in enumerate(FEATURES)}},
+                                        schema=schema))
 
 
 def prepare(rows: int, folder: str) -> dict:
@@ -97,6 +104,8 @@ def prepare(rows: int, folder: str) -> dict:
     import pandas as pd
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     import duckml
 
@@ -110,7 +119,8 @@ def prepare(rows: int, folder: str) -> dict:
     weights = rng.normal(size=len(FEATURES))
     y = X.to_numpy() @ weights + rng.normal(size=len(X))
     fitted = {"rf": RandomForestRegressor(n_estimators=50, max_depth=10, random_state=0, n_jobs=1).fit(X, y),
-              "lr": LogisticRegression(max_iter=1000).fit(X, y > 0)}
+              "lr": LogisticRegression(max_iter=1000).fit(X, y > 0),
+              "pipe": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, y > 0)}
     duckml.set_store(root / "store.duckdb")
     out = {"data": str(data), "warmup": str(warm), "rows": rows, "store": str(root / "store.duckdb")}
     for key, model in fitted.items():
@@ -175,7 +185,7 @@ def floor_side(paths: dict, model: str) -> dict:
     def score(source: str) -> None:
         writer = None
         for batch in pq.ParquetFile(source).iter_batches():
-            prediction = pa.array(estimator.predict(batch.to_pandas()))  # float64, or bool labels
+            prediction = pa.array(estimator.predict(batch.select(FEATURES).to_pandas()))  # float64 or bool
             scored = pa.RecordBatch.from_arrays(batch.columns + [prediction],
                                                 names=batch.schema.names + ["prediction"])
             if writer is None:
@@ -204,7 +214,7 @@ def mlflow_prepare(paths: dict) -> dict:
     mlflow.set_tracking_uri(tracking_uri)
     # explicit: the default ./mlruns would land in the worker's scratch cwd, deleted when this process exits
     experiment_id = mlflow.create_experiment("bench-predict", artifact_location=(root / "mlartifacts").as_uri())
-    example = pd.read_parquet(paths["warmup"]).head()
+    example = pd.read_parquet(paths["warmup"], columns=FEATURES).head()
     uris = {}
     for key in MODELS:
         with open(paths[f"{key}_pickle"], "rb") as f:
@@ -232,7 +242,7 @@ def mlflow_side(paths: dict, model: str, mlflow_store: dict) -> dict:
 
     def score(source: str) -> None:
         frame = pd.read_parquet(source)
-        frame["prediction"] = pyfunc.predict(frame)
+        frame["prediction"] = pyfunc.predict(frame[FEATURES])
         frame.to_parquet(out, index=False)
 
     score(paths["warmup"])
@@ -278,7 +288,7 @@ def run(scale: str | int | float) -> list[dict]:
                 return common.median(values) if values else None
 
             duck_errors = errors["duckml_side"] + errors["sql_side"] + errors["floor_side"]
-            workload = f"predict {label}, {rows:,} x 20 -> Parquet"
+            workload = f"predict {label}, {rows:,} x (id + 20) -> Parquet"
             floor_note = f"median of {repeats}; floor: pyarrow iter_batches + predict + ParquetWriter, 1 thread"
             results.append(common.row(
                 f"{workload}: duckml.predict()", median("duckml_side", "rate"), median("floor_side", "rate"),

@@ -8,7 +8,7 @@ SELECT calls the scoring UDF whose return type fits the model (see duckml/scorin
 gives DOUBLE, a classifier with int classes BIGINT, one with string classes VARCHAR.
 
 The Python face resolves and plans the same way (raising duckml errors before anything runs), then lets
-a private in-memory DuckDB read, cast and pack the inputs in 16,384-row Arrow batches that a small thread
+a private in-memory DuckDB read, cast and pack the inputs in 65,536-row Arrow batches that a small thread
 pool scores in order (scoring.scored_batches): larger batches than a UDF's 2,048 rows, which a forest's
 per-call overhead needs to reach a hand-written loop's speed. The store is held only to record the lineage
 row, or for the whole job when the output is a table inside it.
@@ -41,7 +41,10 @@ MACROS = (
     f"CREATE OR REPLACE TEMP MACRO predict(model, src) AS TABLE FROM query({PLAN_UDF}(model, src, 'predict'));",
     f"CREATE OR REPLACE TEMP MACRO predict_proba(model, src) AS TABLE FROM query({PLAN_UDF}(model, src, 'proba'));",
 )
-BATCH_ROWS = 16_384  # rows per scoring call of the Python face (SQL's UDFs get DuckDB's fixed 2,048)
+# Rows per scoring call of the Python face (SQL's UDFs get DuckDB's fixed 2,048). A forest's per-call cost
+# (a joblib dispatch and input check per call, a Python call per tree) made 16,384-row batches cost ~11% more
+# CPU than 65,536 over 500k rows; linear models do not care, and 4 batches in flight stay ~50 MB.
+BATCH_ROWS = 65_536
 ROW_GROUP_ROWS = 65_536  # rows per written Parquet row group: bigger ones cost memory and time to buffer
 
 
@@ -313,13 +316,23 @@ def _lineage(con, found: ModelSource, source, output: str, kind: str, rows: int,
          started, finished])
 
 
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary-encoding: all but floating-point ones. Measured features and scores are
+    nearly all distinct, so their dictionary only grows the file, and building it (a hash per value) took
+    most of the time of writing a 2M x 20-float file (1.66 s of CPU against 0.37 s plain, and 413 MB
+    against 334 MB)."""
+    return [field.name for field in schema
+            if not (pa.types.is_floating(field.type)
+                    or (pa.types.is_list(field.type) and pa.types.is_floating(field.type.value_type)))]
+
+
 def _write_parquet(run: _Scoring, path: Path) -> None:
     """Stream into a temp file beside ``path``, then rename: a failed job leaves no half-written output."""
     import pyarrow.parquet as pq
 
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        with pq.ParquetWriter(partial, run.schema) as writer:
+        with pq.ParquetWriter(partial, run.schema, use_dictionary=_dictionary_columns(run.schema)) as writer:
             pending, size = [], 0
             for batch in run.batches():
                 pending.append(batch)
@@ -372,7 +385,7 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
         model_uri: any form ``load_model`` accepts (``models:/sales@champion``, ``runs:/<id>/model``…)
             or a local model folder.
         memory_limit: DuckDB's memory limit while it reads the source (``'512MB'``); the scoring side
-            holds at most ``2 * workers`` batches of 16,384 rows.
+            holds at most ``2 * workers`` batches of 65,536 rows.
         progress: called as ``progress(rows_done, rows_total)`` after each scored batch.
         workers: scoring threads (default: the CPU count, at most 4).
 

@@ -2,8 +2,8 @@
 
 Accepted: everything ``mlflow.search_runs(filter_string=...)`` accepts (``metrics.``, ``params.``,
 ``tags.``, ``attributes.``/``attribute.``/``attr.``/``run.``, ``datasets.``; ``= != < <= > >= LIKE ILIKE
-IN, NOT IN, IS [NOT] NULL``; keys quoted with "double quotes" or `backticks`; values in single or double
-quotes; ``AND``), plus ``OR``, ``NOT``, parentheses, ``IN``/``NOT IN`` on every key, and numeric
+IN, NOT IN, IS [NOT] NULL``; keys quoted with "double quotes" or `backticks`; the key type quoted with
+backticks, as in ```metric`.rmse``; values in single or double quotes; ``AND``), plus ``OR``, ``NOT``, parentheses, ``IN``/``NOT IN`` on every key, and numeric
 comparison of params/tags when the value is an unquoted number (``params.lr < 0.1``).
 
 No text from the filter ever reaches DuckDB: the compiler (``sqlgen``) emits fixed SQL fragments, and every
@@ -177,11 +177,12 @@ def _check(cmp: Comparison, target: str) -> Comparison:
 
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # word | quoted | number | op | ( | ) | , | end
-    text: str  # the source text (for quoted: the unescaped content)
+    kind: str  # word | quoted | number | op | ( | ) | , | end | entity (a backticked key type and its dot)
+    text: str  # the source text (for quoted and entity: the unescaped content)
     pos: int
     end: int
     quote: str = ""
+    key: str = ""  # entity only: the bare key right after the dot ("" when a quoted key follows)
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_.:/\-]*)?")
@@ -211,6 +212,12 @@ def _tokenize(text: str) -> list[_Token]:
                     j = k + 2
                     continue
                 break
+            if c == "`" and text.startswith(".", k + 1):  # MLflow's `metric`.key: a quoted key type
+                key = _BARE_KEY.match(text, k + 2)
+                end = key.end() if key else k + 2
+                tokens.append(_Token("entity", "".join(parts), i, end, c, key.group() if key else ""))
+                i = end
+                continue
             tokens.append(_Token("quoted", "".join(parts), i, k + 1, c))
             i = k + 1
         elif (m := _NUMBER.match(text, i)) and (c.isdigit() or c == "." or len(m.group()) > 1):
@@ -263,6 +270,8 @@ class _Parser:
     def _show(tok: _Token) -> str:
         if tok.kind == "end":
             return "the end of the filter"
+        if tok.kind == "entity":
+            return f"`{tok.text}`.{tok.key}"
         return f"{tok.quote}{tok.text}{tok.quote}" if tok.kind == "quoted" else repr(tok.text)
 
     def descend(self) -> None:
@@ -308,13 +317,16 @@ class _Parser:
         prefixes = TARGETS[self.target][0]
         if tok.kind == "quoted" and tok.quote in '"`':
             return "attribute", tok.text, tok  # MLflow reads a lone quoted name as an attribute
-        if tok.kind != "word":
+        if tok.kind == "entity":
+            prefix, key = tok.text, tok.key
+        elif tok.kind != "word":
             self.fail(f"expected a key such as metrics.rmse or params.model, found {self._show(tok)}", tok)
-        if "." not in tok.text:
+        elif "." not in tok.text:
             if tok.text.upper() in ("AND", "OR", "NOT", "IN", "LIKE", "ILIKE", "IS", "NULL"):
                 self.fail(f"expected a key such as metrics.rmse, found the keyword {tok.text.upper()}", tok)
             return "attribute", tok.text, tok
-        prefix, key = tok.text.split(".", 1)
+        else:
+            prefix, key = tok.text.split(".", 1)
         entity = prefixes.get(prefix.lower())
         if entity is None:
             self.fail(f"unknown key type {prefix!r}; use one of {', '.join(sorted(set(prefixes)))}", tok)

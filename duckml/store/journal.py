@@ -41,6 +41,10 @@ from duckml.store.journal_format import (CHECKSUMMED_SUFFIX, METRIC_BODY, METRIC
                                          stamp_metrics)
 
 
+# Value types that need no check before numpy stores them as float64 (bool, str, Decimal… take the checked path)
+_PLAIN_NUMBER_TYPES = frozenset({float, int, np.float64, np.float32, np.float16, np.int64, np.int32})
+_MAX_CACHED_ROWS = 64  # distinct (run, key set) row templates kept per segment
+
 # op codes of an event line
 INSERT = "i"  # insert a row unless its primary key exists (first write wins: params, creations)
 UPSERT = "u"  # insert or replace by primary key (tags, artifacts)
@@ -90,6 +94,8 @@ class JournalWriter:
         self.journal_dir = journal_dir
         self._lock = threading.Lock()
         self._series: dict[tuple[str, str], int] = {}
+        # (run_id, keys) -> a record array whose series ids are filled in, reused by write_metric_row
+        self._rows: dict[tuple[str, tuple], np.ndarray] = {}
         self._events_fd = -1
         self._metrics_fd = -1
         self._events_size = 0
@@ -107,6 +113,7 @@ class JournalWriter:
                 os.close(fd)
         self._events_fd = self._metrics_fd = -1
         self._series = {}
+        self._rows = {}
         self._lock = threading.Lock()
         self.segment = None
         self.points_written = 0
@@ -116,6 +123,7 @@ class JournalWriter:
         if self._metrics_fd >= 0:
             return
         self._series = {}
+        self._rows = {}
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         name = (f"{time.time_ns():020d}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
                 f"{CHECKSUMMED_SUFFIX}")
@@ -193,6 +201,7 @@ class JournalWriter:
                 os.close(fd)  # closing the .events fd releases the flock: the segment is then finished
         self._events_fd = self._metrics_fd = -1
         self._series = {}
+        self._rows = {}  # row templates hold series ids of the segment that is gone
 
     def write_event(self, op: str, table: str, row: dict) -> None:
         """Append one row change; returns once the bytes are in the OS (survives kill -9)."""
@@ -247,10 +256,49 @@ class JournalWriter:
             self._append_metrics(records.tobytes())
             self.points_written += len(records)
 
+    def write_metric_row(self, run_id: str, metrics: dict, step: int, timestamp_us: int) -> bool:
+        """Append one point per key of ``metrics`` (one step and time) in one write, if this segment has
+        already declared every key for the run and every value is a plain number.
+
+        Otherwise write nothing and return False: the caller then validates the call and uses
+        ``write_metrics``. Declared keys were validated when first written, so a known key set skips
+        validation, and the call's record array is reused, so a step costs one fill and one ``os.write``.
+        """
+        with self._lock:
+            if self._metrics_fd < 0:
+                return False
+            keys = tuple(metrics)
+            records = self._rows.get((run_id, keys))
+            if records is None:
+                series = self._series
+                try:
+                    ids = [series[(run_id, key)] for key in keys]
+                except KeyError:
+                    return False
+                if len(self._rows) >= _MAX_CACHED_ROWS:
+                    self._rows.clear()
+                records = np.zeros(len(keys), dtype=METRIC_DTYPE)
+                records["series"] = ids
+                self._rows[(run_id, keys)] = records
+            values = list(metrics.values())
+            if not _PLAIN_NUMBER_TYPES.issuperset(map(type, values)):
+                return False
+            try:
+                records["value"] = values
+            except OverflowError:  # an int beyond float64: the checked path reports it
+                return False
+            records["step"] = step
+            records["timestamp"] = timestamp_us
+            stamp_metrics(records)
+            self._append_metrics(records.tobytes())
+            self.points_written += len(records)
+            return True
+
     def close(self) -> None:
         """Close this process's segment; an ingest may then delete it once fully stored."""
         with self._lock:
             self._abandon_segment()
+            self._rows = {}
 
 
 _pack_body = METRIC_BODY.pack

@@ -358,18 +358,38 @@ def log_metric(run_id: str, key: str, value, step=None, timestamp=None, store: S
 
 
 def log_metrics(run_id: str, metrics: dict, step=None, timestamp=None, store: Store | None = None) -> None:
-    """Append one point to each metric in ``metrics``, all with the same step and timestamp."""
-    store = _store(store)
-    _active_state(store, run_id)
-    if not isinstance(metrics, dict):
+    """Append one point to each metric in ``metrics``, all with the same step and timestamp.
+
+    A bad key or value rejects the whole call before anything is written. Keys are validated once per
+    journal segment: a dict with the keys of an earlier call is written as one packed record block.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     for step in range(3):
+    ...         duckml.log_metrics({"loss": 1 / (step + 1), "acc": step / 3}, step=step)
+    >>> len(duckml.get_metric_history(run.info.run_id, "acc"))
+    3
+    """
+    store = store or get_store()
+    state = _runs(store).get(run_id)
+    if state is None or state.lifecycle_stage != "active":
+        _active_state(store, run_id)
+    if type(metrics) is not dict and not isinstance(metrics, dict):
         raise InvalidInputError(f"metrics must be a dict, got {type(metrics).__name__}")
-    keys = [validation.check_key(k, "metric key") for k in metrics]
-    values = [validation.check_metric_value(k, v) for k, v in metrics.items()]
-    if not keys:
-        return
-    store.journal.writer.write_metrics(run_id, keys, np.asarray(values, dtype=np.float64),
-                                       validation.check_step(step), validation.timestamp_us(timestamp))
-    store.maybe_ingest()
+    if step is None:
+        step = 0
+    elif type(step) is not int or not -(2**63) <= step < 2**63:
+        step = validation.check_step(step)
+    stamp = time.time_ns() // 1000 if timestamp is None else validation.timestamp_us(timestamp)
+    writer = store.journal.writer
+    if not writer.write_metric_row(run_id, metrics, step, stamp):
+        keys = [validation.check_key(k, "metric key") for k in metrics]
+        values = [validation.check_metric_value(k, v) for k, v in metrics.items()]
+        if not keys:
+            return
+        writer.write_metrics(run_id, keys, np.asarray(values, dtype=np.float64), step, stamp)
+    if writer.points_written >= store.next_ingest_at:
+        store.maybe_ingest()
 
 
 def log_metric_series(run_id: str, key: str, values, steps=None, timestamps=None,

@@ -15,6 +15,7 @@ from duckml.errors import (
     InvalidInputError,
     InvalidModelURIError,
     InvalidNameError,
+    ModelNotCompilableError,
     NotFoundError,
     ParamConflictError,
     QueryError,
@@ -84,6 +85,7 @@ _LAZY = {
     "update_registered_model": "duckml.registry", "update_model_version": "duckml.registry",
     "delete_registered_model": "duckml.registry", "resolve_model_uri": "duckml.registry",
     "predict": "duckml.prediction",
+    "compile_model": "duckml.compiled",
 }
 
 
@@ -102,7 +104,7 @@ __all__ = sorted(
     [
         "ActiveRun", "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus", "Store",
         "DuckmlError", "FilterSyntaxError", "InvalidInputError", "InvalidModelURIError", "InvalidNameError",
-        "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
+        "ModelNotCompilableError", "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
         "StoreLockedError", "UnsafePathError", "UntrustedModelError",
         "active_run", "connect", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
         "flush", "get_experiment_by_name", "get_metric_history", "get_run", "get_store", "last_active_run",

@@ -2,7 +2,7 @@
 
 Supported: Pipeline (its transform steps), ColumnTransformer (remainder drop/passthrough), StandardScaler,
 MinMaxScaler, SimpleImputer (with add_indicator), OneHotEncoder (handle_unknown ignore/error, drop), and
-'passthrough'/'drop'/None steps. The arithmetic is the transformer's own, in its order, in DOUBLE.
+'passthrough'/'drop'/None steps and identity FunctionTransformers (func=None). The arithmetic is the transformer's own, in its order, in DOUBLE.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def transform(step: Any, features: list[Feature], ctx: Context, where: str) -> l
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder, StandardScaler
 
     kind = type(step)
     if kind is Pipeline:
@@ -40,6 +40,8 @@ def transform(step: Any, features: list[Feature], ctx: Context, where: str) -> l
         return _simple_imputer(step, features, where)
     if kind is OneHotEncoder:
         return _one_hot(step, features, ctx, where)
+    if kind is FunctionTransformer and step.func is None:
+        return features  # the identity (ColumnTransformer stores remainder='passthrough' as one)
     raise refuse(step, where, "this transformer is not supported")
 
 

@@ -3,11 +3,10 @@
 Exactness rules (measured, see DUCKDB_FACTS "Compiling scikit-learn models to SQL"):
 - scikit-learn casts X to float32 and tests ``x32 <= threshold``; each test is written as ``x <= c`` on the
   double with ``c`` = :func:`emit.float32_cut` (the same rows go left, with no CAST per test).
-- A missing value (NULL) goes where the tree's ``missing_go_to_left`` says (trees and forests), and always
-  right in gradient boosting, whose predict loop tests ``NaN <= t`` (false) without looking at it; a tree
-  model that refuses NaN gives NULL.
+- A missing value (NULL) goes where the tree's ``missing_go_to_left`` says (trees and forests); a model
+  that refuses NaN (gradient boosting) gives NULL.
 - Sums follow scikit-learn's order: a forest adds tree by tree from zero and divides by the tree count,
-  boosting adds ``learning_rate * leaf`` (one product, precomputed here as numpy computes it) to the
+  boosting (which refuses NaN) adds ``learning_rate * leaf`` (one product, precomputed here as numpy computes it) to the
   initial raw score, stage by stage.
 """
 
@@ -166,6 +165,10 @@ def _boosted_scores(model: Any, features: list[Feature], where: str) -> list[str
             terms.append(tree_case(t, features, lambda i, t=t: number(rate * float(t.value[i, 0, 0])),
                                    False, where, model))
         scores.append(ordered_sum(terms))
+    if not _allows_nan(model):  # GradientBoosting refuses NaN in predict (its trees would send it right)
+        used = _used(model.estimators_[stage, k].tree_ for stage in range(model.estimators_.shape[0])
+                     for k in range(model.estimators_.shape[1]))
+        scores = [null_if_missing(s, features, used) for s in scores]
     return scores
 
 
@@ -177,7 +180,7 @@ def boosting_classifier(model: Any, features: list[Feature], where: str) -> tupl
     scores = _boosted_scores(model, features, where)
     if len(scores) == 1:
         p1 = stable_sigmoid(scores[0])
-        return [f"(1.0e0 - {p1})", p1], f"(CASE WHEN {scores[0]} >= 0.0e0 THEN 1 ELSE 0 END)"
+        return [f"(1.0e0 - {p1})", p1], f"(CASE WHEN {scores[0]} >= 0.0e0 THEN 1 WHEN {scores[0]} < 0.0e0 THEN 0 END)"
     return softmax(scores), argmax_index(scores)
 
 

@@ -1,0 +1,86 @@
+"""PREDICT without Python: registered models compiled into table macros stored in the DuckDB file.
+
+``compile_model("models:/sales@champion")`` stores ``predict_sales_champion(src)``, which any DuckDB client
+(the plain ``duckdb`` CLI, a BI tool) runs with no Python: every column of the Parquet ``src`` plus
+``prediction``, equal to scikit-learn's ``predict``. The compiler (duckml.compiler) does the SQL; this module
+resolves the model, stores the macro, records it in ``compiled_models`` and ``registry_events``, and tells
+``predict()`` which compiled form to use by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from duckml.compiler.macro import macro_name, table_macro
+from duckml.errors import InvalidInputError
+from duckml.model_loader import load_resolved, resolve_parsed
+from duckml.model_uri import parse_model_uri
+from duckml.registry import _Events, store_macro
+from duckml.store import get_store
+
+
+def compile_model(model_uri: str, macro: str | None = None) -> str:
+    """Compile a stored model to SQL and store it as a table macro; return the macro's name.
+
+    The default name is ``predict_<name>_<alias>`` (which then follows the alias when it moves) or
+    ``predict_<name>_v<version>``. Raises ModelNotCompilableError naming the step that has no exact SQL
+    form; nothing is stored then.
+
+    >>> duckml.compile_model("models:/sales-forecast@champion")  # doctest: +SKIP
+    'predict_sales_forecast_champion'
+    >>> duckml.connect().sql("SELECT * FROM store.predict_sales_forecast_champion('week.parquet')")  # doctest: +SKIP
+    """
+    if not isinstance(model_uri, str):
+        raise InvalidInputError(f"model_uri must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
+    parsed = parse_model_uri(model_uri)
+    store = get_store()
+    with store.read() as con:  # load outside the write lock: loading a big model takes a while
+        resolved = resolve_parsed(con, store, parsed)
+    model = load_resolved(resolved)
+    alias = parsed.alias if parsed.kind == "alias" else None
+    if macro is None:
+        if resolved.name is None:
+            macro = macro_name(None, fallback=f"run_{resolved.run_id[:12]}_{resolved.artifact_path}")
+        else:
+            macro = macro_name(resolved.name, alias=alias, version=None if alias else resolved.version)
+    definition = table_macro(macro, model, resolved.signature)
+    with store.write() as con:
+        current = resolve_parsed(con, store, parsed)
+        if current.source_uri != resolved.source_uri:  # the alias moved meanwhile: compile what it is now
+            resolved, model = current, load_resolved(current)
+            definition = table_macro(macro, model, resolved.signature)
+        store_macro(con, _Events(con) if resolved.name else None, definition, resolved, alias)
+    return definition.name
+
+
+@dataclass(frozen=True)
+class CompiledForm:
+    macro: str
+    prediction_sql: str
+    engine: str
+
+
+def compiled_form(con, name: str | None, version: int | None, source_uri: str) -> CompiledForm | None:
+    """The compiled form predict() should use for this model version (engine 'sql'), or None."""
+    try:
+        rows = con.execute(
+            "SELECT macro_name, prediction_sql, engine FROM compiled_models WHERE engine = 'sql' AND "
+            "((model_name = ? AND model_version = ?) OR (model_name IS NULL AND source_uri = ?)) "
+            "ORDER BY created_at DESC LIMIT 1", [name, version, source_uri]).fetchall()
+    except Exception:  # duckdb.CatalogException: a store from before compiled models
+        return None
+    return CompiledForm(*rows[0]) if rows else None
+
+
+def compiled_models(name: str | None = None):
+    """The ``compiled_models`` rows (all, or one model's) as a Polars frame, without the SQL text.
+
+    >>> duckml.compiled.compiled_models("sales-forecast")["macro_name"].to_list()  # doctest: +SKIP
+    ['predict_sales_forecast_champion']
+    """
+    where = "" if name is None else "WHERE model_name = ?"
+    with get_store().read() as con:
+        return con.execute(
+            "SELECT macro_name, model_name, model_version, model_alias, engine, node_count, prediction_type, "
+            f"sql_sha256, created_at FROM compiled_models {where} ORDER BY macro_name",
+            [] if name is None else [name]).pl()

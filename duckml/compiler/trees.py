@@ -54,19 +54,13 @@ def _allows_nan(model) -> bool:
         return False
 
 
-def null_if_missing(sql: str, features: list[Feature], used: set[int]) -> str:
-    """NULL when any used nullable feature is NULL: what a model that refuses NaN gives in SQL."""
-    nullable = [features[i].sql for i in sorted(used) if features[i].nullable]
+def null_if_missing(sql: str, features: list[Feature]) -> str:
+    """NULL when any nullable feature is NULL (used by the trees or not): scikit-learn refuses such a row
+    for a model that refuses NaN, and SQL gives NULL."""
+    nullable = [f.sql for f in features if f.nullable]
     if not nullable:
         return sql
     return f"(CASE WHEN {' OR '.join(f'{s} IS NULL' for s in nullable)} THEN NULL ELSE {sql} END)"
-
-
-def _used(trees) -> set[int]:
-    used = set()
-    for t in trees:
-        used.update(int(f) for f, child in zip(t.feature, t.children_left) if child != -1)
-    return used
 
 
 def _class_probabilities(tree, n_classes: int) -> np.ndarray:
@@ -83,7 +77,7 @@ def tree_regressor(model: Any, features: list[Feature], where: str) -> str:
     _single_output(model, tree, where)
     missing = _allows_nan(model)
     sql = tree_case(tree, features, lambda i: number(tree.value[i, 0, 0]), missing, where, model)
-    return sql if missing else null_if_missing(sql, features, _used([tree]))
+    return sql if missing else null_if_missing(sql, features)
 
 
 def tree_classifier(model: Any, features: list[Feature], where: str) -> tuple[list[str], str]:
@@ -99,9 +93,8 @@ def tree_classifier(model: Any, features: list[Feature], where: str) -> tuple[li
     probas = [tree_case(tree, features, lambda i, k=k: number(proba[i, k]), missing, where, model)
               for k in range(n_classes)]
     if not missing:
-        used = _used([tree])
-        index = null_if_missing(index, features, used)
-        probas = [null_if_missing(p, features, used) for p in probas]
+        index = null_if_missing(index, features)
+        probas = [null_if_missing(p, features) for p in probas]
     return probas, index
 
 
@@ -113,7 +106,7 @@ def forest_regressor(model: Any, features: list[Feature], where: str) -> str:
     missing = _allows_nan(model.estimators_[0])
     cases = [tree_case(t, features, lambda i, t=t: number(t.value[i, 0, 0]), missing, where, model) for t in trees]
     sql = f"({ordered_sum(cases)} / {number(float(len(trees)))})"
-    return sql if missing else null_if_missing(sql, features, _used(trees))
+    return sql if missing else null_if_missing(sql, features)
 
 
 def forest_classifier(model: Any, features: list[Feature], where: str) -> tuple[list[str], str]:
@@ -137,7 +130,7 @@ def forest_classifier(model: Any, features: list[Feature], where: str) -> tuple[
     probas = [f"({ordered_sum([f'{lookups[k][j]}[{positions[j]}]' for j in range(len(trees))])} / {count})"
               for k in range(n_classes)]
     if not missing:
-        probas = [null_if_missing(p, features, _used(trees)) for p in probas]
+        probas = [null_if_missing(p, features) for p in probas]
     return probas, argmax_index(probas)
 
 
@@ -166,9 +159,7 @@ def _boosted_scores(model: Any, features: list[Feature], where: str) -> list[str
                                    False, where, model))
         scores.append(ordered_sum(terms))
     if not _allows_nan(model):  # GradientBoosting refuses NaN in predict (its trees would send it right)
-        used = _used(model.estimators_[stage, k].tree_ for stage in range(model.estimators_.shape[0])
-                     for k in range(model.estimators_.shape[1]))
-        scores = [null_if_missing(s, features, used) for s in scores]
+        scores = [null_if_missing(s, features) for s in scores]
     return scores
 
 

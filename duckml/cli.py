@@ -309,9 +309,24 @@ def models_show(name, fmt):
     Example:
         duckml models show sales-forecast
     """
-    from duckml.registry import get_model_versions
+    from duckml.compiled import versions_with_engines
 
-    emit(get_model_versions(name), fmt)
+    emit(versions_with_engines(name), fmt)
+
+
+@models.command("compile")
+@click.argument("model_uri")
+@click.option("--macro", default=None, help="Macro name (default predict_<name>_<alias> or predict_<name>_v<N>).")
+def models_compile(model_uri, macro):
+    """Compile MODEL_URI to SQL and store it as a table macro any DuckDB client can run.
+
+    \b
+    Example:
+        duckml models compile models:/sales-forecast@champion
+        duckdb duckml.duckdb "SELECT * FROM predict_sales_forecast_champion('new_week.parquet')"
+    """
+    name = duckml.compile_model(model_uri, macro=macro)
+    click.echo(f"{name}: SELECT * FROM {name}('data.parquet')")
 
 
 @models.command("alias")

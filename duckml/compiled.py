@@ -84,3 +84,24 @@ def compiled_models(name: str | None = None):
             "SELECT macro_name, model_name, model_version, model_alias, engine, node_count, prediction_type, "
             f"sql_sha256, created_at FROM compiled_models {where} ORDER BY macro_name",
             [] if name is None else [name]).pl()
+
+
+def versions_with_engines(name: str):
+    """``registry.get_model_versions(name)`` plus, per version, its compiled macros and the engine
+    predict() uses by itself ("sql" when a compiled form wins, else "udf").
+
+    >>> duckml.compiled.versions_with_engines("sales-forecast").select("version", "engine")  # doctest: +SKIP
+    """
+    import polars as pl
+
+    from duckml.registry import get_model_versions
+
+    versions = get_model_versions(name)
+    with get_store().read() as con:
+        rows = con.execute("SELECT model_version, list(macro_name ORDER BY macro_name), bool_or(engine = 'sql') "
+                           "FROM compiled_models WHERE model_name = ? GROUP BY model_version", [name]).fetchall()
+    macros = {v: m for v, m, _ in rows}
+    sql = {v: s for v, _, s in rows}
+    return versions.with_columns(
+        pl.Series("compiled_macros", [macros.get(v, []) for v in versions["version"]], dtype=pl.List(pl.String)),
+        pl.Series("engine", ["sql" if sql.get(v) else "udf" for v in versions["version"]], dtype=pl.String))

@@ -104,8 +104,8 @@ __all__ = sorted(
     [
         "ActiveRun", "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus", "Store",
         "DuckmlError", "FilterSyntaxError", "InvalidInputError", "InvalidModelURIError", "InvalidNameError",
-        "ModelNotCompilableError", "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
-        "StoreLockedError", "UnsafePathError", "UntrustedModelError",
+        "ModelNotCompilableError", "NotFoundError", "ParamConflictError", "QueryError", "RunStateError",
+        "SchemaError", "StoreError", "StoreLockedError", "UnsafePathError", "UntrustedModelError",
         "active_run", "connect", "create_experiment", "delete_experiment", "delete_run", "delete_tag", "end_run",
         "flush", "get_experiment_by_name", "get_metric_history", "get_run", "get_store", "last_active_run",
         "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "resolve_store_path",

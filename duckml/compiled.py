@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
 from duckml.compiler.macro import macro_name, table_macro
 from duckml.errors import InvalidInputError
 from duckml.model_loader import load_resolved, resolve_parsed
@@ -67,7 +69,7 @@ def compiled_form(con, name: str | None, version: int | None, source_uri: str) -
             "SELECT macro_name, prediction_sql, engine FROM compiled_models WHERE engine = 'sql' AND "
             "((model_name = ? AND model_version = ?) OR (model_name IS NULL AND source_uri = ?)) "
             "ORDER BY created_at DESC LIMIT 1", [name, version, source_uri]).fetchall()
-    except Exception:  # duckdb.CatalogException: a store from before compiled models
+    except duckdb.CatalogException:  # a store file from before compiled models, read by an older reader
         return None
     return CompiledForm(*rows[0]) if rows else None
 

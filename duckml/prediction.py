@@ -85,8 +85,9 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
 
 
 def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
-    """(ResolvedModel, compiled form or None) through the store. Inside a store query (the macro is being bound on the store's own,
-    busy connection) the store is already attached, so read it through a cursor instead of re-opening it."""
+    """(ResolvedModel, compiled form or None) through the store. Inside a store query (the macro is being
+    bound on the store's own, busy connection) the store is already attached, so read it through a cursor
+    instead of re-opening it."""
     from duckml import compiled, model_loader
 
     if con is not None:

@@ -50,8 +50,8 @@ def _input_feature(column: str, duckdb_type: str) -> Feature:
     t = duckdb_type.upper()
     name = quote_ident(column)
     if t in ("FLOAT", "DOUBLE"):
-        # NaN and NULL are one thing to scikit-learn's NaN-aware steps; NULL is what SQL handles
-        return Feature(f"nullif(CAST({name} AS DOUBLE), CAST('NaN' AS DOUBLE))", "num")
+        # may hold NaN: steps that compare or fill turn it into NULL first (core.as_null)
+        return Feature(f"CAST({name} AS DOUBLE)", "num", nan=True)
     if t in _NUMERIC_TYPES or t.startswith("DECIMAL"):
         return Feature(f"CAST({name} AS DOUBLE)", "num")
     if t == "VARCHAR" or t.startswith("ENUM"):

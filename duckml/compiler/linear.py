@@ -15,12 +15,23 @@ def decision(coef: np.ndarray, intercept: float, features: list[Feature]) -> str
     """``X @ coef + intercept`` for one row of coefficients.
 
     A zero coefficient is skipped only where its feature can never be NULL, so a NULL input still gives a
-    NULL score (scikit-learn refuses NaN in a linear model)."""
+    NULL score (scikit-learn refuses NaN in a linear model). The one-hot columns of one encoded feature are
+    weighed by one CASE (x·c is c or 0 for x in {0, 1}; only the order of additions differs, by ulps)."""
     terms = []
+    groups: dict[str, list[str]] = {}
     for c, f in zip(coef, features):
         if c == 0.0 and not f.nullable:
             continue
+        if f.onehot is not None:
+            compared, literal = f.onehot
+            if compared not in groups:
+                groups[compared] = []
+                terms.append(compared)  # a placeholder keeping the group's place among the terms
+            test = f"{compared} IS NULL" if literal is None else f"{compared} = {literal}"
+            groups[compared].append(f"WHEN {test} THEN {number(c)}")
+            continue
         terms.append(f"({f.sql} * {number(c)})")
+    terms = [f"(CASE {' '.join(groups[t])} ELSE 0.0e0 END)" if t in groups else t for t in terms]
     return f"({balanced_sum(terms)} + {number(intercept)})" if terms else number(intercept)
 
 
@@ -58,7 +69,7 @@ def argmax_index(scores: list[str]) -> str:
     """0-based index of the first largest score (numpy.argmax)."""
     if len(scores) == 2:
         return f"(CASE WHEN {scores[1]} > {scores[0]} THEN 1 WHEN {scores[1]} <= {scores[0]} THEN 0 END)"
-    whens = [f"WHEN {scores[0]} IS NULL THEN NULL"]
+    whens = [f"WHEN {scores[0]} IS NULL OR isnan({scores[0]}) THEN NULL"]
     for i in range(len(scores) - 1):
         # the first i that is >= every later score is the first maximum (see the tests)
         condition = " AND ".join(f"{scores[i]} >= {scores[j]}" for j in range(i + 1, len(scores)))
@@ -80,6 +91,8 @@ def logistic(model: Any, features: list[Feature], where: str) -> tuple[list[str]
             raise refuse(model, where, "binary with more than one coefficient row")
         z = decision(coef[0], intercept[0], features)
         p1 = stable_sigmoid(z)
-        return [f"(1.0e0 - {p1})", p1], f"(CASE WHEN {z} > 0.0e0 THEN 1 WHEN {z} <= 0.0e0 THEN 0 END)"
+        # NaN sorts above +inf in DuckDB: `z <= +inf` keeps a NaN score (a NaN input) out of class 1
+        return [f"(1.0e0 - {p1})", p1], (f"(CASE WHEN {z} <= 0.0e0 THEN 0 WHEN {z} <= CAST('Infinity' AS DOUBLE) "
+                                         "THEN 1 END)")
     scores = [decision(coef[k], intercept[k], features) for k in range(coef.shape[0])]
     return softmax(scores), argmax_index(scores)

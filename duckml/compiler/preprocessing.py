@@ -2,7 +2,8 @@
 
 Supported: Pipeline (its transform steps), ColumnTransformer (remainder drop/passthrough), StandardScaler,
 MinMaxScaler, SimpleImputer (with add_indicator), OneHotEncoder (handle_unknown ignore/error, drop), and
-'passthrough'/'drop'/None steps and identity FunctionTransformers (func=None). The arithmetic is the transformer's own, in its order, in DOUBLE.
+'passthrough'/'drop'/None steps and identity FunctionTransformers (func=None). The arithmetic is the
+transformer's own, in its order, in DOUBLE.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from duckml.compiler.core import Context, Feature, refuse
+from duckml.compiler.core import Context, Feature, as_null, refuse
 from duckml.compiler.emit import number, quote_literal
 
 
@@ -61,7 +62,7 @@ def _standard_scaler(step, features: list[Feature]) -> list[Feature]:
             sql = f"({sql} - {number(step.mean_[i])})"
         if step.scale_ is not None and step.with_std:
             sql = f"({sql} / {number(step.scale_[i])})"
-        out.append(Feature(sql, "num", f.nullable))
+        out.append(Feature(sql, "num", f.nullable, f.nan))
     return out
 
 
@@ -70,11 +71,13 @@ def _min_max_scaler(step, features: list[Feature]) -> list[Feature]:
     low, high = (number(v) for v in step.feature_range)
     out = []
     for i, f in enumerate(features):
+        if step.clip:
+            f = as_null(f)  # np.clip keeps NaN; DuckDB would clip it to the top of the range
         sql = f"(({f.sql} * {number(step.scale_[i])}) + {number(step.min_[i])})"
         if step.clip:
             # a CASE, not least/greatest, which skip NULL instead of keeping it
             sql = f"(CASE WHEN {sql} < {low} THEN {low} WHEN {sql} > {high} THEN {high} ELSE {sql} END)"
-        out.append(Feature(sql, "num", f.nullable))
+        out.append(Feature(sql, "num", f.nullable, f.nan))
     return out
 
 
@@ -86,6 +89,7 @@ def _simple_imputer(step, features: list[Feature], where: str) -> list[Feature]:
     if not _is_missing_marker(step.missing_values):
         raise refuse(step, where, f"missing_values={step.missing_values!r} (only NaN/None, which SQL sees as "
                                   "NULL, can be matched exactly)")
+    features = [as_null(f) for f in features]
     out = []
     for i, f in enumerate(features):
         statistic = step.statistics_[i]
@@ -132,6 +136,7 @@ def _one_hot(step, features: list[Feature], ctx: Context, where: str) -> list[Fe
     drop = getattr(step, "drop_idx_", None)
     out = []
     for i, (categories, f) in enumerate(zip(step.categories_, features)):
+        f = as_null(f)
         missing = [j for j, c in enumerate(categories) if _is_missing_marker(c)]
         if len(missing) > 1:
             raise refuse(step, where, f"feature {i} has both None and NaN as categories")
@@ -152,7 +157,7 @@ def _one_hot(step, features: list[Feature], ctx: Context, where: str) -> list[Fe
                 sql = f"(CASE WHEN {x} = {literals[j]} THEN 1.0e0 ELSE 0.0e0 END)"
             else:
                 sql = f"(CASE WHEN {x} IS NULL THEN 1.0e0 ELSE 0.0e0 END)" if f.nullable else "0.0e0"
-            out.append(Feature(sql, "num", False))
+            out.append(Feature(sql, "num", False, onehot=(x, literals.get(j))))
         if step.handle_unknown == "error":
             known = ", ".join(literals[j] for j in present)
             unknown = f"NOT ({x} IN ({known}))" if known else "TRUE"

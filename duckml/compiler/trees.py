@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from duckml.compiler.core import Feature, refuse
+from duckml.compiler.core import Feature, as_null_all, refuse
 from duckml.compiler.emit import float32_cut, number, ordered_sum
 from duckml.compiler.linear import argmax_index, softmax, stable_sigmoid
 
@@ -24,6 +24,7 @@ from duckml.compiler.linear import argmax_index, softmax, stable_sigmoid
 def tree_case(tree: Any, features: list[Feature], leaf: Callable[[int], str], missing: bool,
               where: str, model: Any) -> str:
     """One fitted ``tree_`` as a CASE expression; ``leaf(node)`` gives each leaf's SQL."""
+    features = as_null_all(features)
     left, right = tree.children_left, tree.children_right
     feature, threshold = tree.feature, tree.threshold
     go_left = getattr(tree, "missing_go_to_left", None)
@@ -57,7 +58,7 @@ def _allows_nan(model) -> bool:
 def null_if_missing(sql: str, features: list[Feature]) -> str:
     """NULL when any nullable feature is NULL (used by the trees or not): scikit-learn refuses such a row
     for a model that refuses NaN, and SQL gives NULL."""
-    nullable = [f.sql for f in features if f.nullable]
+    nullable = [f.sql for f in as_null_all(features) if f.nullable]
     if not nullable:
         return sql
     return f"(CASE WHEN {' OR '.join(f'{s} IS NULL' for s in nullable)} THEN NULL ELSE {sql} END)"

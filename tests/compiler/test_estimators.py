@@ -260,3 +260,40 @@ def test_deep_tree_and_many_trees_stay_under_the_expression_depth_limit():
     assert_same(deep, X.head(300), proba=False)
     many = GradientBoostingRegressor(n_estimators=1200, max_depth=1, learning_rate=0.05, random_state=0).fit(X, Y)
     assert_same(many, X.head(300), proba=False)
+
+
+# -- NaN stored in Parquet (not NULL) -----------------------------------------------------------------
+def _parquet_rows(tmp_path, frame, model):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nan.parquet"
+    # arrays from numpy keep NaN as a value (pandas' to_parquet would write NULL)
+    pq.write_table(pa.table({c: pa.array(frame[c].to_numpy()) for c in frame.columns}), path)
+    con = duckdb.connect()
+    types = [(n, t) for n, t, *_ in con.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+    compiled = compile_sklearn(model, types)
+    assert con.execute(f"SELECT count(*) FROM '{path}' WHERE isnan(a)").fetchone()[0] > 0
+    return [r[0] for r in con.execute(f"SELECT {compiled.prediction} FROM '{path}'").fetchall()]
+
+
+def test_nan_in_parquet_routes_through_trees_like_sklearn(tmp_path):
+    model = DecisionTreeRegressor(max_depth=8, random_state=0).fit(_with_nan(X), Y)
+    probe = _with_nan(X, seed=11)
+    np.testing.assert_allclose(_parquet_rows(tmp_path, probe, model), model.predict(probe), rtol=1e-12)
+
+
+@pytest.mark.parametrize("target", [Y_BOOL, Y_STR], ids=["binary", "multinomial"])
+def test_nan_in_parquet_gives_no_label_from_a_logistic_model(tmp_path, target):
+    model = LogisticRegression(max_iter=500).fit(X, target)
+    probe = _with_nan(X, seed=12)
+    got = _parquet_rows(tmp_path, probe, model)
+    missing = probe.isna().any(axis=1).to_numpy()
+    assert all(g is None for g, m in zip(got, missing) if m)
+    assert [g for g, m in zip(got, missing) if not m] == model.predict(probe[~missing]).tolist()
+
+
+def test_nan_in_parquet_is_filled_by_the_imputer(tmp_path):
+    model = make_pipeline(SimpleImputer(), MinMaxScaler(clip=True), Ridge()).fit(_with_nan(X), Y)
+    probe = _with_nan(X, seed=13)
+    np.testing.assert_allclose(_parquet_rows(tmp_path, probe, model), model.predict(probe), rtol=1e-9)

@@ -23,7 +23,7 @@ otherwise take minutes), SQL against the UDF path. The ratio is SQL / UDF: above
 use it; ``duckml.compiler.macro.SQL_NODE_LIMIT`` is set from this table.
 
 Scale: ``run("full")`` 2M rows (crossover 100k), ``run("quick")`` 50k (crossover 20k).
-Standalone: ``python benchmarks/bench_compile.py [--quick]``.
+Standalone: ``python benchmarks/bench_compile.py [--quick] [--headline]`` (``--headline``: no crossover).
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ def udf_side(paths: dict, key: str) -> dict:
     return {"rate": _rows(paths, key) / seconds, "seconds": seconds}
 
 
-def run(scale: str | int | float) -> list[dict]:
+def run(scale: str | int | float, headline_only: bool = False) -> list[dict]:
     """Headline rows (compiled SQL vs the floor) and the crossover rows (compiled SQL vs the UDF path)."""
     import tempfile
 
@@ -259,7 +259,7 @@ def run(scale: str | int | float) -> list[dict]:
                                   f"iter_batches + predict + ParquetWriter; {paths['nodes'][key]} tree nodes; "
                                   f"compile {paths['compile_seconds'][key]:.2f} s"),
                 "hand-written floor"))
-        for key, (family, trees, depth) in CROSSOVER.items():
+        for key, (family, trees, depth) in ({} if headline_only else CROSSOVER).items():
             m = measure(key, ["sql_side", "udf_side", "floor_side"], 1)
             floor = f"; floor {m['floor_side']:,.0f} rows/s" if m["floor_side"] else ""
             results.append(common.row(
@@ -273,7 +273,7 @@ def run(scale: str | int | float) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     scale = "quick" if "--quick" in argv else "full"
-    for r in run(scale):
+    for r in run(scale, headline_only="--headline" in argv):
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "-"
         duck = f"{r['duckml']:,.0f}" if r["duckml"] else "-"
         base = f"{r['baseline']:,.0f}" if r["baseline"] else "-"

@@ -12,9 +12,11 @@ from typing import Any
 from duckml.compiler.emit import quote_ident
 from duckml.errors import ModelNotCompilableError
 
-# Measured by benchmarks/bench_compile.py (2M rows × 20 columns, 2 cores): nested-CASE ensembles beat the
-# Python UDF up to roughly this many tree nodes in all; above it predict() keeps the UDF by itself.
-SQL_NODE_LIMIT = 1_000
+# Measured by benchmarks/bench_compile.py (100k rows × 20 columns, 2 shared cores): nested-CASE ensembles beat
+# the Python UDF path up to a few hundred tree nodes in all (forest 10×depth 4, 310 nodes: 1.17×; boosting
+# 30×depth 3, 450 nodes: 0.97×; forest 10×depth 6, 1,270 nodes: 0.56×), and one depth-8 tree (511 nodes) beats
+# the hand-written loop 1.2×. Above the limit predict() keeps the UDF by itself; the macro still works.
+SQL_NODE_LIMIT = 512
 
 
 @dataclass(frozen=True)

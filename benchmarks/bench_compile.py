@@ -22,7 +22,7 @@ count is what SQL's cost follows) on ``CROSS_ROWS`` rows (100,000 at full scale:
 otherwise take minutes), SQL against the UDF path. The ratio is SQL / UDF: above 1, SQL wins and predict() should
 use it; ``duckml.compiler.macro.SQL_NODE_LIMIT`` is set from this table.
 
-Scale: ``run("full")`` 2M rows (crossover 100k), ``run("quick")`` 50k (crossover 20k).
+Scale: ``run("full")`` 2M rows (crossover 100k), ``run("quick")`` 20k (crossover 5k rows, two small ensembles).
 Standalone: ``python benchmarks/bench_compile.py [--quick] [--headline]`` (``--headline``: no crossover).
 """
 
@@ -36,9 +36,10 @@ if __package__ in (None, ""):  # `python benchmarks/bench_compile.py`
 
 from benchmarks import common  # noqa: E402
 
-FULL_ROWS, QUICK_ROWS = 2_000_000, 50_000
-FULL_CROSS_ROWS, QUICK_CROSS_ROWS = 100_000, 20_000
-TRAIN_ROWS = 20_000
+FULL_ROWS, QUICK_ROWS = 2_000_000, 20_000
+FULL_CROSS_ROWS, QUICK_CROSS_ROWS = 100_000, 5_000
+TRAIN_ROWS, QUICK_TRAIN_ROWS = 20_000, 3_000
+QUICK_CROSSOVER = ("rf_10x4", "gb_30x3")  # the smoke scale fits and scores two small ensembles only
 ROW_GROUP = 122_880
 WARMUP_ROWS = 10_000
 FLOATS = [f"f{i:02d}" for i in range(20)]
@@ -77,7 +78,7 @@ def _write(path: Path, n: int, seed: int, with_text: bool) -> None:
             writer.write_table(pa.table(columns, schema=schema))
 
 
-def prepare(rows: int, cross_rows: int, folder: str) -> dict:
+def prepare(rows: int, cross_rows: int, folder: str, crossover: list[str], train_rows: int) -> dict:
     """Write the files, fit every model, pickle it for the floor, log and register it, compile the ones the
     SQL side runs (untimed: compiling is a one-off)."""
     import pickle
@@ -106,8 +107,8 @@ def prepare(rows: int, cross_rows: int, folder: str) -> dict:
     _write(files["cross_data"], cross_rows, 3, False)
     _write(files["warmup"], WARMUP_ROWS, 4, False)
     _write(files["ct_warmup"], WARMUP_ROWS, 5, True)
-    train = pd.read_parquet(files["data"]).head(TRAIN_ROWS)
-    ct_train = pd.read_parquet(files["ct_data"]).head(TRAIN_ROWS)
+    train = pd.read_parquet(files["data"]).head(train_rows)
+    ct_train = pd.read_parquet(files["ct_data"]).head(train_rows)
     rng = np.random.default_rng(0)
     y = train.to_numpy() @ rng.normal(size=len(FLOATS)) + rng.normal(size=len(train))
     ct_y = np.nan_to_num(ct_train[CT_FLOATS].to_numpy()) @ rng.normal(size=len(CT_FLOATS)) + \
@@ -118,7 +119,8 @@ def prepare(rows: int, cross_rows: int, folder: str) -> dict:
     models = {"lr": (LogisticRegression(max_iter=1000).fit(train, y > 0), train),
               "ct": (make_pipeline(preprocess, Ridge()).fit(ct_train, ct_y), ct_train),
               "tree": (DecisionTreeRegressor(max_depth=8, random_state=0).fit(train, y), train)}
-    for key, (family, trees, depth) in CROSSOVER.items():
+    for key in crossover:
+        family, trees, depth = CROSSOVER[key]
         estimator = (RandomForestRegressor(n_estimators=trees, max_depth=depth, random_state=0, n_jobs=1)
                      if family == "RandomForest" else
                      GradientBoostingRegressor(n_estimators=trees, max_depth=depth, random_state=0))
@@ -237,8 +239,10 @@ def run(scale: str | int | float, headline_only: bool = False) -> list[dict]:
     repeats = 1 if quick else 3
     results = []
     with tempfile.TemporaryDirectory(prefix="duckml-bench-compile-") as folder:
+        crossover = [] if headline_only else list(QUICK_CROSSOVER if quick else CROSSOVER)
         paths = common.run_side("duckml", _MODULE, "prepare",
-                                {"rows": rows, "cross_rows": cross_rows, "folder": folder})
+                                {"rows": rows, "cross_rows": cross_rows, "folder": folder, "crossover": crossover,
+                                 "train_rows": QUICK_TRAIN_ROWS if quick else TRAIN_ROWS})
 
         def measure(key: str, sides: list[str], times: int) -> dict[str, float | None]:
             got = {side: [] for side in sides}
@@ -259,7 +263,8 @@ def run(scale: str | int | float, headline_only: bool = False) -> list[dict]:
                                   f"iter_batches + predict + ParquetWriter; {paths['nodes'][key]} tree nodes; "
                                   f"compile {paths['compile_seconds'][key]:.2f} s"),
                 "hand-written floor"))
-        for key, (family, trees, depth) in ({} if headline_only else CROSSOVER).items():
+        for key in crossover:
+            family, trees, depth = CROSSOVER[key]
             m = measure(key, ["sql_side", "udf_side", "floor_side"], 1)
             floor = f"; floor {m['floor_side']:,.0f} rows/s" if m["floor_side"] else ""
             results.append(common.row(

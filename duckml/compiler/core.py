@@ -31,7 +31,8 @@ def as_null(feature: Feature) -> Feature:
     if not feature.nan:
         return feature
     # isnan, not nullif(x, NaN): with a Parquet column's min/max statistics (which leave NaN out) DuckDB
-    # folds `x = NaN` to false, and NaN would slip through (measured on duckdb 1.5.5)
+    # folds comparisons of the raw column, NaN rows included (`x = NaN` to false, `NaN <= 5.0` to true when
+    # the column's max is below 5; measured on duckdb 1.5.5). isnan is evaluated, and the CASE hides the stats.
     return Feature(f"(CASE WHEN isnan({feature.sql}) THEN NULL ELSE {feature.sql} END)", feature.kind, True)
 
 

@@ -91,8 +91,9 @@ def logistic(model: Any, features: list[Feature], where: str) -> tuple[list[str]
             raise refuse(model, where, "binary with more than one coefficient row")
         z = decision(coef[0], intercept[0], features)
         p1 = stable_sigmoid(z)
-        # NaN sorts above +inf in DuckDB: `z <= +inf` keeps a NaN score (a NaN input) out of class 1
-        return [f"(1.0e0 - {p1})", p1], (f"(CASE WHEN {z} <= 0.0e0 THEN 0 WHEN {z} <= CAST('Infinity' AS DOUBLE) "
-                                         "THEN 1 END)")
+        # isnan first: a NaN score (a NaN input) has no label, and DuckDB may fold a comparison of NaN
+        # using Parquet statistics that leave NaN out (see core.as_null)
+        return [f"(1.0e0 - {p1})", p1], (f"(CASE WHEN {z} IS NULL OR isnan({z}) THEN NULL "
+                                         f"WHEN {z} > 0.0e0 THEN 1 ELSE 0 END)")
     scores = [decision(coef[k], intercept[k], features) for k in range(coef.shape[0])]
     return softmax(scores), argmax_index(scores)

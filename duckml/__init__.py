@@ -15,6 +15,7 @@ from duckml.errors import (
     InvalidInputError,
     InvalidModelURIError,
     InvalidNameError,
+    ModelNotCompilableError,
     NotFoundError,
     ParamConflictError,
     QueryError,
@@ -54,6 +55,7 @@ _LAZY = {
     "update_registered_model": "duckml.models.registry", "update_model_version": "duckml.models.registry",
     "delete_registered_model": "duckml.models.registry", "resolve_model_uri": "duckml.models.registry",
     "predict": "duckml.scoring.prediction",
+    "compile_model": "duckml.models.compiled",
 }
 
 
@@ -73,7 +75,7 @@ __all__ = sorted(
         "Experiment", "LifecycleStage", "Run", "RunData", "RunInfo", "RunStatus",
         "DuckmlError", "FilterSyntaxError", "InvalidInputError", "InvalidModelURIError", "InvalidNameError",
         "NotFoundError", "ParamConflictError", "QueryError", "RunStateError", "SchemaError", "StoreError",
-        "StoreLockedError", "StoreNotFoundError", "UnsafePathError", "UntrustedModelError",
+        "StoreLockedError", "StoreNotFoundError", "UnsafePathError", "UntrustedModelError", "ModelNotCompilableError",
     ]
     + list(_LAZY)
 )

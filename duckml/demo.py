@@ -133,7 +133,22 @@ def run_demo(directory: str | None = None, echo=print) -> Path:
                   FROM predict('models:/sales-forecast@champion', '{source}')""")
     echo("\nPREDICT with the champion into table `forecasts` (first rows):")
     echo(_show(store.sql("SELECT * FROM forecasts ORDER BY store LIMIT 5").pl()))
+    # PREDICT without Python: the champion compiled to a table macro stored in the file, run by a plain
+    # duckdb connection (what a BI tool or the duckdb CLI does; no duckml, no scikit-learn involved)
+    macro = duckml.compile_model("models:/sales-forecast@champion")
     duckml.flush()
+    store.release()
+    import duckdb
+
+    plain = duckdb.connect(str(store_path), read_only=True)
+    try:
+        week = plain.execute(f"SELECT store, round(prediction, 1) AS forecast_sales FROM {macro}(?) "
+                             "ORDER BY store LIMIT 5", [str(root / "new_week.parquet")]).pl()
+    finally:
+        plain.close()
+    echo(f"\nThe champion compiled to SQL ({macro}); a plain duckdb connection scores the new week:")
+    echo(_show(week))
     echo(f"\nOpen it yourself:  duckdb -readonly {store_path}  then  SELECT * FROM runs_overview;")
+    echo(f"                   SELECT * FROM {macro}('{root / 'new_week.parquet'}');")
     echo(f"or:                duckml --store {store_path} runs list --order-by 'metrics.rmse ASC'")
     return store_path

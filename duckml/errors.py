@@ -79,3 +79,10 @@ class UntrustedModelError(DuckmlError, ValueError):
 
 class QueryError(InvalidInputError):
     """SQL given to ``Store.sql`` / ``duckml sql`` failed; the message is DuckDB's."""
+
+
+class ModelNotCompilableError(InvalidInputError):
+    """A fitted model (or one of its steps) has no exact SQL form; the message names the class or step.
+
+    duckml never approximates: such a model keeps scoring through the Python UDF path.
+    """

@@ -29,6 +29,11 @@ def test_demo_tells_the_whole_story(tmp_path):
     forecasts = con.execute("SELECT count(*), count(DISTINCT store), min(forecast_sales) > 0 "
                             "FROM forecasts").fetchone()
     assert forecasts == (30, 30, True)
+    compiled = con.execute("SELECT f.forecast_sales, c.prediction FROM forecasts f JOIN "
+                           f"predict_sales_forecast_champion('{tmp_path / 'demo' / 'new_week.parquet'}') c "
+                           "USING (store)").fetchall()
+    assert len(compiled) == 30 and all(abs(a - b) <= 1e-9 * max(1.0, abs(a)) for a, b in compiled)
+    assert "predict_sales_forecast_champion" in result.output
     con.close()
 
 

@@ -325,10 +325,25 @@ def models_show(name, fmt):
     Example:
         duckml models show sales-forecast
     """
-    from duckml.models.registry import get_model_versions
+    from duckml.models.compiled import versions_with_engines
 
-    frame = get_model_versions(name)
+    frame = versions_with_engines(name)
     emit(frame.columns, frame.rows(), fmt)
+
+
+@models.command("compile")
+@click.argument("model_uri")
+@click.option("--macro", default=None, help="Macro name (default predict_<name>_<alias> or predict_<name>_v<N>).")
+def models_compile(model_uri, macro):
+    """Compile MODEL_URI to SQL and store it as a table macro any DuckDB client can run.
+
+    \b
+    Example:
+        duckml models compile models:/sales-forecast@champion
+        duckdb duckml.duckdb "SELECT * FROM predict_sales_forecast_champion('new_week.parquet')"
+    """
+    name = duckml.compile_model(model_uri, macro=macro)
+    click.echo(f"{name}: SELECT * FROM {name}('data.parquet')")
 
 
 @models.command("alias")

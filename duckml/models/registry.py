@@ -35,6 +35,7 @@ from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of 
     resolve_model_uri,
 )
 from duckml.models.uri import check_alias, check_model_name, check_version, parse_model_uri
+from duckml.sqlquote import quote_ident
 from duckml.store import get_store
 from duckml.tracking.validation import check_key, check_text, param_value
 
@@ -165,8 +166,47 @@ def set_registered_model_alias(name: str, alias: str, version) -> None:
         before = con.execute("SELECT version FROM model_aliases WHERE name = ? AND alias = ?",
                              [name, alias]).fetchall()
         con.execute("INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?)", [name, alias, version])
-        _Events(con).add(name, "alias_set", version=version, alias=alias,
-                         detail=f"moved from version {before[0][0]}" if before else None)
+        events = _Events(con)
+        events.add(name, "alias_set", version=version, alias=alias,
+                   detail=f"moved from version {before[0][0]}" if before else None)
+        _follow_alias_macros(con, events, name, alias)
+
+
+# -- compiled macros (duckml.models.compiled) -------------------------------------------------------------------
+def store_macro(con, events: _Events | None, definition, resolved: ResolvedModel, alias: str | None) -> None:
+    """Create (or replace) a compiled model's table macro and its ``compiled_models`` row in ``con``'s
+    write transaction, with a registry event when the model is registered."""
+    con.execute(definition.statement)
+    con.execute("INSERT OR REPLACE INTO compiled_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [definition.name, resolved.name, resolved.version, alias, resolved.source_uri, definition.engine,
+                 definition.node_count, definition.prediction_type, definition.prediction_sql, definition.sha256,
+                 utcnow()])
+    if events is not None and resolved.name is not None:
+        events.add(resolved.name, "macro_compiled", version=resolved.version, alias=alias,
+                   detail=f"{definition.name} (engine {definition.engine}, sha256 {definition.sha256[:12]})")
+
+
+def _follow_alias_macros(con, events: _Events, name: str, alias: str) -> None:
+    """Recompile the macros made from ``name@alias`` for the version it now points to. A version that
+    cannot be compiled drops the macro (an event says why): it must never keep scoring the old version."""
+    macros = [r[0] for r in con.execute("SELECT macro_name FROM compiled_models WHERE model_name = ? AND "
+                                        "model_alias = ? ORDER BY macro_name", [name, alias]).fetchall()]
+    if not macros:
+        return
+    from duckml.compiler.macro import table_macro
+    from duckml.errors import ModelNotCompilableError
+
+    resolved = resolve_parsed(con, get_store(), parse_model_uri(f"models:/{name}@{alias}"))
+    model = load_resolved(resolved)
+    for macro in macros:
+        try:
+            definition = table_macro(macro, model, resolved.signature)
+        except ModelNotCompilableError as e:
+            con.execute(f"DROP MACRO TABLE IF EXISTS {quote_ident(macro)}")
+            con.execute("DELETE FROM compiled_models WHERE macro_name = ?", [macro])
+            events.add(name, "macro_dropped", version=resolved.version, alias=alias, detail=f"{macro}: {e}")
+            continue
+        store_macro(con, events, definition, resolved, alias)
 
 
 def delete_registered_model_alias(name: str, alias: str) -> None:

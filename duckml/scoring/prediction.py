@@ -60,7 +60,8 @@ class ModelSource:
 
 # -- resolving models and sources ----------------------------------------------------------------------
 def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None = None):
-    """(ModelSpec, ModelSource) for a model URI or a local model folder; each model loads once per process."""
+    """(ModelSpec, ModelSource, compiled form or None) for a model URI or a local model folder; each model
+    loads once per process. The compiled form is the stored SQL predict() uses by itself (duckml.models.compiled)."""
     if isinstance(model_uri, os.PathLike) or (isinstance(model_uri, str) and _is_model_folder(model_uri)):
         directory = Path(model_uri).resolve()
         key = str(directory)
@@ -72,12 +73,12 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
             meta = model_format.read_metadata(directory)
             spec = scoring.make_spec(key, model_format.load_model(directory), meta.signature, f"model at {key}")
             scoring.add_model(spec)
-        return spec, found
+        return spec, found, None
     if not isinstance(model_uri, str):
         raise InvalidInputError(f"model must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
     from duckml.models import loader as model_loader
 
-    resolved = _lookup(model_uri, con)
+    resolved, compiled = _lookup(model_uri, con)
     found = ModelSource(model_uri, resolved.name, resolved.version, resolved.run_id)
     key = str(resolved.model_file)  # content-addressed: one key per model file, whatever URI named it
     spec = scoring.cached_model(key)
@@ -86,12 +87,14 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
                  else f"model {resolved.source_uri!r}")
         spec = scoring.make_spec(key, model_loader.load_resolved(resolved), resolved.signature, label)
         scoring.add_model(spec)
-    return spec, found
+    return spec, found, compiled
 
 
 def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
-    """Resolve through the store. Inside a store query (the macro is being bound on the store's own,
-    busy connection) the store is already attached, so read it through a cursor instead of re-opening it."""
+    """(ResolvedModel, compiled form or None) through the store. Inside a store query (the macro is being
+    bound on the store's own, busy connection) the store is already attached, so read it through a cursor
+    instead of re-opening it."""
+    from duckml.models import compiled
     from duckml.models import loader as model_loader
 
     if con is not None:
@@ -105,7 +108,9 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
                 cursor.execute("USE store")
                 parsed = parse_model_uri(model_uri)
                 try:
-                    return model_loader.resolve_parsed(cursor, get_store(row[0][0]), parsed)
+                    resolved = model_loader.resolve_parsed(cursor, get_store(row[0][0]), parsed)
+                    return resolved, compiled.compiled_form(cursor, resolved.name, resolved.version,
+                                                            resolved.source_uri)
                 except NotFoundError as e:
                     if parsed.kind != "run":
                         raise
@@ -114,7 +119,11 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
                                         "duckml.flush())") from None
         finally:
             cursor.close()
-    return model_loader.resolve_model_uri(model_uri)
+    resolved = model_loader.resolve_model_uri(model_uri)
+    from duckml.store import get_store
+
+    with get_store().read() as read:
+        return resolved, compiled.compiled_form(read, resolved.name, resolved.version, resolved.source_uri)
 
 
 def _is_model_folder(text: str) -> bool:
@@ -168,12 +177,25 @@ class Plan:
     found: ModelSource
     source: str | list[str]
     columns: dict[str, str]
+    compiled: object | None = None  # duckml.models.compiled.CompiledForm
+
+    @property
+    def engine(self) -> str:
+        """"sql" when the stored compiled form scores, "udf" when the Python UDF does."""
+        return "sql" if self.compiled is not None else "udf"
+
+    def compiled_sql(self, source_sql: str) -> str:
+        scoring.struct_sql(self.spec, self.columns)  # the UDF path's checks: every input present, castable
+        return (f"SELECT {scoring._star(self.columns, ['prediction'])}, {self.compiled.prediction_sql} AS prediction "
+                f"FROM {source_sql}")
 
     def macro_sql(self, proba: bool = False) -> str:
         """The SELECT the macros hand to ``query()``, which takes no parameters: the model key and the
         paths are literals through quote_literal (every quote doubled, so each stays one literal)."""
         source = (quote_literal(self.source) if isinstance(self.source, str)
                   else "[" + ", ".join(quote_literal(s) for s in self.source) + "]")
+        if self.compiled is not None and not proba:
+            return self.compiled_sql(f"read_parquet({source})")
         return scoring.select_sql(self.spec, self.columns, f"read_parquet({source})",
                                   quote_literal(self.spec.key), proba=proba)
 
@@ -185,8 +207,8 @@ def plan(model_uri: str | os.PathLike, source, con: duckdb.DuckDBPyConnection | 
     'SELECT *, _duckml_predict_double(\'/…/model.skops\', struct_pack("x" := "x")) AS prediction FROM …'
     """
     source = _check_source(source)
-    spec, found = _resolve(model_uri, con)
-    return Plan(spec, found, source, _source_columns(source))
+    spec, found, compiled = _resolve(model_uri, con)
+    return Plan(spec, found, source, _source_columns(source), compiled)
 
 
 # -- SQL registration ---------------------------------------------------------------------------------
@@ -257,13 +279,19 @@ class _Scoring:
                                         f"'512MB': {e}") from None
         self._progress = progress
         self._total = _total_rows(job.source) if progress is not None else None
-        sql, feeding = scoring.input_sql(job.spec, job.columns, "read_parquet(?)")
+        if job.compiled is not None:  # DuckDB computes the predictions itself: no UDF, no scoring threads
+            sql, feeding = job.compiled_sql("read_parquet(?)"), None
+        else:
+            sql, feeding = scoring.input_sql(job.spec, job.columns, "read_parquet(?)")
         try:
             reader = self._con.execute(sql, [job.source]).to_arrow_reader(BATCH_ROWS)
         except duckdb.Error as e:
             self._con.close()
             raise _translate(e, job) from e
-        self.schema, self._batches = scoring.scored_batches(job.spec, reader, feeding, workers)
+        if feeding is None:
+            self.schema, self._batches = reader.schema, _closing(reader)
+        else:
+            self.schema, self._batches = scoring.scored_batches(job.spec, reader, feeding, workers)
 
     def batches(self):
         try:
@@ -282,6 +310,10 @@ class _Scoring:
     def close(self) -> None:
         self._batches.close()
         self._con.close()
+
+
+def _closing(reader):
+    yield from reader
 
 
 _RESERVED = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
@@ -304,16 +336,17 @@ def _check_table_name(name: str) -> str:
     return name
 
 
-def _lineage(con, found: ModelSource, source, output: str, kind: str, rows: int, started, finished) -> None:
+def _lineage(con, found: ModelSource, source, output: str, kind: str, rows: int, started, finished,
+             engine: str = "udf") -> None:
     def absolute(path: str) -> str:
         return path if "://" in path else os.path.abspath(path)
 
     source = absolute(source) if isinstance(source, str) else json.dumps([absolute(s) for s in source])
     con.execute(
         "INSERT INTO predictions (prediction_id, model_name, model_version, model_uri, run_id, source, output, "
-        "output_kind, row_count, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "output_kind, row_count, started_at, finished_at, engine) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [uuid.uuid4().hex, found.name, found.version, found.uri, found.run_id, source, output, kind, rows,
-         started, finished])
+         started, finished, engine])
 
 
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -418,11 +451,11 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
         if path is not None:
             _write_parquet(run, path)
             with get_store().write() as con:
-                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, utcnow())
+                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, utcnow(), job.engine)
         else:
             with get_store().write() as con:
                 _write_table(run, con, table)
-                _lineage(con, job.found, job.source, table, "table", run.rows, started, utcnow())
+                _lineage(con, job.found, job.source, table, "table", run.rows, started, utcnow(), job.engine)
         return None
     finally:
         run.close()

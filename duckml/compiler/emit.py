@@ -1,0 +1,139 @@
+"""SQL text for numbers, names and sums, written so DuckDB computes exactly what numpy computes.
+
+- A bare ``0.123`` is a DECIMAL in DuckDB, so every float is written in e-notation (``1.23e-1``): DuckDB
+  parses that as the DOUBLE with the same bits (Python's ``repr`` is the shortest round-trip form).
+  Negatives are parenthesized so ``x - -1e0`` never becomes a comment or a parse surprise.
+- A long ``a + b + c …`` chain nests one level per term and hits DuckDB's expression depth limit (1000).
+  Where the order of additions changes the result (tree ensembles: scikit-learn adds tree by tree),
+  :func:`ordered_sum` uses ``list_sum([...])``, which adds left to right (checked bit for bit in the
+  tests) at a depth of one; elsewhere (dot products, whose BLAS order is unspecified anyway)
+  :func:`balanced_sum` keeps the depth logarithmic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from duckml.errors import ModelNotCompilableError
+
+
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier (every ``"`` doubled), so any column name stays one name.
+
+    >>> quote_ident('a"b') == '"a""b"'
+    True
+    """
+    if "\0" in name:
+        raise ModelNotCompilableError(f"column name {name!r} contains a NUL character")
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    """A single-quoted SQL string literal (every ``'`` doubled).
+
+    >>> quote_literal("it's")
+    "'it''s'"
+    """
+    if "\0" in text:
+        raise ModelNotCompilableError(f"string {text!r} contains a NUL character")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def number(value: float) -> str:
+    """A DOUBLE literal with exactly the bits of ``value``.
+
+    >>> number(0.1), number(-2.5), number(1e300)
+    ('0.1e0', '(-2.5e0)', '1e+300')
+    """
+    value = float(value)
+    if math.isnan(value):
+        return "CAST('NaN' AS DOUBLE)"
+    if math.isinf(value):
+        return "CAST('Infinity' AS DOUBLE)" if value > 0 else "CAST('-Infinity' AS DOUBLE)"
+    text = repr(value)
+    if "e" not in text:
+        text = text + "e0"  # keeps repr's exact digits; 0.1e0 is a DOUBLE, 0.1 a DECIMAL
+    return f"({text})" if text.startswith("-") else text
+
+
+def integer(value: int) -> str:
+    """A BIGINT literal.
+
+    >>> integer(-3)
+    'CAST(-3 AS BIGINT)'
+    """
+    return f"CAST({int(value)} AS BIGINT)"
+
+
+def label(value: Any, sql_type: str) -> str:
+    """A class label as a literal of the prediction column's type."""
+    if sql_type == "BIGINT":
+        return integer(value)
+    if sql_type == "DOUBLE":
+        return number(value)
+    if sql_type == "BOOLEAN":
+        return "TRUE" if bool(value) else "FALSE"
+    return quote_literal(str(value))
+
+
+def label_type(classes: np.ndarray) -> str:
+    """The DuckDB type of labels of this numpy kind (the UDF path's mapping, see scoring._output_kind)."""
+    return {"i": "BIGINT", "u": "BIGINT", "b": "BOOLEAN", "f": "DOUBLE"}.get(np.asarray(classes).dtype.kind, "VARCHAR")
+
+
+def balanced_sum(terms: Sequence[str]) -> str:
+    """``t1 + t2 + …`` nested as a balanced tree: depth log2(n) instead of n.
+
+    >>> balanced_sum(["a", "b", "c"])
+    '(a + (b + c))'
+    """
+    if not terms:
+        return number(0.0)
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return f"({balanced_sum(terms[:middle])} + {balanced_sum(terms[middle:])})"
+
+
+def ordered_sum(terms: Sequence[str]) -> str:
+    """``((t1 + t2) + t3) + …`` in exactly that order, at depth one: ``list_sum`` adds left to right."""
+    if len(terms) == 1:
+        return terms[0]
+    return f"list_sum([{', '.join(terms)}])"
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def float32_cut(threshold: float) -> float:
+    """The double ``c`` with ``float32(x) <= threshold`` exactly when ``x <= c``, for every double ``x``.
+
+    scikit-learn's trees cast inputs to float32 and compare them with a double threshold. Rounding to
+    float32 is monotonic, so the rows going left are those up to the rounding boundary just above the
+    largest float32 ``f <= threshold``: the midpoint between ``f`` and the next float32, included when a
+    tie rounds down to ``f`` (ties go to the even one). Comparing the raw double with ``c`` avoids a
+    CAST per comparison.
+
+    >>> x = 0.30000001192092896  # float32(0.3)
+    >>> float32_cut(0.3) >= 0.3 and float32_cut(x) > x
+    True
+    """
+    t = float(threshold)
+    if math.isnan(t):
+        raise ModelNotCompilableError("a tree threshold is NaN")
+    if math.isinf(t):
+        return t
+    if t < -_FLOAT32_MAX:
+        raise ModelNotCompilableError(f"tree threshold {t!r} is below the float32 range")
+    below = np.float32(min(t, _FLOAT32_MAX))
+    if float(below) > t:
+        below = np.nextafter(below, np.float32(-np.inf), dtype=np.float32)
+    with np.errstate(over="ignore"):  # the float32 above the largest one is inf: 2**128 stands in for it
+        above = np.nextafter(below, np.float32(np.inf), dtype=np.float32)
+    upper = 2.0 ** 128 if math.isinf(float(above)) else float(above)
+    middle = (float(below) + upper) / 2.0  # exact: two adjacent float32 differ in one more bit than float32 has
+    even = int(np.array(below, dtype=np.float32).view(np.uint32)) & 1 == 0
+    return middle if even else float(np.nextafter(middle, -np.inf))

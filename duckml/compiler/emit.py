@@ -117,8 +117,8 @@ def float32_cut(threshold: float) -> float:
     tie rounds down to ``f`` (ties go to the even one). Comparing the raw double with ``c`` avoids a
     CAST per comparison.
 
-    >>> x = 0.30000001192092896  # float32(0.3)
-    >>> float32_cut(0.3) >= 0.3 and float32_cut(x) > x
+    >>> x = 0.30000001192092896  # float32(0.3), just above the double 0.3
+    >>> float32_cut(0.3) < 0.3 < x < float32_cut(x)  # the double 0.3 rounds up past a 0.3 threshold
     True
     """
     t = float(threshold)

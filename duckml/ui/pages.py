@@ -124,7 +124,7 @@ def run(request: Request) -> Response:
         preview = _preview(store, run_id, wanted)
     chart_data = {"runs": [{"run_id": run_id, "name": detail["run_name"] or run_id[:8],
                             "params": dict(detail["params"])}],
-                  "keys": [m["key"] for m in detail["metrics"]],
+                  "keys": [m["key"] for m in detail["metrics"] if m["count"] > 1],
                   "running": detail["status"] == "RUNNING"}
     return _render(request, "run.html", {"run": detail, "preview": preview, "chart_data": chart_data})
 
@@ -162,7 +162,8 @@ def compare(request: Request) -> Response:
     params = queries.run_params(_store(request), [r["run_id"] for r in data["runs"]])
     chart_data = {"runs": [{"run_id": r["run_id"], "name": params[r["run_id"]]["name"],
                             "params": params[r["run_id"]]["params"]} for r in data["runs"]],
-                  "keys": data["history_keys"], "rows": data["rows"], "running": data["running"]}
+                  "keys": list(data["history_keys"]), "owners": data["history_keys"], "rows": data["rows"],
+                  "running": data["running"]}
     diff_only = request.query_params.get("diff") == "1"
 
     def link(**changes) -> str:

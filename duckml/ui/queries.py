@@ -315,9 +315,10 @@ def compare(store, run_ids: list[str]) -> dict:
         if missing:
             raise NotFoundError(f"run {missing[0]!r} does not exist")
         cells = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).fetchall()
-        counts = con.execute("""SELECT key, max(count) FROM (SELECT run_id, key, count(*) AS count FROM metrics
-                                WHERE list_contains(?::VARCHAR[], run_id) GROUP BY run_id, key) GROUP BY key
-                                ORDER BY key""", [ids]).fetchall()
+        counts = con.execute("""SELECT key, list(run_id), max(count) FROM (
+                                    SELECT run_id, key, count(*) AS count FROM metrics
+                                    WHERE list_contains(?::VARCHAR[], run_id) GROUP BY run_id, key)
+                                GROUP BY key ORDER BY key""", [ids]).fetchall()
     rows: dict[tuple[str, str], dict] = {}
     for kind, key, run_id, value in cells:
         rows.setdefault((kind, key), {"kind": kind, "key": key, "values": {}})["values"][run_id] = value
@@ -334,7 +335,8 @@ def compare(store, run_ids: list[str]) -> dict:
     return {
         "runs": [dict(zip(("run_id", "run_name", "status", "experiment_name"), r)) for r in runs],
         "rows": table,
-        "history_keys": [k for k, n in counts if n > 1],
+        # metric key -> the runs that have it, for keys with a history (more than one point somewhere)
+        "history_keys": {k: [i for i in ids if i in set(owners)] for k, owners, n in counts if n > 1},
         "running": any(r[2] == "RUNNING" for r in runs),
     }
 

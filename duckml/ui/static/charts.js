@@ -33,7 +33,8 @@
     return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
   }
 
-  async function fetchSeries(runId, key, points, range) {
+  async function fetchSeries(runId, key, points, range, owners) {
+    if (owners && !owners.includes(runId)) return null;
     let url = `/api/runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}?points=${points}`;
     if (range) url += `&step_from=${Math.floor(range[0])}&step_to=${Math.ceil(range[1])}`;
     const response = await fetch(url);
@@ -109,10 +110,10 @@
     return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
-  async function drawChart(box, key, runs, opts, range) {
+  async function drawChart(box, key, runs, opts, range, owners) {
     const width = Math.max(300, box.clientWidth - 16);
     const points = Math.min(5000, Math.round(width * 2));
-    const histories = await Promise.all(runs.map((r) => fetchSeries(r.run_id, key, points, range)));
+    const histories = await Promise.all(runs.map((r) => fetchSeries(r.run_id, key, points, range, owners)));
     const built = build(runs, histories, opts);
     const old = box._uplot;
     if (old) { old.destroy(); charts.splice(charts.indexOf(old), 1); }
@@ -124,11 +125,12 @@
     if (!built) return;
     const fg = duckml.css("--fg"), grid = duckml.css("--grid");
     const axis = { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
+    const yValues = (u, ticks) => ticks.map((v) => (v === 0 ? "0" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(1) : +v.toPrecision(4) + ""));
     const hover = document.getElementById("hover-params") || box.querySelector(".hover");
     const u = new uPlot({
       width, height: 220, series: built.series, bands: built.bands,
       scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
-      axes: [axis, { ...axis, size: 60 }],
+      axes: [axis, { ...axis, size: 64, values: yValues }],
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: false }, focus: { prox: 24 } },
       focus: { alpha: 0.5 },
@@ -138,7 +140,7 @@
           const lo = u.posToVal(u.select.left, "x"), hi = u.posToVal(u.select.left + u.select.width, "x");
           u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
           duckml.setParam("zoom_" + key, `${Math.floor(lo)}-${Math.ceil(hi)}`);
-          drawChart(box, key, runs, opts, [lo, hi]);
+          drawChart(box, key, runs, opts, [lo, hi], owners);
         }],
         setSeries: [(u, i) => { if (i !== null && i > 0) u._focusedRun = built.lineOf[i - 1]; }],
         setCursor: [(u) => {
@@ -153,7 +155,20 @@
       },
     }, built.data, box.querySelector(".plot"));
     u.over.addEventListener("mouseleave", () => { hover.style.display = "none"; });
-    u.over.addEventListener("dblclick", () => { duckml.setParam("zoom_" + key, null); drawChart(box, key, runs, opts, null); });
+    u.over.addEventListener("dblclick", () => { duckml.setParam("zoom_" + key, null); drawChart(box, key, runs, opts, null, owners); });
+    const legend = box.querySelector(".legend");
+    legend.textContent = "";
+    if (runs.length > 1) {
+      runs.forEach((r, i) => {
+        if (!histories[i]) return;
+        const item = document.createElement("span");
+        const swatch = document.createElement("span");
+        swatch.className = `swatch-${i % 12}`;
+        swatch.textContent = "■ ";
+        item.append(swatch, r.name);
+        legend.appendChild(item);
+      });
+    }
     box._uplot = u;
     charts.push(u);
   }
@@ -188,9 +203,11 @@
       note.className = "note";
       const plot = document.createElement("div");
       plot.className = "plot";
-      box.append(title, note, plot);
+      const legend = document.createElement("div");
+      legend.className = "legend";
+      box.append(title, note, plot, legend);
       root.appendChild(box);
-      drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null).catch((e) => { note.textContent = String(e); });
+      drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners ? data.owners[key] : null).catch((e) => { note.textContent = String(e); });
     });
   }
 

@@ -31,10 +31,9 @@
     // value -> pixel between lo and hi; categorical columns spread their sorted distinct values
     if (col.numeric) {
       const xs = col.values.map(num).filter(isFinite);
-      let min = Math.min(...xs), max = Math.max(...xs);
-      if (min === max) { min -= 1; max += 1; }
-      const f = (v) => (isFinite(num(v)) ? lo + (hi - lo) * (num(v) - min) / (max - min) : null);
-      f.ticks = [min, max].map((v) => [f(v), fmt(v)]);
+      const min = Math.min(...xs), max = Math.max(...xs);
+      const f = (v) => (!isFinite(num(v)) ? null : max === min ? (lo + hi) / 2 : lo + (hi - lo) * (num(v) - min) / (max - min));
+      f.ticks = (max === min ? [min] : [min, max]).map((v) => [f(v), fmt(v)]);
       return f;
     }
     const cats = [...new Set(col.values.filter((v) => v !== null).map(String))].sort();
@@ -82,10 +81,20 @@
     const scales = axes.map((c) => scaleOf(c, height - bottom, top));
     const color = colorScale(target.values);
     data.runs.forEach((run, i) => {
-      const pts = axes.map((c, a) => [60 + a * gap, scales[a](c.values[i])]).filter((p) => p[1] !== null);
-      if (pts.length < 1) return;
-      const line = el("polyline", { points: pts.map((p) => p.join(",")).join(" "), fill: "none", stroke: color(target.values[i]), "stroke-width": 2, opacity: 0.85 }, svg);
-      title(line, `${run.name}: ${target.key} = ${target.values[i]}`);
+      // a run lacking a value breaks its line there rather than pretend a value
+      const pts = axes.map((c, a) => [60 + a * gap, scales[a](c.values[i])]);
+      let piece = [];
+      const flush = () => {
+        if (piece.length > 1) {
+          const line = el("polyline", { points: piece.map((p) => p.join(",")).join(" "), fill: "none", stroke: color(target.values[i]), "stroke-width": 2, opacity: 0.85 }, svg);
+          title(line, `${run.name}: ${target.key} = ${target.values[i]}`);
+        } else if (piece.length === 1) {
+          el("circle", { cx: piece[0][0], cy: piece[0][1], r: 3, fill: color(target.values[i]) }, svg);
+        }
+        piece = [];
+      };
+      pts.forEach((p) => { if (p[1] === null) flush(); else piece.push(p); });
+      flush();
     });
     axes.forEach((c, a) => {
       const x = 60 + a * gap;
@@ -102,16 +111,20 @@
     const cols = columns(data).filter((c) => c.numeric);
     if (cols.length < 1) { root.textContent = "No numeric params or metrics."; return; }
     const q = duckml.params();
-    const metrics = cols.filter((c) => c.kind === "metric");
-    const xs = cols.find((c) => c.name === q.get("sx")) || cols.find((c) => c.kind === "param") || cols[0];
-    const ys = cols.find((c) => c.name === q.get("sy")) || metrics.find((c) => c !== xs) || cols[cols.length - 1];
+    // default: the two most complete columns that differ, params before metrics
+    const present = (c) => c.values.filter((v) => isFinite(num(v))).length;
+    const ranked = [...cols].sort((a, b) => present(b) - present(a) || (a.kind === "param" ? -1 : 1) + (b.kind === "param" ? 1 : -1));
+    const useful = ranked.filter((c) => c.differs);
+    const pool = useful.length >= 2 ? useful : ranked;
+    const xs = cols.find((c) => c.name === q.get("sx")) || pool[0];
+    const ys = cols.find((c) => c.name === q.get("sy")) || pool.find((c) => c !== xs && c.kind === "metric") || pool.find((c) => c !== xs) || xs;
     fillSelect(form.sx, cols.map((c) => c.name), xs.name);
     fillSelect(form.sy, cols.map((c) => c.name), ys.name);
     form.onchange = () => { duckml.setParam("sx", form.sx.value); duckml.setParam("sy", form.sy.value); scatter(data); };
-    const width = Math.max(380, Math.min(640, root.clientWidth || 520)), height = 300, pad = 48;
+    const width = Math.max(380, Math.min(680, root.clientWidth || 520)), height = 300, pad = 48, right = 110;
     root.textContent = "";
     const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "scatter" }, root);
-    const fx = scaleOf(xs, pad, width - 16), fy = scaleOf(ys, height - pad, 16);
+    const fx = scaleOf(xs, pad, width - right), fy = scaleOf(ys, height - pad, 16);
     el("line", { x1: pad, x2: width - 16, y1: height - pad, y2: height - pad, class: "axis" }, svg);
     el("line", { x1: pad, x2: pad, y1: 16, y2: height - pad, class: "axis" }, svg);
     fx.ticks.forEach(([x, label]) => text(svg, x, height - pad + 14, label, { "text-anchor": "middle" }));

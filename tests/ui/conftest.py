@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 with warnings.catch_warnings():  # Starlette 1.0 nudges towards httpx2; httpx is what is installed
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 import duckml

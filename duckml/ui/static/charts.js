@@ -9,7 +9,7 @@
   function options() {
     const q = duckml.params();
     return {
-      x: q.get("x") === "time" ? "time" : "step",
+      x: ["time", "relative"].includes(q.get("x")) ? q.get("x") : "step",
       log: q.get("log") === "1",
       smooth: Math.min(0.99, Math.max(0, parseFloat(q.get("smooth") || "0") || 0)),
       band: q.get("band") !== "0",
@@ -48,7 +48,14 @@
     const tables = [], owners = [];
     histories.forEach((h, i) => {
       if (!h || !h.step.length) return;
-      const x = opts.x === "time" ? h.timestamp.map((t) => t / 1000) : h.step;
+      let x = h.step;
+      if (opts.x !== "step") {
+        // seconds (absolute, or since the run's first point); points logged in the same millisecond are
+        // spread by a microsecond so that x keeps increasing, which uPlot needs
+        const origin = opts.x === "relative" ? h.timestamp[0] : 0;
+        x = [];
+        h.timestamp.forEach((t, j) => { const v = (t - origin) / 1000; x.push(j && v <= x[j - 1] ? x[j - 1] + 1e-6 : v); });
+      }
       const clean = (ys) => ys.map((v) => (opts.log && v !== null && v <= 0 ? null : v));
       tables.push([x, clean(h.value), clean(h.min), clean(h.max)]);
       owners.push(i);
@@ -85,7 +92,8 @@
   function hoverText(u, idx, runs, built, opts, key) {
     if (idx === null || idx === undefined) return "";
     const x = u.data[0][idx];
-    const head = opts.x === "time" ? new Date(x * 1000).toISOString().replace("T", " ").slice(0, 19) : `step ${x}`;
+    const head = opts.x === "time" ? new Date(x * 1000).toISOString().replace("T", " ").slice(0, 23)
+      : opts.x === "relative" ? `${fmt(x)} s` : `step ${x}`;
     const lines = [`<b>${escapeHtml(key)}</b> · ${head}`];
     const focused = u.cursor.idx !== null && u._focusedRun !== undefined ? u._focusedRun : null;
     built.lineOf.forEach((runIndex, k) => {
@@ -125,14 +133,15 @@
     if (!built) return;
     const fg = duckml.css("--fg"), grid = duckml.css("--grid");
     const axis = { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
-    const yValues = (u, ticks) => ticks.map((v) => (v === 0 ? "0" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(1) : +v.toPrecision(4) + ""));
+    const yValues = (u, ticks) => ticks.map((v) => (v === null ? "" : v === 0 ? "0" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(1) : +v.toPrecision(4) + ""));
     const hover = document.getElementById("hover-params") || box.querySelector(".hover");
     const u = new uPlot({
       width, height: 220, series: built.series, bands: built.bands,
       scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
-      axes: [axis, { ...axis, size: 64, values: yValues }],
+      axes: [opts.x === "relative" ? { ...axis, values: (u, ticks) => ticks.map((v) => (v === null ? "" : fmt(v) + " s")) } : axis,
+             { ...axis, size: 64, values: yValues }],
       legend: { show: false },
-      cursor: { drag: { x: true, y: false, setScale: false }, focus: { prox: 24 } },
+      cursor: { drag: { x: true, y: false, setScale: opts.x !== "step" }, focus: { prox: 24 } },
       focus: { alpha: 0.5 },
       hooks: {
         setSelect: [(u) => {

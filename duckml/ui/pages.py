@@ -197,6 +197,25 @@ def model(request: Request) -> Response:
                                            "model_uri": uri})
 
 
+def sql_console(request: Request) -> Response:
+    """``/sql?q=SELECT…``: one read-only SELECT (see :mod:`duckml.ui.console`), results escaped in a table."""
+    from duckml.ui import console
+
+    # Another site may make the browser send this GET (it cannot read the answer, CORS being off), but it
+    # should not make the machine run queries either: browsers say where a request comes from.
+    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        return _error(request, 403, "the SQL console answers only to its own pages")
+    query = request.query_params.get("q", "")
+    result = error = None
+    if query.strip():
+        try:
+            result = console.run_console_query(_store(request), query)
+        except InvalidInputError as exc:  # QueryError included: shown inline, like a filter error
+            error = str(exc)
+    return _render(request, "sql.html", {"query": query, "result": result, "error": error,
+                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS})
+
+
 # -- JSON ------------------------------------------------------------------------------------------------
 def metric_history(request: Request) -> Response:
     """``/api/runs/<run_id>/metrics/<key>?points=N[&step_from=A&step_to=B]`` (CONTRACT's shape)."""
@@ -234,5 +253,6 @@ def routes() -> list[Route]:
         Route("/runs/{run_id}", run),
         Route("/compare", compare),
         Route("/models/{name:path}", model),
+        Route("/sql", sql_console),
         Route("/api/runs/{run_id}/metrics/{key:path}", metric_history),
     ]

@@ -316,3 +316,58 @@ def test_view_state_survives_in_links(client):
     # sorting links keep the filter, the columns and the page size
     link = re.search(r'href="([^"]*order_by=metrics[^"]*)"', body).group(1)
     assert "filter=params.alpha" in link and "col=metrics.loss%3Amin" in link and "page_size=25" in link
+
+
+def test_sql_console_runs_one_select(client, ui_store):
+    response = client.get("/sql", params={"q": "SELECT run_name, params['alpha'] AS alpha FROM runs_overview "
+                                               "WHERE params['alpha'] IS NOT NULL ORDER BY run_name"})
+    assert response.status_code == 200
+    assert_secure(response)
+    assert "child-0" in response.text and "4 rows" in response.text  # the parent and its 3 children
+    hostile = client.get("/sql", params={"q": "SELECT run_name FROM runs"}).text
+    assert "<script>alert" not in hostile and "&lt;script&gt;alert(" in hostile
+    assert client.get("/sql").status_code == 200
+
+
+@pytest.mark.parametrize("query, message", [
+    ("DELETE FROM runs", "exactly one SELECT"),
+    ("SELECT 1; SELECT 2", "exactly one SELECT"),
+    ("CREATE TABLE x AS SELECT 1", "exactly one SELECT"),
+    ("SELECT * FROM read_text('/etc/passwd')", "disabled"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "disabled"),
+    ("SELECT * FROM predict('models:/reg@champion', 'x.parquet')", "predict"),
+    ("SELECT * FROM nope", "nope"),
+    ("SELEC 1", "parse"),
+])
+def test_sql_console_refuses_writes_files_and_predict(client, query, message):
+    response = client.get("/sql", params={"q": query})
+    assert response.status_code == 200
+    error = re.search(r'<p class="error">(.*?)</p>', response.text, re.S)
+    assert error and message in error.group(1)
+
+
+def test_sql_console_caps_rows_and_time(store, ui_store):
+    from duckml.errors import QueryError
+    from duckml.ui import console
+
+    result = console.run_console_query(store, "SELECT * FROM range(5000)", row_cap=100)
+    assert len(result["rows"]) == 100 and result["truncated"]
+    with pytest.raises(QueryError, match="longer than"):
+        console.run_console_query(store, "SELECT count(*) FROM range(100000000000)", timeout=0.3)
+    # the configuration is locked: nothing run on the connection can turn file access back on
+    import duckdb
+
+    con = console._locked_down_connection(store.path)
+    try:
+        with pytest.raises(duckdb.Error, match="Cannot change configuration"):
+            con.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.Error, match="read-only|read only"):
+            con.execute("DELETE FROM runs")
+    finally:
+        con.close()
+
+
+def test_sql_console_refuses_cross_site_requests(client):
+    response = client.get("/sql", params={"q": "SELECT 1"}, headers={"sec-fetch-site": "cross-site"})
+    assert response.status_code == 403
+    assert client.get("/sql", params={"q": "SELECT 1"}, headers={"sec-fetch-site": "same-origin"}).status_code == 200

@@ -2,8 +2,8 @@
 
 >>> import duckml, tempfile, os
 >>> from starlette.testclient import TestClient
->>> path = os.path.join(tempfile.mkdtemp(), "s.duckdb"); _ = duckml.connect(path)
->>> TestClient(create_app(path)).get("/").status_code
+>>> path = os.path.join(tempfile.mkdtemp(), "s.duckdb"); _ = duckml.connect(path).sql("SELECT 1")
+>>> TestClient(create_app(path), base_url="http://localhost").get("/").status_code
 200
 """
 

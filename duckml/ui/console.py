@@ -8,7 +8,7 @@ after ``timeout`` seconds is interrupted. Data logged but not yet ingested is no
 the journal, not the file), and a running query holds the file read-only for its duration (writers wait).
 
 >>> import duckml, tempfile, os
->>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+>>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb")); _ = store.sql("SELECT 1")
 >>> run_console_query(store, "SELECT 1 + 1 AS two")["rows"]
 [[2]]
 """
@@ -20,7 +20,7 @@ import time
 
 import duckdb
 
-from duckml.errors import InvalidInputError, QueryError, StoreLockedError
+from duckml.errors import InvalidInputError, QueryError, StoreError, StoreLockedError
 
 ROW_CAP = 1000
 TIMEOUT_SECONDS = 10.0
@@ -37,9 +37,12 @@ def _locked_down_connection(path) -> duckdb.DuckDBPyConnection:
             con.execute(f"ATTACH {literal} AS store (READ_ONLY)")
             break
         except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or attempt == _ATTACH_TRIES - 1:
+            if "lock" not in str(error).lower():
                 con.close()
-                raise StoreLockedError(f"the store is busy, try again: {error}") from error
+                raise StoreError(f"cannot open store {path}: {error}") from error
+            if attempt == _ATTACH_TRIES - 1:
+                con.close()
+                raise StoreLockedError(f"the store is busy writing, try again: {error}") from error
             time.sleep(0.05)
     con.execute("USE store")
     for statement in ("SET enable_external_access = false", "SET python_enable_replacements = false",

@@ -6,9 +6,12 @@ macros (``metric_buckets``, ``model_versions_overview``, ``alias_history``, ``al
 ``compare_runs``). Filters and orderings are compiled by :mod:`duckml.filter_grammar`, every value bound.
 
 >>> import duckml, tempfile, os
->>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
->>> run_page(store, "Default")["total"]
-0
+>>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+>>> with duckml.start_run(run_name="first", experiment_name="sweep"):
+...     _ = duckml.log_param("alpha", 0.1)
+>>> page = run_page(store, "sweep")
+>>> page["total"], page["runs"][0]["params"], page["keys"]["params"]
+(1, {'alpha': '0.1'}, ['alpha'])
 """
 
 from __future__ import annotations
@@ -271,7 +274,7 @@ def metric_series(store, run_id: str, key: str, points: int, step_from: int | No
     """A history as at most ``points`` buckets (macro ``metric_buckets``): CONTRACT's JSON shape.
 
     >>> import duckml, tempfile, os
-    >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
     >>> with duckml.start_run() as run:
     ...     duckml.log_metric_series("loss", [3.0, 1.0, 9.0, 2.0])
     >>> metric_series(store, run.info.run_id, "loss", 2)["max"]

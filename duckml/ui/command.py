@@ -32,6 +32,9 @@ def serve(host: str = "127.0.0.1", port: int = 5000, open_browser: bool = True) 
     if host_name(host) not in LOOPBACK_NAMES:
         click.echo(f"Warning: serving on {host}: anyone who can reach this address can read every run, "
                    "param and artifact of this store. Use the default 127.0.0.1 unless you mean it.", err=True)
+        if host_name(host) in ("0.0.0.0", "::"):
+            click.echo("Warning: requests must still name localhost or the bound address as their Host; "
+                       "to be reached from elsewhere, pass this machine's address with --host.", err=True)
     url = url_for(host, port)
     click.echo(f"duckml ui: serving {app.state.store.path} at {url} (read-only; Ctrl-C to stop)")
     if open_browser:

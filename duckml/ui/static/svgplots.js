@@ -124,13 +124,13 @@
     const width = Math.max(380, Math.min(680, root.clientWidth || 520)), height = 300, pad = 48, right = 110;
     root.textContent = "";
     const svg = el("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "scatter" }, root);
-    const fx = scaleOf(xs, pad, width - right), fy = scaleOf(ys, height - pad, 16);
+    const fx = scaleOf(xs, pad, width - right), fy = scaleOf(ys, height - pad, 34);
     el("line", { x1: pad, x2: width - 16, y1: height - pad, y2: height - pad, class: "axis" }, svg);
     el("line", { x1: pad, x2: pad, y1: 16, y2: height - pad, class: "axis" }, svg);
     fx.ticks.forEach(([x, label]) => text(svg, x, height - pad + 14, label, { "text-anchor": "middle" }));
     fy.ticks.forEach(([y, label]) => text(svg, pad - 4, y + 4, label, { "text-anchor": "end" }));
     text(svg, (width + pad) / 2, height - 8, xs.name, { "text-anchor": "middle" });
-    text(svg, 12, 12, ys.name);
+    text(svg, pad, 14, "↑ " + ys.name);
     data.runs.forEach((run, i) => {
       const x = fx(xs.values[i]), y = fy(ys.values[i]);
       if (x === null || y === null) return;

@@ -90,7 +90,22 @@ class Column:
         """The order_by text sorting by this column (min/max have no grammar term: not sortable)."""
         if self.entity == "metrics" and self.aggregate != "last":
             return None
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.key):
+            return f"{self.entity}.{self.key}"
         return f"{self.entity}.`{self.key}`" if "`" not in self.key else None
+
+    def sorted_as(self, order_by: list[str]) -> str | None:
+        """"ASC" or "DESC" when the run list is ordered by this column first (however it was written)."""
+        if not order_by or self.order_key is None:
+            return None
+        try:
+            first = parse_order_by(order_by[:1], "runs")[0]
+            mine = parse_order_by([self.order_key], "runs")[0]
+        except InvalidInputError:
+            return None
+        if (first.entity, first.key) != (mine.entity, mine.key):
+            return None
+        return "ASC" if first.ascending else "DESC"
 
 
 def parse_column(token: str) -> Column:

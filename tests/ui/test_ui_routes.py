@@ -371,3 +371,10 @@ def test_sql_console_refuses_cross_site_requests(client):
     response = client.get("/sql", params={"q": "SELECT 1"}, headers={"sec-fetch-site": "cross-site"})
     assert response.status_code == 403
     assert client.get("/sql", params={"q": "SELECT 1"}, headers={"sec-fetch-site": "same-origin"}).status_code == 200
+
+
+def test_sorted_column_shows_its_direction_and_flips(client):
+    body = client.get("/experiments/sweep & <b>co</b>", params={"order_by": "metrics.`rmse` ASC",
+                                                                 "col": "metrics.rmse:last"}).text
+    assert "rmse ▲" in body
+    assert re.search(r'href="[^"]*order_by=metrics.rmse\+DESC[^"]*">rmse ▲', body)

@@ -440,3 +440,19 @@ def demo(directory):
     from duckml.demo import run_demo
 
     run_demo(directory, echo=click.echo)
+
+
+@cli.command("ui")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (others get a warning).")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="Port to serve on.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser tab.")
+def ui(host, port, no_browser):
+    """Browse, chart and compare runs in a local, read-only web page.
+
+    \b
+    Example:
+        duckml ui --port 5001 --no-browser
+    """
+    from duckml.ui.command import serve  # Starlette and uvicorn load only for this command
+
+    serve(host=host, port=port, open_browser=not no_browser)

@@ -398,16 +398,22 @@ def _downsample_clause(max_points) -> tuple[str, list]:
     return ("(n <= ? OR ((i * ? + n - 2) // (n - 1)) * (n - 1) < (i + 1) * ?)", [max_points, b, b])
 
 
-def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_points=None) -> pl.DataFrame:
+def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_points=None,
+                         mode: str = "even") -> pl.DataFrame:
     """Every point of many metric series at once: columns run_id, key, step, timestamp, value.
 
     Args:
         run_ids: runs to read (deleted ones too); None for every active run (of ``experiment_names``).
         keys: metric keys to read; None for all.
         experiment_names: only runs of these experiments.
-        max_points: keep at most this many evenly spaced points per (run, key), first and last included.
+        max_points: keep at most this many points per (run, key).
+        mode: how ``max_points`` downsamples. ``"even"``: evenly spaced points, first and last included
+            (a spike between them is lost). ``"minmax"``: the step range is cut into ``max_points``
+            buckets (SQL macro ``metric_buckets``); a row per bucket holds its last point (step,
+            timestamp, value) plus columns ``min``, ``max`` (NaN left out) and ``count``, so no spike is lost.
 
     Rows are ordered by run (in the order given), key, step, timestamp.
+
 
     >>> import duckml, tempfile, os
     >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -415,8 +421,14 @@ def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_poi
     ...     duckml.log_metrics({"loss": 1.0, "acc": 0.5})
     >>> get_metric_histories(keys=["loss"], max_points=100).select("key", "value").rows()
     [('loss', 1.0)]
+    >>> with duckml.start_run():
+    ...     duckml.log_metric_series("spiky", [1.0, 9.0, 1.0, 1.0])
+    >>> get_metric_histories(keys=["spiky"], max_points=2, mode="minmax").select("value", "max").rows()
+    [(9.0, 9.0), (1.0, 1.0)]
     """
     keep_sql, keep_params = _downsample_clause(max_points)
+    if mode not in ("even", "minmax"):
+        raise InvalidInputError(f"mode must be 'even' or 'minmax', got {mode!r}")
     key_list = None if keys is None else _strings(keys, "keys")
     with _reading() as con:
         where, params = [], []
@@ -451,6 +463,14 @@ def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_poi
         columns = "m.run_id, m.key, m.step, m.timestamp, m.value"
         order = f"ORDER BY {run_order}, m.key, m.step, m.timestamp"
         where_sql = " AND ".join(where) or "TRUE"
+        if max_points is not None and mode == "minmax":
+            sql = f"""
+                WITH chosen AS (SELECT DISTINCT m.run_id, {run_order} AS run_order_ FROM {source} WHERE {where_sql})
+                SELECT b.run_id, b.key, b.step, b.timestamp, b.value, b.min, b.max, b.count
+                FROM metric_buckets((SELECT list(run_id) FROM chosen), ?::VARCHAR[], ?, NULL, NULL) AS b
+                JOIN chosen ON chosen.run_id = b.run_id
+                ORDER BY chosen.run_order_, b.key, b.bucket"""
+            return con.execute(sql, source_params + params + [key_list, max_points]).pl()
         if max_points is None:  # no numbering needed: every point is kept
             sql = f"SELECT {columns} FROM {source} WHERE {where_sql} {order}"
             return con.execute(sql, source_params + params).pl()

@@ -1,0 +1,258 @@
+"""The UI's routes: HTML pages, the metric-history JSON, and artifact files.
+
+Handlers are plain (sync) functions: Starlette runs them in its thread pool, and each does one short read
+through :mod:`duckml.ui.queries`. All view state comes from the query string, so every view is a URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
+from duckml.ui import queries
+
+PREVIEW_BYTES = 64_000
+# Raster images only: an SVG is a document that may carry script, so it is downloaded, never shown.
+INLINE_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+TEXT_TYPES = ("text/", "application/json", "application/yaml", "application/x-yaml", "application/toml")
+
+
+def _render(request: Request, name: str, context: dict, status: int = 200) -> Response:
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _int(request: Request, name: str, default: int | None) -> int | None:
+    text = request.query_params.get(name)
+    if text in (None, ""):
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be an integer, got {text!r}") from None
+
+
+def _store(request: Request):
+    return request.app.state.store
+
+
+def _url(path: str, params: list[tuple[str, str]]) -> str:
+    query = urlencode([(k, v) for k, v in params if v not in (None, "")])
+    return f"{path}?{query}" if query else path
+
+
+# -- pages -----------------------------------------------------------------------------------------------
+def home(request: Request) -> Response:
+    return _render(request, "index.html", {"data": queries.overview(_store(request))})
+
+
+def split_order_by(text: str) -> list[str]:
+    """The comma-separated clauses of one order_by box; commas inside quotes or backticks stay.
+
+    >>> split_order_by("metrics.rmse ASC, params.`a,b` DESC")
+    ['metrics.rmse ASC', 'params.`a,b` DESC']
+    """
+    parts, current, quote = [], [], None
+    for char in text:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "`'\"":
+            quote = char
+        elif char == ",":
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    parts.append("".join(current))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def default_columns(keys: dict) -> list[queries.Column]:
+    """Without a choice in the URL: the first six metrics (last value) and six params."""
+    return ([queries.Column("metrics", k) for k in keys["metrics"][:6]]
+            + [queries.Column("params", k) for k in keys["params"][:6]])
+
+
+def experiment(request: Request) -> Response:
+    name = request.path_params["name"]
+    q = request.query_params
+    filter_string = q.get("filter", "")
+    order_by = [part for o in q.getlist("order_by") for part in split_order_by(o)]
+    page = max(1, _int(request, "page", 1))
+    page_size = _int(request, "page_size", 50)
+    chosen = [queries.parse_column(c) for c in q.getlist("col") if c]
+    error = None
+    try:
+        data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size)
+    except FilterSyntaxError as exc:
+        error = str(exc)
+        data = queries.run_page(_store(request), name, "", [], 1, page_size)
+        data["runs"], data["total"] = [], 0
+    columns = chosen or default_columns(data["keys"])
+    state = [("filter", filter_string), *[("order_by", o) for o in order_by],
+             *[("col", c.token) for c in chosen], ("page_size", str(page_size) if page_size != 50 else "")]
+
+    def link(**changes) -> str:
+        params = [(k, v) for k, v in state if k not in changes]
+        for key, value in changes.items():
+            if isinstance(value, list):
+                params += [(key, v) for v in value]
+            elif value is not None:
+                params.append((key, str(value)))
+        return _url(request.url.path, params)
+
+    pages = max(1, -(-data["total"] // page_size))
+    return _render(request, "experiment.html", {
+        "name": name, "data": data, "columns": columns, "chosen_tokens": {c.token for c in columns},
+        "filter": filter_string, "order_by": order_by, "error": error, "page": page, "pages": pages,
+        "page_size": page_size, "page_sizes": queries.PAGE_SIZES, "link": link,
+    })
+
+
+def run(request: Request) -> Response:
+    run_id = request.path_params["run_id"]
+    store = _store(request)
+    detail = queries.run_detail(store, run_id)
+    preview = None
+    wanted = request.query_params.get("artifact")
+    if wanted:
+        preview = _preview(store, run_id, wanted)
+    chart_data = {"runs": [{"run_id": run_id, "name": detail["run_name"] or run_id[:8],
+                            "params": dict(detail["params"])}],
+                  "keys": [m["key"] for m in detail["metrics"] if m["count"] > 1],
+                  "running": detail["status"] == "RUNNING"}
+    return _render(request, "run.html", {"run": detail, "preview": preview, "chart_data": chart_data})
+
+
+def _preview(store, run_id: str, path: str) -> dict:
+    found = queries.artifact_object(store, run_id, path)
+    kind = ("image" if found.media_type in INLINE_IMAGES
+            else "text" if found.media_type.startswith(TEXT_TYPES) else "download")
+    text = truncated = None
+    if kind == "text":
+        with open(found.file, "rb") as handle:
+            raw = handle.read(PREVIEW_BYTES + 1)
+        truncated = len(raw) > PREVIEW_BYTES
+        text = raw[:PREVIEW_BYTES].decode("utf-8", errors="replace")
+    return {"path": found.path, "size": found.size, "media_type": found.media_type, "kind": kind,
+            "text": text, "truncated": truncated}
+
+
+def artifact(request: Request) -> Response:
+    """The bytes of a recorded artifact; raster images inline, everything else as a download."""
+    run_id = request.path_params["run_id"]
+    path = request.query_params.get("path", "")
+    found = queries.artifact_object(_store(request), run_id, path)
+    inline = found.media_type in INLINE_IMAGES
+    filename = found.path.rsplit("/", 1)[-1]
+    response = FileResponse(found.file, media_type=found.media_type if inline else "application/octet-stream",
+                            filename=filename, content_disposition_type="inline" if inline else "attachment")
+    response.headers["content-security-policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+def compare(request: Request) -> Response:
+    run_ids = [r for r in request.query_params.getlist("run") if r]
+    data = queries.compare(_store(request), run_ids)
+    params = queries.run_params(_store(request), [r["run_id"] for r in data["runs"]])
+    chart_data = {"runs": [{"run_id": r["run_id"], "name": params[r["run_id"]]["name"],
+                            "params": params[r["run_id"]]["params"]} for r in data["runs"]],
+                  "keys": list(data["history_keys"]), "owners": data["history_keys"], "rows": data["rows"],
+                  "running": data["running"]}
+    diff_only = request.query_params.get("diff") == "1"
+
+    def link(**changes) -> str:
+        keep = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
+        return _url(request.url.path, keep + [(k, str(v)) for k, v in changes.items() if v is not None])
+
+    return _render(request, "compare.html", {"data": data, "chart_data": chart_data, "diff_only": diff_only,
+                                             "link": link})
+
+
+def model(request: Request) -> Response:
+    name = request.path_params["name"]
+    as_of_text = request.query_params.get("as_of", "")
+    as_of = None
+    if as_of_text:
+        try:
+            as_of = dt.datetime.fromisoformat(as_of_text)
+        except ValueError:
+            raise InvalidInputError(f"as_of must be a date or date-time like 2026-11-01T12:00, "
+                                    f"got {as_of_text!r}") from None
+    data = queries.model_page(_store(request), name, as_of)
+    timeline = {"history": [{**h, "valid_from": h["valid_from"].isoformat(),
+                             "valid_to": h["valid_to"].isoformat() if h["valid_to"] else None}
+                            for h in data["history"]],
+                "as_of": as_of.isoformat() if as_of else None,
+                "now": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat()}
+    alias = "champion" if "champion" in data["aliases"] else (data["aliases"][0] if data["aliases"] else None)
+    uri = f"models:/{name}@{alias}" if alias else (f"models:/{name}/{data['versions'][0]['version']}"
+                                                   if data["versions"] else f"models:/{name}/latest")
+    return _render(request, "model.html", {"data": data, "timeline": timeline, "as_of": as_of_text,
+                                           "model_uri": uri})
+
+
+def sql_console(request: Request) -> Response:
+    """``/sql?q=SELECT…``: one read-only SELECT (see :mod:`duckml.ui.console`), results escaped in a table."""
+    from duckml.ui import console
+
+    # Another site may make the browser send this GET (it cannot read the answer, CORS being off), but it
+    # should not make the machine run queries either: browsers say where a request comes from.
+    if request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        return _error(request, 403, "the SQL console answers only to its own pages")
+    query = request.query_params.get("q", "")
+    result = error = None
+    if query.strip():
+        try:
+            result = console.run_console_query(_store(request), query)
+        except InvalidInputError as exc:  # QueryError included: shown inline, like a filter error
+            error = str(exc)
+    return _render(request, "sql.html", {"query": query, "result": result, "error": error,
+                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS})
+
+
+# -- JSON ------------------------------------------------------------------------------------------------
+def metric_history(request: Request) -> Response:
+    """``/api/runs/<run_id>/metrics/<key>?points=N[&step_from=A&step_to=B]`` (CONTRACT's shape)."""
+    points = _int(request, "points", 1000)
+    data = queries.metric_series(_store(request), request.path_params["run_id"], request.path_params["key"],
+                                 points, _int(request, "step_from", None), _int(request, "step_to", None))
+    return JSONResponse(data, headers={"cache-control": "no-store"})
+
+
+# -- errors ----------------------------------------------------------------------------------------------
+def _error(request: Request, status: int, message: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=status)
+    return _render(request, "error.html", {"status": status, "message": message}, status)
+
+
+def exception_handlers() -> dict:
+    async def not_found(request, exc):
+        return _error(request, 404, str(exc))
+
+    async def invalid(request, exc):
+        return _error(request, 400, str(exc))
+
+    async def http(request, exc: HTTPException):
+        return _error(request, exc.status_code, exc.detail)
+
+    return {NotFoundError: not_found, InvalidInputError: invalid, HTTPException: http}
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home),
+        Route("/experiments/{name:path}", experiment),
+        Route("/runs/{run_id}/artifact", artifact),
+        Route("/runs/{run_id}", run),
+        Route("/compare", compare),
+        Route("/models/{name:path}", model),
+        Route("/sql", sql_console),
+        Route("/api/runs/{run_id}/metrics/{key:path}", metric_history),
+    ]

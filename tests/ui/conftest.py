@@ -1,0 +1,83 @@
+"""Fixtures of the UI tests: a small store with hostile names, nested runs, a spiky history, artifacts of
+every kind and a registered model whose alias moved; a TestClient that speaks as localhost."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import warnings
+
+import numpy as np
+import pytest
+
+with warnings.catch_warnings():  # Starlette 1.0 nudges towards httpx2; httpx is what is installed
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+import duckml
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: browser, server, wheel-building or benchmark-ish tests")
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+            + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def ui_store(store, tmp_path):
+    """The test store filled in; returns a dict of the ids the tests need."""
+    from sklearn.linear_model import LinearRegression
+
+    duckml.set_experiment("sweep & <b>co</b>")
+    ids = {}
+    with duckml.start_run(run_name="parent") as parent:
+        duckml.log_params({"model": "ridge", "alpha": 1.0})
+        for i, alpha in enumerate((0.1, 1.0, 10.0)):
+            with duckml.start_run(run_name=f"child-{i}", nested=True) as child:
+                duckml.log_params({"model": "ridge", "alpha": alpha})
+                duckml.log_metric_series("loss", np.linspace(1.0, 0.1, 50) * (i + 1))
+                duckml.log_metric("rmse", 0.5 + i)
+                ids.setdefault("children", []).append(child.info.run_id)
+    ids["parent"] = parent.info.run_id
+    with duckml.start_run(run_name=HOSTILE) as hostile:
+        duckml.log_param("note", HOSTILE)
+        duckml.set_tag("owner", "\"><img src=x onerror=alert(1)>")
+        values = np.zeros(20_000)
+        values[12_345] = 1000.0
+        duckml.log_metric_series("spiky", values)
+        duckml.log_text("<b>bold</b> & <script>alert(1)</script>", "notes/readme.txt")
+        duckml.log_text("<html><script>alert(1)</script></html>", "page.html")
+        duckml.log_text("<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>", "plot.svg")
+        png = tmp_path / "chart.png"
+        png.write_bytes(tiny_png())
+        duckml.log_artifact(str(png), "plots")
+        data = tmp_path / "train.parquet"
+        import polars as pl
+        pl.DataFrame({"x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.0]}).write_parquet(data)
+        duckml.log_input(str(data), name="train", context="training")
+        model = LinearRegression().fit(np.array([[1.0], [2.0], [3.0]]), np.array([2.0, 4.0, 6.0]))
+        duckml.log_model(model, name="model", registered_model_name="reg")
+        duckml.log_model(model, name="model2", registered_model_name="reg")
+    ids["hostile"] = hostile.info.run_id
+    duckml.set_registered_model_alias("reg", "champion", 1)
+    duckml.set_registered_model_alias("reg", "champion", 2)
+    duckml.flush()
+    return ids
+
+
+@pytest.fixture
+def client(ui_store, store):
+    from duckml.ui import create_app
+
+    with TestClient(create_app(store.path), base_url="http://localhost:5000") as test_client:
+        yield test_client

@@ -84,6 +84,7 @@ _LAZY = {
     "update_registered_model": "duckml.registry", "update_model_version": "duckml.registry",
     "delete_registered_model": "duckml.registry", "resolve_model_uri": "duckml.registry",
     "predict": "duckml.prediction",
+    "autolog": "duckml.interop.autolog",
 }
 
 

@@ -405,6 +405,11 @@ def demo(directory):
     run_demo(directory, echo=click.echo)
 
 
+from duckml.interop.cli import register_interop_commands  # noqa: E402  (import-mlflow, export, import)
+
+register_interop_commands(cli)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     cli(prog_name="duckml")
 

@@ -122,7 +122,7 @@ def test_skops_models_load_and_pickles_do_not_until_trusted(mlflow_uri):
     assert report.models_loadable == [f"runs:/{RUN_PARENT}/skops_model"]
     loaded = duckml.load_model("models:/churn-model/2")
     assert (loaded.predict(X) == fitted_model(10.0).predict(X)).all()
-    with pytest.raises(duckml.NotFoundError, match="duckml_model.json"):
+    with pytest.raises(duckml.UntrustedModelError, match="--trust-pickled-models"):
         duckml.load_model("models:/churn-model@champion")
 
 

@@ -133,7 +133,7 @@ def test_the_same_registry_idempotence_and_trust(mlflow_store):
         assert con.execute("SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM artifacts), "
                            "(SELECT count(*) FROM model_versions)").fetchone() == before
     assert duckml.load_model("models:/churn-skops/1").get_params()["C"] == 10.0  # skops: loads directly
-    with pytest.raises(duckml.NotFoundError):
+    with pytest.raises(duckml.UntrustedModelError, match="--trust-pickled-models"):
         duckml.load_model("models:/churn-model@champion")  # a pickle: refused until trusted
     trusted = import_mlflow(uri, trust_pickled_models=True)
     assert len(trusted.models_loadable) == 2

@@ -37,6 +37,7 @@ from duckml.interop.records import (
     ModelVersionRecord,
     RegisteredModelRecord,
     RunRecord,
+    group_points,
 )
 from duckml.store import Store, get_store, quote_literal
 
@@ -234,9 +235,11 @@ def _records(con, objects: Path) -> ImportSource:
         runs[run_id].params[key] = value
     for run_id, key, value in _q(con, "SELECT run_id, key, value FROM tags"):
         runs[run_id].tags[key] = value
-    for run_id, key, value, step, stamp in _q(con, "SELECT run_id, key, value, step, epoch_us(timestamp) "
-                                                   "FROM metrics"):
-        runs[run_id].metrics.add(key, float("nan") if value is None else value, step, stamp)
+    points = con.execute("SELECT run_id, key, coalesce(value, 'NaN'::DOUBLE) AS value, step, "
+                         "epoch_us(timestamp) AS ts FROM metrics").fetchnumpy()
+    for run_id, columns in group_points(points["run_id"], points["key"], points["value"], points["step"],
+                                        points["ts"]).items():
+        runs[run_id].metrics.extend(*columns)
     for run_id, path, size, sha, media, created in _q(con, "SELECT run_id, path, size, sha256, media_type, "
                                                            "created_at FROM artifacts ORDER BY run_id, path"):
         if not _SHA256.match(sha or ""):

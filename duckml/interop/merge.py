@@ -18,11 +18,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from duckml import artifacts as artifact_files
 from duckml.errors import InvalidInputError, UnsafePathError
-from duckml.interop.records import ImportSource, RegisteredModelRecord, RunRecord, fingerprint, record_fingerprint
+from duckml.interop.records import (
+    ImportSource,
+    RegisteredModelRecord,
+    RunRecord,
+    fingerprint,
+    group_points,
+    record_fingerprint,
+)
 from duckml.tracking import experiment_id_for
 
 SOURCE_VERSION_TAG = "duckml.source_version"
@@ -100,24 +108,25 @@ def stored_fingerprints(con, run_ids: list[str]) -> dict[str, str]:
                                           [present]).fetchall():
         tags[run_id][key] = value
     points = con.execute("SELECT run_id, key, value, step, epoch_us(timestamp) AS ts FROM metrics "
-                         "WHERE run_id IN (SELECT unnest(?)) ORDER BY run_id", [present]).arrow()
-    if isinstance(points, pa.RecordBatchReader):
-        points = points.read_all()
-    by_run: dict[str, dict] = {}
-    columns = {name: points.column(name).to_pylist() for name in ("run_id", "key", "value", "step", "ts")}
-    for i, run_id in enumerate(columns["run_id"]):
-        bucket = by_run.setdefault(run_id, {"keys": [], "values": [], "steps": [], "ts": []})
-        bucket["keys"].append(columns["key"][i])
-        value = columns["value"][i]
-        bucket["values"].append(float("nan") if value is None else value)
-        bucket["steps"].append(columns["step"][i])
-        bucket["ts"].append(columns["ts"][i])
+                         "WHERE run_id IN (SELECT unnest(?))", [present]).fetchnumpy()
+    values = np.where(np.ma.getmaskarray(points["value"]), np.nan,
+                      np.ma.getdata(points["value"])) if np.ma.isMaskedArray(points["value"]) else points["value"]
+    by_run = group_points(points["run_id"], points["key"], values, points["step"], points["ts"])
+    empty = (np.array([], dtype=object), np.array([], dtype=np.float64), np.array([], dtype=np.int64),
+             np.array([], dtype=np.int64))
     out = {}
     for run_id, experiment_id, name, status, start, end, stage, parent in rows:
-        p = by_run.get(run_id, {"keys": [], "values": [], "steps": [], "ts": []})
+        keys, vals, steps, stamps = by_run.get(run_id, empty)
         out[run_id] = fingerprint(experiment_id, name, status, start, end, stage, parent, params[run_id],
-                                  tags[run_id], p["keys"], p["values"], p["steps"], p["ts"])
+                                  tags[run_id], keys, vals, steps, stamps)
     return out
+
+
+def _present(con, run_ids: list[str]) -> set[str]:
+    if not run_ids:
+        return set()
+    return {r[0] for r in con.execute("SELECT run_id FROM runs WHERE run_id IN (SELECT unnest(?))",
+                                      [run_ids]).fetchall()}
 
 
 # -- phase 2: artifact objects ------------------------------------------------------------------------------
@@ -169,14 +178,10 @@ def _insert(con, table: str, arrow: pa.Table) -> None:
 def _run_tables(runs: list[RunRecord], experiment_ids: dict[str, str], artifact_rows: list[dict]) -> dict:
     params = [(r.run_id, k, v) for r in runs for k, v in r.params.items()]
     tags = [(r.run_id, k, v) for r in runs for k, v in r.tags.items()]
-    point_runs, keys, values, steps, stamps = [], [], [], [], []
-    for r in runs:
-        m = r.metrics
-        point_runs.extend([r.run_id] * len(m))
-        keys.extend(m.keys)
-        values.extend(m.values)
-        steps.extend(m.steps)
-        stamps.extend(m.timestamps)
+    chunks = [(r.run_id, r.metrics.arrays()) for r in runs if len(r.metrics)]
+    point_runs = np.concatenate([np.full(len(c[0]), run_id, dtype=object) for run_id, c in chunks]) if chunks else []
+    keys, values, steps, stamps = ([np.concatenate([c[i] for _, c in chunks]) for i in range(4)] if chunks
+                                   else ([], [], [], []))
     return {
         "runs": pa.table({
             "run_id": [r.run_id for r in runs],
@@ -187,7 +192,8 @@ def _run_tables(runs: list[RunRecord], experiment_ids: dict[str, str], artifact_
         "params": pa.table({"run_id": [p[0] for p in params], "key": [p[1] for p in params],
                             "value": [p[2] for p in params]}),
         "tags": pa.table({"run_id": [t[0] for t in tags], "key": [t[1] for t in tags], "value": [t[2] for t in tags]}),
-        "metrics": pa.table({"run_id": point_runs, "key": keys, "value": pa.array(values, pa.float64()),
+        "metrics": pa.table({"run_id": pa.array(point_runs, pa.string()), "key": pa.array(keys, pa.string()),
+                             "value": pa.array(values, pa.float64()),
                              "step": pa.array(steps, pa.int64()), "timestamp": _ts(stamps)}),
         "artifacts": pa.table({
             "run_id": [a["run_id"] for a in artifact_rows], "path": [a["path"] for a in artifact_rows],
@@ -262,7 +268,7 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
         if run.artifacts and (index % 50 == 0 or index == len(new_runs)):
             _say(progress, f"artifacts copied for {index}/{len(new_runs)} new run(s)")
     with store.write() as con:
-        appeared = set(stored_fingerprints(con, [r.run_id for r in new_runs]))  # written meanwhile: leave them
+        appeared = _present(con, [r.run_id for r in new_runs])  # written meanwhile: leave them
         new_runs = [r for r in new_runs if r.run_id not in appeared]
         artifact_rows = [a for a in artifact_rows if a["run_id"] not in appeared]
         needed = {r.experiment_name for r in new_runs} | {e.name for e in source.experiments}

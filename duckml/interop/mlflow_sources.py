@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import numpy as np
+
 from duckml.errors import InvalidInputError, NotFoundError
 from duckml.interop.records import (
     ArtifactRecord,
@@ -30,6 +32,7 @@ from duckml.interop.records import (
     ModelVersionRecord,
     RegisteredModelRecord,
     RunRecord,
+    group_points,
     ms_to_us,
 )
 
@@ -72,17 +75,6 @@ def _walk(root: Path | None, prefix: str = "") -> list[ArtifactRecord]:
             relative = path.relative_to(root).as_posix()
             found.append(ArtifactRecord(f"{prefix}/{relative}" if prefix else relative, path))
     return found
-
-
-def _metric_value(value, is_nan) -> float:
-    if is_nan:
-        return float("nan")
-    value = float(value)
-    if value == _DBL_MAX:
-        return float("inf")
-    if value == -_DBL_MAX:
-        return float("-inf")
-    return value
 
 
 def _run_name(name, tags: dict) -> str | None:
@@ -171,13 +163,7 @@ def _read_sqlite(con, tables: set[str], progress) -> ImportSource:
     for key, value, run_id in con.execute("SELECT key, value, run_uuid FROM tags"):
         if run_id in runs:
             runs[run_id].tags[key] = value
-    count = 0
-    for key, value, timestamp, run_id, step, is_nan in con.execute(
-            "SELECT key, value, timestamp, run_uuid, step, is_nan FROM metrics"):
-        run = runs.get(run_id)
-        if run is not None:
-            run.metrics.add(key, _metric_value(value, is_nan), int(step or 0), ms_to_us(timestamp))
-            count += 1
+    count = _read_sqlite_metrics(con, runs)
     if progress:
         progress(f"read {len(experiments)} experiment(s), {len(runs)} run(s), {count} metric point(s)")
     for run in runs.values():
@@ -194,6 +180,26 @@ def _read_sqlite(con, tables: set[str], progress) -> ImportSource:
         source.models = _read_sqlite_registry(con, tables)
     _finish_runs(source, logged)
     return source
+
+
+def _read_sqlite_metrics(con, runs: dict[str, RunRecord]) -> int:
+    """Every metric point, in bulk: column arrays, NaN and ±inf restored, split per run."""
+    rows = con.execute("SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics").fetchall()
+    if not rows:
+        return 0
+    run_ids, keys, values, stamps, steps, is_nan = zip(*rows)
+    values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    values[np.asarray(is_nan, dtype=bool)] = np.nan
+    values[values == _DBL_MAX] = np.inf  # MLflow's SQL store clamps ±inf to ±DBL_MAX
+    values[values == -_DBL_MAX] = -np.inf
+    stamps = np.asarray(stamps, dtype=np.int64) * 1000
+    steps = np.array([s or 0 for s in steps], dtype=np.int64)
+    count = 0
+    for run_id, (k, v, st, ts) in group_points(run_ids, keys, values, steps, stamps).items():
+        if run_id in runs:
+            runs[run_id].metrics.extend(k, v, st, ts)
+            count += len(k)
+    return count
 
 
 def _settle_tags(run: RunRecord) -> None:

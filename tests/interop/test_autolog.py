@@ -184,3 +184,21 @@ def test_threads_log_their_own_runs():
 def test_bad_max_tuning_runs_is_refused():
     with pytest.raises(duckml.InvalidInputError, match="max_tuning_runs"):
         duckml.autolog(max_tuning_runs=-1)
+
+
+def test_frames_keep_their_column_names_and_sparse_data_is_not_described():
+    import pandas as pd
+    import scipy.sparse as sparse
+
+    duckml.autolog(log_models=False)
+    frame = pd.DataFrame({"a": [0.0, 1, 2, 3], "b": [1.0, 0, 1, 0]})
+    labels = pd.Series([0, 1, 0, 1], name="label")
+    LogisticRegression().fit(frame, labels)
+    run_id = _runs()["run_id"][0]
+    assert '"name": "label"' in duckml.get_run_inputs(run_id)["schema"][0]
+    LogisticRegression().fit(sparse.csr_matrix(frame.values), labels.values)
+    runs = _runs()
+    assert len(runs) == 2
+    sparse_run = [r for r in runs["run_id"] if r != run_id][0]
+    assert duckml.get_run_inputs(sparse_run).is_empty()
+    assert "training_accuracy_score" in duckml.get_run(sparse_run).data.metrics

@@ -6,6 +6,10 @@ content-addressed object folder, outside any lock; (3) one ``store.write()`` tra
 of the new runs (rows, params, tags, every metric point, ``_duckml_latest``, artifacts, dataset inputs),
 the experiments and datasets they need, and the registry. Runs that appeared meanwhile are left alone.
 
+Writing the run tables here, besides ingest, keeps their one-row-per-key invariant (migration 0004 relies on
+it, the tables have no index): ``store.write()`` ingests every pending journal record first, and inside
+that transaction only runs absent from the file are inserted, each as a whole.
+
 Registry versions follow one of two policies: ``keep`` (MLflow import: numbers kept, a number taken by
 another source is a conflict) or ``renumber`` (bundles: a version whose (run, source) is not yet present
 gets the next number, tagged ``duckml.source_version`` with its number in the source store).

@@ -56,6 +56,7 @@ _LAZY = {
     "delete_registered_model": "duckml.models.registry", "resolve_model_uri": "duckml.models.registry",
     "predict": "duckml.scoring.prediction",
     "compile_model": "duckml.models.compiled",
+    "autolog": "duckml.interop.autolog",
 }
 
 

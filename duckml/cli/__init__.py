@@ -456,3 +456,8 @@ def ui(host, port, no_browser):
     from duckml.ui.command import serve  # Starlette and uvicorn load only for this command
 
     serve(host=host, port=port, open_browser=not no_browser)
+
+
+from duckml.interop.cli import register_interop_commands  # noqa: E402  (import-mlflow, export, import)
+
+register_interop_commands(cli)

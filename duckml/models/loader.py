@@ -117,6 +117,10 @@ def _model_files(con, store, run_id: str, path: str):
     from duckml.store.objects import file_sha256
 
     meta = _artifact_file(con, store, run_id, f"{path}/{METADATA_FILE}")
+    if meta is None and _artifact_file(con, store, run_id, f"{path}/MLmodel") is not None:
+        raise UntrustedModelError(f"{path} of run {run_id} is an MLflow model duckml cannot load safely (a pickle, "
+                                  "or another flavor); if you trust who saved it, run `duckml import-mlflow "
+                                  "<its tracking URI> --trust-pickled-models` to re-save it in duckml's format")
     if meta is None:
         raise NotFoundError(f"run {run_id!r} has no model at artifact path {path!r} (no {path}/{METADATA_FILE}); "
                             "log one with duckml.log_model")

@@ -89,6 +89,9 @@ class _Events:
         return at
 
 
+
+RegistryEvents = _Events  # the public name, for importers that write registry rows themselves
+
 def _read_version(con, name: str, version: int) -> ModelVersion:
     _require_version(con, name, version)
     run_id, source, created, description = con.execute(

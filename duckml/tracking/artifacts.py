@@ -128,6 +128,16 @@ def _stage_bytes(objects: Path, data: bytes, path: str) -> _Staged:
     return _stage_stream(objects, io.BytesIO(data), path, media_type_for(path))
 
 
+def stage_file(objects: Path, source: Path, path: str) -> _Staged:
+    """Copy a file into a temp object beside ``objects`` (hashing it); ``discard_staged`` undoes it."""
+    return _stage_file(objects, source, path)
+
+
+def discard_staged(staged: list) -> None:
+    """Remove staged temp objects that will not be committed."""
+    _discard(staged)
+
+
 def _discard(staged: list[_Staged]) -> None:
     for item in staged:
         item.tmp.unlink(missing_ok=True)

@@ -1,0 +1,70 @@
+"""Prints, as JSON, what the real ``mlflow`` reads back from a tracking store (run in a subprocess by the slow tests).
+
+usage: python dump_mlflow_store.py TRACKING_URI FILTERS_JSON
+"""
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+
+def main():
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+    import mlflow
+
+    uri, filters = sys.argv[1], json.loads(sys.argv[2])
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+
+    def value(v):
+        return repr(float(v)) if not math.isnan(v) else "nan"
+
+    def files(folder: Path) -> dict:
+        return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    out = {"experiments": {}, "runs": {}, "filters": {}, "models": {}, "logged_models": {}}
+    experiments = client.search_experiments()
+    for exp in experiments:
+        out["experiments"][exp.name] = dict(exp.tags)
+    names = {e.experiment_id: e.name for e in experiments}
+    tmp = Path(tempfile.mkdtemp())
+    for run in mlflow.search_runs(search_all_experiments=True, output_format="list"):
+        info, data = run.info, run.data
+        histories = {key: sorted([m.step, m.timestamp, value(m.value)] for m in client.get_metric_history(info.run_id, key))
+                     for key in data.metrics}
+        target = tmp / info.run_id
+        target.mkdir()
+        if client.list_artifacts(info.run_id):
+            mlflow.artifacts.download_artifacts(run_id=info.run_id, dst_path=str(target))
+        out["runs"][info.run_id] = {
+            "experiment": names[info.experiment_id], "name": info.run_name, "status": info.status,
+            "start_time": info.start_time, "end_time": info.end_time, "params": data.params, "tags": data.tags,
+            "metrics": histories, "latest": {k: value(v) for k, v in data.metrics.items()},
+            "artifacts": files(target), "inputs": sorted(i.dataset.name for i in run.inputs.dataset_inputs)}
+    for model in mlflow.search_logged_models(output_format="list"):
+        target = tmp / model.model_id
+        mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target))
+        out["logged_models"][model.model_id] = {"run_id": model.source_run_id, "name": model.name,
+                                                "files": files(target)}
+    for experiment, filter_string, order_by in filters:
+        found = mlflow.search_runs(experiment_names=[experiment], filter_string=filter_string,
+                                   order_by=[order_by] if order_by else None)
+        out["filters"][f"{experiment}|{filter_string}|{order_by}"] = found["run_id"].tolist()
+    for model in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        out["models"][model.name] = {
+            "description": model.description, "tags": model.tags, "aliases": model.aliases,
+            "versions": {str(v.version): {"run_id": v.run_id, "tags": v.tags} for v in versions}}
+    print("@@DUMP@@" + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Slow tier: stores made by the real MLflow 3.17.2, imported, and compared with what MLflow itself reads back."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import duckml
+from duckml.interop.merge import to_us
+from duckml.interop.mlflow_import import import_mlflow
+
+HERE = Path(__file__).parent
+FILTERS = [
+    ["churn", "", "metrics.rmse ASC"],
+    ["churn", "metrics.rmse < 0.45", None],
+    ["churn", "params.C = '1.0'", None],
+    ["churn", "tags.stage = 'dev' and metrics.loss < 0.2", None],
+    ["churn", "tags.\"with space\" = 'yes'", None],
+    ["churn", "params.model LIKE 'l%'", None],
+    ["forecast", "attributes.status = 'FAILED'", None],
+    ["forecast", "", "attributes.start_time DESC"],
+]
+_DBL_MAX = sys.float_info.max
+
+
+def _mlflow_env() -> dict:
+    env = dict(os.environ, MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_ALLOW_FILE_STORE="true", GIT_PYTHON_REFRESH="quiet")
+    env.pop("DUCKML_STORE", None)
+    return env
+
+
+@pytest.fixture(scope="module", params=["sqlite", "file"])
+def mlflow_store(request, tmp_path_factory):
+    probe = subprocess.run([sys.executable, "-c", "import mlflow"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("mlflow is not installed (pip install -e '.[bench]')")
+    folder = tmp_path_factory.mktemp(f"mlflow-{request.param}")
+    uri = f"sqlite:///{folder}/mlflow.db" if request.param == "sqlite" else (folder / "mlruns").as_uri()
+    made = subprocess.run([sys.executable, str(HERE / "make_mlflow_store.py"), uri, str(folder / "work")],
+                          capture_output=True, text=True, cwd=folder, env=_mlflow_env(), timeout=900)
+    assert made.returncode == 0, made.stderr[-2000:]
+    dumped = subprocess.run([sys.executable, str(HERE / "dump_mlflow_store.py"), uri, json.dumps(FILTERS)],
+                            capture_output=True, text=True, cwd=folder, env=_mlflow_env(), timeout=900)
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    truth = json.loads(dumped.stdout.split("@@DUMP@@", 1)[1])
+    return (uri if request.param == "sqlite" else str(folder / "mlruns")), truth
+
+
+def _value(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    return repr(float(v))
+
+
+def _mlflow_value(text: str) -> str:
+    # MLflow's SQL store clamps ±inf to ±DBL_MAX; duckml gives back what was logged
+    return {repr(_DBL_MAX): "inf", repr(-_DBL_MAX): "-inf"}.get(text, text)
+
+
+@pytest.mark.slow
+def test_the_same_runs_points_artifacts_and_filters(mlflow_store):
+    uri, truth = mlflow_store
+    report = import_mlflow(uri)
+    assert report.conflicts == [] and len(report.runs_imported) == len(truth["runs"]) == 6
+    for name, tags in truth["experiments"].items():
+        experiment = duckml.get_experiment_by_name(name)
+        assert experiment is not None
+        with duckml.get_store().read() as con:
+            got = dict(con.execute("SELECT key, value FROM experiment_tags WHERE experiment_id = ?",
+                                   [experiment.experiment_id]).fetchall())
+        assert {k: v for k, v in tags.items()} == got
+    for run_id, expected in truth["runs"].items():
+        run = duckml.get_run(run_id)
+        assert run.info.run_name == expected["name"] and run.info.status == expected["status"]
+        assert to_us(run.info.start_time) == expected["start_time"] * 1000
+        assert to_us(run.info.end_time) == expected["end_time"] * 1000
+        assert run.data.params == expected["params"]
+        assert run.data.tags == {k: v for k, v in expected["tags"].items() if k != "mlflow.runName"}
+        assert run.info.parent_run_id == expected["tags"].get("mlflow.parentRunId")
+        for key, points in expected["metrics"].items():
+            history = duckml.get_metric_history(run_id, key)
+            got = sorted([s, to_us(t) // 1000, _value(v)] for s, t, v in history.iter_rows())
+            assert got == sorted([s, t, _mlflow_value(v)] for s, t, v in points), (run_id, key)
+        assert {k: _value(v) for k, v in run.data.metrics.items()} == \
+            {k: _mlflow_value(v) for k, v in expected["latest"].items()}
+        assert sorted(duckml.get_run_inputs(run_id)["name"].to_list()) == expected["inputs"]
+        stored = _artifact_digests(run_id)
+        for path, sha in expected["artifacts"].items():
+            assert stored.get(path) == sha, (run_id, path)
+    for model in truth["logged_models"].values():
+        stored = _artifact_digests(model["run_id"])
+        for path, sha in model["files"].items():
+            assert stored.get(f"{model['name']}/{path}") == sha
+    assert all(truth["filters"][f"churn|{f}|None"] for f in ("params.C = '1.0'", "metrics.rmse < 0.45"))
+    for key, expected_ids in truth["filters"].items():
+        experiment, filter_string, order_by = key.split("|")
+        found = duckml.search_runs(experiment_names=[experiment], filter_string=filter_string,
+                                   order_by=[order_by] if order_by != "None" else None)
+        got = found["run_id"].to_list()
+        assert (got if order_by != "None" else sorted(got)) == \
+            (expected_ids if order_by != "None" else sorted(expected_ids)), key
+
+
+def _artifact_digests(run_id: str) -> dict[str, str]:
+    with duckml.get_store().read() as con:
+        return dict(con.execute("SELECT path, sha256 FROM artifacts WHERE run_id = ?", [run_id]).fetchall())
+
+
+@pytest.mark.slow
+def test_the_same_registry_idempotence_and_trust(mlflow_store):
+    uri, truth = mlflow_store
+    import_mlflow(uri)
+    for name, expected in truth["models"].items():
+        frame = duckml.search_registered_models(f"name = '{name}'")
+        assert frame["description"].to_list() == [expected["description"]]
+        assert frame["tags"].to_list()[0] == expected["tags"]
+        assert (frame["aliases"].to_list()[0] or {}) == {k: int(v) for k, v in expected["aliases"].items()}
+        for number, version in expected["versions"].items():
+            got = duckml.get_model_version(name, int(number))
+            assert got.run_id == version["run_id"] and got.tags == version["tags"]
+    with duckml.get_store().read() as con:
+        before = con.execute("SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM artifacts), "
+                             "(SELECT count(*) FROM model_versions)").fetchone()
+    again = import_mlflow(uri)
+    assert again.runs_imported == [] and again.conflicts == [] and again.versions_imported == []
+    with duckml.get_store().read() as con:
+        assert con.execute("SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM artifacts), "
+                           "(SELECT count(*) FROM model_versions)").fetchone() == before
+    assert duckml.load_model("models:/churn-skops/1").get_params()["C"] == 10.0  # skops: loads directly
+    with pytest.raises(duckml.UntrustedModelError, match="--trust-pickled-models"):
+        duckml.load_model("models:/churn-model@champion")  # a pickle: refused until trusted
+    trusted = import_mlflow(uri, trust_pickled_models=True)
+    assert len(trusted.models_loadable) == 2
+    assert duckml.load_model("models:/churn-model@champion").get_params()["C"] == 1.0
+    assert duckml.load_model("models:/churn-model@challenger").get_params()["C"] == 0.1

@@ -51,6 +51,7 @@ from duckml.fluent import (
     start_run,
 )
 from duckml.store import Store, get_store, resolve_store_path, set_store
+import duckml.lake  # noqa: E402,F401  registers the "ducklake:" store spec
 
 __version__ = "0.1.0"
 

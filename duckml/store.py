@@ -34,8 +34,11 @@ from duckml.journal import DELETE, INSERT, UPDATE, UPSERT, TABLE_KEYS, JournalWr
 
 DEFAULT_STORE = "duckml.duckdb"
 _DUCKDB_MAGIC = b"DUCK"
-_selected_path: Path | None = None
-_stores: dict[Path, "Store"] = {}
+_selected_path: Path | str | None = None  # a str only for a store spec of another backend ("ducklake:…")
+_selected_data_path: str | None = None
+_stores: dict = {}  # Path (a file store) or (spec, data path) -> Store
+# other backends, by the prefix of their store spec (registered by their own module, which imports this one)
+_backends: dict = {}
 _stores_lock = threading.Lock()
 # A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
 _AUTO_INGEST_POINTS = 2_000_000
@@ -71,32 +74,64 @@ def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
     'x.duckdb'
     """
     if path is not None:
-        chosen = Path(path)
+        chosen = path
     elif _selected_path is not None:
         chosen = _selected_path
     elif os.environ.get("DUCKML_STORE"):
-        chosen = Path(os.environ["DUCKML_STORE"])
+        chosen = os.environ["DUCKML_STORE"]
     else:
-        chosen = Path(DEFAULT_STORE)
+        chosen = DEFAULT_STORE
+    if _backend_of(chosen) is not None:
+        return chosen  # a store spec such as "ducklake:postgres:…", not a file
     return Path(os.path.abspath(os.path.expanduser(chosen)))
 
 
-def set_store(path: str | os.PathLike | None) -> "Store":
-    """Choose the store file for this process (``None`` goes back to ``$DUCKML_STORE`` / the default).
+def _backend_of(chosen):
+    if isinstance(chosen, str):
+        for prefix, factory in _backends.items():
+            if chosen.startswith(prefix):
+                return factory
+    return None
+
+
+def register_backend(prefix: str, factory) -> None:
+    """Let store specs starting with ``prefix`` open ``factory(spec, data_path)`` (a ``Store``)."""
+    _backends[prefix] = factory
+
+
+def set_store(path: str | os.PathLike | None, data_path: str | os.PathLike | None = None) -> "Store":
+    """Choose the store for this process (``None`` goes back to ``$DUCKML_STORE`` / the default).
+
+    ``path`` is a DuckDB file, or a lake spec ``"ducklake:postgres:<conninfo>"`` with ``data_path``, the
+    folder every machine shares (else ``$DUCKML_DATA_PATH``).
 
     >>> import duckml, tempfile, os
     >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "demo.duckdb"))
     >>> store.path.name
     'demo.duckdb'
     """
-    global _selected_path
-    _selected_path = None if path is None else Path(os.path.abspath(os.path.expanduser(path)))
+    global _selected_path, _selected_data_path
+    if path is None or _backend_of(path) is not None:
+        _selected_path = path
+    else:
+        _selected_path = Path(os.path.abspath(os.path.expanduser(path)))
+    _selected_data_path = None if data_path is None else os.fspath(data_path)
     return get_store()
 
 
-def get_store(path: str | os.PathLike | None = None) -> "Store":
-    """The process-wide ``Store`` for a path (resolved as ``resolve_store_path``)."""
+def get_store(path: str | os.PathLike | None = None, data_path: str | os.PathLike | None = None) -> "Store":
+    """The process-wide ``Store`` for a path (resolved as ``resolve_store_path``) or a lake spec."""
     resolved = resolve_store_path(path)
+    factory = _backend_of(resolved)
+    if factory is not None:
+        if data_path is None:
+            data_path = _selected_data_path or os.environ.get("DUCKML_DATA_PATH")
+        key = (resolved, None if data_path is None else os.path.abspath(os.path.expanduser(data_path)))
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                store = _stores[key] = factory(resolved, key[1])
+            return store
     with _stores_lock:
         store = _stores.get(resolved)
         if store is None:
@@ -160,12 +195,12 @@ class Store:
     [(0,)]
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, artifact_root: Path | None = None, journal_dir: Path | None = None):
         self.path = path
         self.path_key = str(path)  # hashed on every log call: a str is cheaper than a Path
         self.next_ingest_at = _AUTO_INGEST_POINTS
-        self.artifact_root = path.with_name(path.stem + ".artifacts")
-        self.journal_dir = self.artifact_root / ".journal"
+        self.artifact_root = artifact_root or path.with_name(path.stem + ".artifacts")
+        self.journal_dir = journal_dir or self.artifact_root / ".journal"
         self.write_wanted_marker = self.journal_dir / "write-wanted"
         self.read_linger = _read_linger()
         self._lock = threading.RLock()

@@ -15,6 +15,7 @@ import duckdb
 
 import duckml
 from duckml.errors import DuckmlError
+from duckml.lake.commands import lake as lake_commands
 
 FORMATS = ("table", "csv", "json")
 
@@ -64,9 +65,11 @@ def emit(frame, fmt: str) -> None:
 
 @click.group(cls=DuckmlGroup)
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="The store file (default: $DUCKML_STORE, else ./duckml.duckdb).")
+              help="The store file, or ducklake:postgres:<conninfo> (default: $DUCKML_STORE, else ./duckml.duckdb).")
+@click.option("--data-path", "data_path", type=click.Path(file_okay=False), default=None,
+              help="A lake store's shared folder for data and artifacts (default: $DUCKML_DATA_PATH).")
 @click.version_option(duckml.__version__, prog_name="duckml")
-def cli(store_path):
+def cli(store_path, data_path):
     """duckml: experiment tracking and a model registry in one DuckDB file.
 
     \b
@@ -75,8 +78,8 @@ def cli(store_path):
         duckml runs list -e weekly-sales --order-by "metrics.rmse ASC"
         duckml sql "SELECT run_name, metrics['rmse'] FROM runs_overview"
     """
-    if store_path is not None:
-        duckml.set_store(store_path)
+    if store_path is not None or data_path is not None:
+        duckml.set_store(store_path, data_path=data_path)
 
 
 # -- experiments ---------------------------------------------------------------------------------
@@ -403,6 +406,9 @@ def demo(directory):
     from duckml.demo import run_demo
 
     run_demo(directory, echo=click.echo)
+
+
+cli.add_command(lake_commands)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -94,12 +94,12 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
             row = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'store'").fetchall()
             if row and row[0][0]:
                 from duckml.model_uri import parse_model_uri
-                from duckml.store import get_store
+                from duckml.store import store_for_attachment
 
                 cursor.execute("USE store")
                 parsed = parse_model_uri(model_uri)
                 try:
-                    return model_loader.resolve_parsed(cursor, get_store(row[0][0]), parsed)
+                    return model_loader.resolve_parsed(cursor, store_for_attachment(row[0][0]), parsed)
                 except NotFoundError as e:
                     if parsed.kind != "run":
                         raise

@@ -94,6 +94,15 @@ def _backend_of(chosen):
     return None
 
 
+def store_for_attachment(attached_path: str) -> "Store":
+    """The store whose catalog duckdb lists with this path (``duckdb_databases().path`` of ``store``)."""
+    with _stores_lock:
+        for store in _stores.values():
+            if getattr(store, "attached_path", None) == attached_path:
+                return store
+    return get_store(attached_path)
+
+
 def register_backend(prefix: str, factory) -> None:
     """Let store specs starting with ``prefix`` open ``factory(spec, data_path)`` (a ``Store``)."""
     _backends[prefix] = factory

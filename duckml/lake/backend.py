@@ -54,6 +54,10 @@ class LakeCommitError(StoreError):
     """A DuckLake commit failed (a conflict, or the catalog connection dropped); nothing was committed."""
 
 
+class LakeUnavailableError(StoreError):
+    """The lake's catalog (PostgreSQL) cannot be reached."""
+
+
 def without_keys(sql: str) -> str:
     """A migration's text without PRIMARY KEY clauses, which a DuckLake catalog refuses.
 
@@ -93,7 +97,7 @@ def journal_root() -> Path:
 
 
 def _retryable(error: BaseException) -> bool:
-    if isinstance(error, LakeCommitError):
+    if isinstance(error, (LakeCommitError, LakeUnavailableError)):
         return True
     return isinstance(error, (duckdb.TransactionException, duckdb.IOException, duckdb.ConnectionException))
 
@@ -128,6 +132,7 @@ class LakeStore(Store):
         con = duckdb.connect(":memory:")
         try:
             load_lake_extensions(con)
+            con.execute("SET enable_progress_bar = false")  # a library writes nothing to stdout
             self.lake_files.mkdir(parents=True, exist_ok=True)
             con.execute(f"ATTACH {quote_literal('ducklake:postgres:' + self.conninfo)} AS store "
                         f"(DATA_PATH {quote_literal(str(self.lake_files) + os.sep)})")
@@ -140,7 +145,7 @@ class LakeStore(Store):
             if "does not match existing data path" in text:
                 raise StoreError(f"the lake {self.path} keeps its files elsewhere than {self.lake_files}: "
                                  f"{text.splitlines()[0]} (pass the same --data-path on every machine)") from error
-            raise StoreError(f"cannot attach the lake {self.path}: {redact(text)}") from error
+            raise LakeUnavailableError(f"cannot attach the lake {self.path}: {redact(text)}") from error
         self._con = con
         self._lock_cursor = con.cursor()
         return con
@@ -233,13 +238,23 @@ class LakeStore(Store):
         self._retrying(self._prepare_schema, None)
         self._ready = True
 
+    def _check_schema(self, con) -> tuple[bool, bool, bool]:
+        """(needs_migration, needs_definitions, needs_lake_tables), all read from one snapshot."""
+        con.execute("BEGIN TRANSACTION")
+        try:
+            if schema.user_tables(con, "store") == ["_duckml_migrations"] and not schema.applied(con, "store"):
+                return True, True, True  # another machine is creating the lake right now: wait for its lock
+            needs_migration, needs_definitions = schema.check(con, "store", self.path)
+            return needs_migration, needs_definitions, not self._has_lake_tables(con)
+        finally:
+            self._rollback(con)
+
     def _prepare_schema(self) -> None:
         con = self._connection()
-        needs_migration, needs_definitions = schema.check(con, "store", self.path)
-        if not (needs_migration or needs_definitions or not self._has_lake_tables(con)):
+        if not any(self._check_schema(con)):
             return
         with self._write_lock(None):
-            needs_migration, needs_definitions = schema.check(con, "store", self.path)
+            needs_migration, needs_definitions, _ = self._check_schema(con)
             if needs_migration:
                 schema.migrate(con, "store", rewrite=without_keys)
                 needs_definitions = True

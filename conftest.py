@@ -11,15 +11,12 @@ def _doctest_store(request, tmp_path, monkeypatch):
     if not isinstance(request.node, pytest.DoctestItem):
         yield
         return
-    from duckml import fluent, store as store_module, tracking
+    import duckml
 
     monkeypatch.setenv("DUCKML_STORE", str(tmp_path / "doctest.duckdb"))
     monkeypatch.chdir(tmp_path)
-    store_module._selected_path = None
-    fluent._reset_for_tests()
+    duckml.reset_state()
     yield
-    while fluent.active_run() is not None:
-        fluent.end_run()
-    fluent._reset_for_tests()
-    tracking.forget_cached_runs()
-    store_module._selected_path = None
+    while duckml.active_run() is not None:
+        duckml.end_run()
+    duckml.reset_state()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 
 import click
 import duckdb
 
 import duckml
-from duckml.errors import DuckmlError
-from duckml.lake.commands import lake as lake_commands
+from duckml.errors import DuckmlError, InvalidInputError
 
 FORMATS = ("table", "csv", "json")
 
@@ -312,7 +312,7 @@ def models_show(name, fmt):
     Example:
         duckml models show sales-forecast
     """
-    from duckml.registry import get_model_versions
+    from duckml.models.registry import get_model_versions
 
     emit(get_model_versions(name), fmt)
 
@@ -408,7 +408,57 @@ def demo(directory):
     run_demo(directory, echo=click.echo)
 
 
-cli.add_command(lake_commands)
+# -- one store for a team (a DuckLake store) ------------------------------------------------------
+
+def _lake_store():
+    from duckml.store.lake import LakeStore
+
+    store = duckml.get_store()
+    if not isinstance(store, LakeStore):
+        raise InvalidInputError(f"{store.path} is a single-file store; lake commands need "
+                                "--store ducklake:postgres:<conninfo> --data-path DIR (or $DUCKML_STORE)")
+    return store
+
+
+@cli.group()
+def lake():
+    """Upkeep and time travel of a lake store (ducklake:postgres:…)."""
+
+
+@lake.command("maintain")
+@click.option("--keep-days", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Keep snapshots this recent (how far back time travel reaches).")
+def maintain(keep_days):
+    """Merge small files and expire old snapshots; nothing current is lost.
+
+    \b
+    Example:
+        duckml --store "ducklake:postgres:host=db dbname=team" --data-path /mnt/team lake maintain
+    """
+    from duckml.store.lake_upkeep import maintain as run_maintain
+
+    click.echo(str(run_maintain(_lake_store(), keep=timedelta(days=keep_days))))
+
+
+@lake.command("as-of")
+@click.argument("moment")
+@click.argument("query")
+@format_option
+def as_of(moment, query, fmt):
+    """Run a read-only QUERY on the lake as it was at MOMENT (a timestamp, or a snapshot number).
+
+    \b
+    Example:
+        duckml lake as-of "2026-11-28 18:00" "SELECT count(*) AS runs FROM runs_overview"
+    """
+    from duckml.store.lake_upkeep import sql_as_of
+
+    when = int(moment) if moment.isdigit() else moment
+    relation = sql_as_of(_lake_store(), query, when)
+    if relation is None:
+        click.echo("ok")
+    else:
+        emit(relation.pl(), fmt)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,19 +1,15 @@
-"""Every test gets its own store in a tmp folder, a clean active-run stack and a clean run cache."""
+"""Every test gets its own store in a tmp folder and a process state as fresh as a new interpreter's."""
 
 from __future__ import annotations
 
 import pytest
 
 import duckml
-from duckml import fluent, store as store_module, tracking
 
 
-def _forget(path) -> None:
-    store = store_module._stores.pop(path, None)
-    if store is not None:
-        store.close()
-        if store in store_module._exit_stores:
-            store_module._exit_stores.remove(store)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: multi-process, server, browser or benchmark test (deselect with "
+                                       "-m 'not slow' for the seconds-long inner loop)")
 
 
 @pytest.fixture(autouse=True)
@@ -22,15 +18,9 @@ def store(tmp_path, monkeypatch):
     path = tmp_path / "test.duckdb"
     monkeypatch.setenv("DUCKML_STORE", str(path))
     monkeypatch.setenv("DUCKML_LOCK_TIMEOUT", "60")
-    store_module._selected_path = None
-    fluent._reset_for_tests()
-    tracking.forget_cached_runs()
-    handle = duckml.get_store(path)
+    duckml.reset_state()
+    handle = duckml.connect(path)
     yield handle
     while duckml.active_run() is not None:
         duckml.end_run()
-    fluent._reset_for_tests()
-    for known in list(store_module._stores):
-        _forget(known)
-    store_module._selected_path = None
-    tracking.forget_cached_runs()
+    duckml.reset_state()

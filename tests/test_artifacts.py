@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import duckml
-from duckml import artifacts
-from duckml.artifacts import FileInfo, artifact_local_path, normalize_artifact_path
+from duckml.tracking import artifacts
+from duckml.store.objects import CHUNK
+from duckml.tracking.artifacts import FileInfo, artifact_local_path, normalize_artifact_path
 from duckml.errors import InvalidInputError, NotFoundError, RunStateError, UnsafePathError
 
 
@@ -64,7 +65,7 @@ def test_dict_yaml_round_trip(store, tmp_path, name):
 
 
 def test_binary_round_trip_larger_than_a_chunk(store, tmp_path):
-    payload = os.urandom(artifacts.CHUNK * 2 + 12345)
+    payload = os.urandom(CHUNK * 2 + 12345)
     source = tmp_path / "blob.bin"
     source.write_bytes(payload)
     with duckml.start_run() as run:
@@ -286,7 +287,7 @@ def test_normalized_paths_never_leave_the_base(text):
 
 
 def test_import_duckml_does_not_import_matplotlib():
-    code = ("import sys, duckml, duckml.artifacts, duckml.datasets, duckml.cleanup; "
-            "duckml.log_text; duckml.log_input; duckml.cleanup; "
+    code = ("import sys, duckml, duckml.tracking.artifacts, duckml.tracking.datasets, duckml.tracking.cleanup; "
+            "duckml.log_text; duckml.log_input; duckml.gc; "
             "assert 'matplotlib' not in sys.modules, 'matplotlib imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

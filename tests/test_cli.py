@@ -107,7 +107,7 @@ def test_real_subprocess(two_runs, store):
     bad = subprocess.run([sys.executable, "-m", "duckml", "runs", "show", "missing"],
                          capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 1 and bad.stdout == ""
-    assert bad.stderr.strip() == "Error: no run with id 'missing'"
+    assert bad.stderr.strip().startswith("Error: no run with id 'missing' in store ")
 
 
 def test_predict_command_to_parquet_and_table(store, tmp_path):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import duckml
-from duckml.datasets import compute_digest, describe_dataset, get_dataset_runs, get_run_inputs
+from duckml.tracking.datasets import compute_digest, describe_dataset, get_dataset_runs, get_run_inputs
 from duckml.errors import InvalidInputError, NotFoundError
 
 # `store` is the conftest's fixture: a fresh store in tmp_path, selected for the fluent API.

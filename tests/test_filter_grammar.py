@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from duckml.errors import FilterSyntaxError
-from duckml.filter_grammar import (
+from duckml.search import (
     And,
     Comparison,
     Not,
@@ -178,21 +178,13 @@ def test_compile_order_by_puts_missing_last():
     assert terms == ["(CASE WHEN r.metrics[?] IS NULL THEN 2 WHEN isnan(r.metrics[?]) THEN 1 ELSE 0 END)",
                      "r.metrics[?] DESC NULLS LAST", "epoch_ms(r.start_time) ASC NULLS LAST"]
     assert params == ["m", "m", "m"]
-    terms, params = compile_order_by(parse_order_by(["params.p"]), source="tables")
-    assert terms == ["(SELECT _v.value FROM params AS _v WHERE _v.run_id = r.run_id AND _v.key = ?) ASC NULLS LAST"]
-    assert params == ["p"]
 
 
-def test_tables_source_looks_keys_up_one_at_a_time():
-    sql, params = compile_filter(parse_filter("metrics.m > 1 AND tags.t IS NULL AND tags.mlflow.runName = 'a'"),
-                                 source="tables")
-    assert sql == ("((SELECT (_v.value > ? AND NOT isnan(_v.value)) FROM latest_metrics AS _v "
-                   "WHERE _v.run_id = r.run_id AND _v.key = ?) AND "
-                   "NOT EXISTS (SELECT 1 FROM tags AS _v WHERE _v.run_id = r.run_id AND _v.key = ?) AND "
-                   "r.run_name = ?)")
-    assert params == [1.0, "m", "t", "a"]
+def test_an_unknown_compile_source_is_refused():
     with pytest.raises(FilterSyntaxError, match="source"):
         compile_filter(None, source="files")
+    with pytest.raises(FilterSyntaxError, match="source"):
+        compile_filter(None, source="tables")  # the per-key subquery mode is gone: joins replaced it
 
 
 def test_joins_source_joins_each_key_once():
@@ -210,7 +202,7 @@ def test_joins_source_joins_each_key_once():
     with pytest.raises(FilterSyntaxError, match="KeyJoins"):
         compile_filter(None, source="joins")
     with pytest.raises(FilterSyntaxError, match="KeyJoins"):
-        compile_filter(None, source="tables", joins=joins)
+        compile_filter(None, source="maps", joins=joins)
     with pytest.raises(FilterSyntaxError, match="alias"):
         KeyJoins("r; DROP")
 

@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 import duckml
-from duckml.artifacts import artifact_local_path, object_path
-from duckml.cleanup import GcReport
+from duckml.store.objects import object_path
+from duckml.tracking.artifacts import artifact_local_path
+from duckml.tracking.cleanup import GcReport
 
-gc_module = importlib.import_module("duckml.cleanup")
+gc_module = importlib.import_module("duckml.tracking.cleanup")
 
 # `store` is the conftest's fixture: a fresh store in tmp_path, selected for the fluent API.
 
@@ -166,7 +167,7 @@ def test_an_object_reused_during_gc_is_restored(store, two_runs, monkeypatch):
 
 
 def test_duckml_gc_is_callable_in_any_import_order(store):
-    import duckml.cleanup  # noqa: F401  (the module lives under another name, so it cannot hide the function)
+    import duckml.tracking.cleanup  # noqa: F401  (the module lives under another name, so it cannot hide the function)
 
     assert isinstance(duckml.gc(dry_run=True), GcReport)
 

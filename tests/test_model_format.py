@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from duckml.errors import InvalidInputError, UntrustedModelError
-from duckml.model_format import (
+from duckml.models.format import (
     EXAMPLE_ROWS,
     _json_safe,
     infer_signature,
@@ -27,7 +27,7 @@ from duckml.model_format import (
     read_metadata,
     save_model,
 )
-from duckml.model_trust import is_auto_trusted, split_untrusted
+from duckml.models.trust import is_auto_trusted, split_untrusted
 
 RNG = np.random.default_rng(0)
 X_NUM = RNG.normal(size=(120, 3))

@@ -21,9 +21,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import duckml
-from duckml import model_format, scoring
+from duckml.models import format as model_format
+from duckml.scoring import udf as scoring
 from duckml.errors import InvalidInputError, NotFoundError
-from duckml.prediction import predict, register_predict
+from duckml.scoring.prediction import predict, register_predict
 
 FEATURES = ["a", "b", "c"]
 
@@ -306,7 +307,7 @@ def test_progress_reports_rows(data, regressor, tmp_path):
 
 
 def test_duckml_predict_is_callable_whatever_the_import_order(data, regressor):
-    import duckml.prediction  # noqa: F401  (the module has its own name, so it cannot hide the function)
+    import duckml.scoring.prediction  # noqa: F401  (the module has its own name, so it cannot hide the function)
 
     assert callable(duckml.predict)
     assert duckml.predict(regressor[1], data[2]).height == 5000

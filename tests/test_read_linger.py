@@ -10,7 +10,7 @@ import pytest
 
 import duckml
 from duckml.errors import InvalidInputError
-from duckml.store import Store
+from duckml.store.store import Store
 
 
 def _read_write_open_works(path) -> bool:
@@ -28,24 +28,24 @@ def _burst(store: Store, n: int = 3) -> None:
 
 def test_an_isolated_read_lets_go_at_once(store):
     store.sql("SELECT 1").fetchall()
-    assert store._lingering_since is None
+    assert not store.store.is_lingering()
     assert _read_write_open_works(store.path)
 
 
 def test_a_burst_lingers_until_released(store):
     _burst(store)
-    assert store._lingering_since is not None
+    assert store.store.is_lingering()
     store.release()
-    assert store._lingering_since is None
+    assert not store.store.is_lingering()
     assert _read_write_open_works(store.path)
 
 
 def test_the_releaser_lets_go_after_the_linger_window(store):
     _burst(store)
     deadline = time.monotonic() + 5
-    while store._lingering_since is not None and time.monotonic() < deadline:
+    while store.store.is_lingering() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert store._lingering_since is None
+    assert not store.store.is_lingering()
     assert _read_write_open_works(store.path)
 
 
@@ -54,7 +54,7 @@ def test_reads_during_a_burst_see_new_journal_data(store):
     with duckml.start_run() as run:
         duckml.log_metric("loss", 1.0, step=0)
         _burst(store)
-        assert store._lingering_since is not None
+        assert store.store.is_lingering()
         duckml.log_metric("loss", 0.5, step=1)  # journal only: the file stays attached read-only
         points = store.sql("SELECT count(*) FROM metrics WHERE run_id = ?", [run.info.run_id]).fetchone()[0]
         assert points == 2
@@ -83,7 +83,7 @@ def test_linger_can_be_turned_off(monkeypatch, tmp_path):
     monkeypatch.setenv("DUCKML_READ_LINGER_MS", "0")
     quiet = Store(tmp_path / "quiet.duckdb")
     _burst(quiet)
-    assert quiet._lingering_since is None
+    assert not quiet.is_lingering()
 
 
 def _poll_reads(path: str, seconds: float, started, reads) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import duckml
-from duckml import registry
+from duckml.models import registry
 from duckml.errors import (
     FilterSyntaxError,
     InvalidInputError,
@@ -157,7 +157,7 @@ def test_cache_notices_a_tampered_file():
 
 def test_replaced_metadata_file_is_refused():
     info = _log()
-    from duckml.artifacts import artifact_local_path
+    from duckml.tracking.artifacts import artifact_local_path
 
     meta_file = artifact_local_path(info.run_id, "model/duckml_model.json")
     text = meta_file.read_text()
@@ -174,7 +174,7 @@ def test_resolve_gives_signature_and_a_model_folder():
     assert [c["name"] for c in resolved.signature["inputs"]] == ["f0", "f1", "f2"]
     assert {p.name for p in resolved.directory.iterdir()} == {"model.skops", "duckml_model.json",
                                                               "input_example.json"}
-    from duckml.model_format import load_model as load_folder
+    from duckml.models.format import load_model as load_folder
 
     assert np.array_equal(load_folder(resolved.directory).predict(X), _fit().predict(X))
 

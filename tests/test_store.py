@@ -10,7 +10,8 @@ import duckdb
 import pytest
 
 import duckml
-from duckml import schema, store as store_module
+from duckml.store import schema
+from duckml.store import store as store_module
 
 
 def test_path_resolution_order(tmp_path, monkeypatch):
@@ -151,7 +152,7 @@ def test_sql_errors_leave_the_store_usable(store):
 
 def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
     monkeypatch.setattr(store_module, "_AUTO_INGEST_POINTS", 1000)
-    store.next_ingest_at = 1000
+    store.store.next_ingest_at = 1000
     with duckml.start_run():
         for i in range(1500):
             duckml.log_metric("m", float(i), step=i)
@@ -163,7 +164,7 @@ def test_writer_ingests_on_its_own_when_the_journal_grows(store, monkeypatch):
 
 
 def test_bookkeeping_of_finished_segments_is_swept(store, monkeypatch):
-    from duckml import ingest
+    from duckml.store import ingest
 
     monkeypatch.setattr(ingest, "_SWEEP_AT", 3)
     for i in range(6):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import duckml
-from duckml import tracking
+from duckml.tracking import runs as tracking
 
 KEYS = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40).filter(
     lambda k: k.strip())
@@ -89,7 +89,7 @@ def test_params_are_immutable(store):
 def test_immutability_holds_after_resume_in_a_fresh_cache(store):
     with duckml.start_run() as run:
         duckml.log_param("lr", 0.1)
-    duckml.tracking.forget_cached_runs()
+    duckml.tracking.runs.forget_cached_runs()
     with duckml.start_run(run_id=run.run_id):
         with pytest.raises(duckml.ParamConflictError):
             duckml.log_param("lr", 0.5)

@@ -16,11 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from pgcluster import PgCluster  # noqa: E402
 
-from duckml.lake.extensions import lake_extensions_available  # noqa: E402
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: multi-process, server or benchmark-ish tests")
+from duckml.store.lake_extensions import lake_extensions_available  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 import duckml
-from duckml.lake.extensions import load_lake_extensions
+from duckml.store.lake_extensions import load_lake_extensions
 
 pytestmark = pytest.mark.slow
 MACHINE = str(Path(__file__).with_name("machine.py"))
@@ -46,7 +46,7 @@ def plain_client(lake) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def test_done_when_four_machines_log_two_register_and_a_fifth_reads_everything(lake, tmp_path):
+def test_done_when_four_machines_log_two_register_and_a_fifth_reads_everything(lake, tmp_path, monkeypatch):
     start = str(tmp_path / "go")
     jobs = {f"m{i}": {"kind": "log", "runs": 3, "points": 3000, "start_file": start} for i in range(4)}
     for registering in ("m1", "m3"):
@@ -59,7 +59,7 @@ def test_done_when_four_machines_log_two_register_and_a_fifth_reads_everything(l
 
     reader = launch(lake, "m5", {"kind": "flush"})
     finish(reader)
-    os.environ["XDG_CACHE_HOME"] = str(tmp_path / "machines" / "m5" / ".cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "machines" / "m5" / ".cache"))
     store = duckml.connect()
     assert store.sql("SELECT count(*) FROM runs_overview WHERE run_name LIKE 'm_-r_'").fetchone()[0] == 12
     assert store.sql("SELECT count(*) FROM metrics WHERE key = 'loss' AND run_id IN "

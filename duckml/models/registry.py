@@ -21,8 +21,9 @@ from typing import Any
 
 import polars as pl
 
+from duckml.clock import utcnow
 from duckml.errors import FilterSyntaxError, InvalidInputError
-from duckml.model_loader import (  # noqa: F401  (load_model & co. are part of this module's API)
+from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of this module's API)
     ResolvedModel,
     _alias_version,
     resolve_parsed,
@@ -33,9 +34,9 @@ from duckml.model_loader import (  # noqa: F401  (load_model & co. are part of t
     load_resolved,
     resolve_model_uri,
 )
-from duckml.model_uri import check_alias, check_model_name, check_version, parse_model_uri
+from duckml.models.uri import check_alias, check_model_name, check_version, parse_model_uri
 from duckml.store import get_store
-from duckml.validation import check_key, param_value
+from duckml.tracking.validation import check_key, param_value
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,6 @@ class ModelVersion:
 
 
 # -- small helpers -------------------------------------------------------------------------------------
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 class _Events:
     """Appends registry events with strictly increasing times, so history has a total order."""
@@ -78,7 +76,7 @@ class _Events:
     def __init__(self, con):
         self.con = con
         last = con.execute("SELECT max(event_time) FROM registry_events").fetchone()[0]
-        now = _utcnow()
+        now = utcnow()
         self.next = now if last is None or now > last else last + timedelta(microseconds=1)
 
     def add(self, name: str, event: str, version: int | None = None, alias: str | None = None,
@@ -112,8 +110,9 @@ def log_model(model, name: str = "model", input_example=None, signature: dict | 
     >>> info.model_uri, info.registered_model_version  # doctest: +SKIP
     ('runs:/3f2a…/model', 1)
     """
-    from duckml import artifacts, fluent
-    from duckml.model_format import save_model
+    from duckml.tracking import artifacts
+    from duckml.tracking import fluent
+    from duckml.models.format import save_model
 
     path = artifacts.normalize_artifact_path(name, allow_root=False)
     if registered_model_name is not None:
@@ -313,7 +312,7 @@ def get_model_version_by_alias(name: str, alias: str) -> ModelVersion:
 def get_model_versions(name: str) -> pl.DataFrame:
     """Every version of a model from ``model_versions_overview`` (aliases, source run, its metrics).
 
-    >>> duckml.registry.get_model_versions("churn").columns[:3]  # doctest: +SKIP
+    >>> duckml.models.registry.get_model_versions("churn").columns[:3]  # doctest: +SKIP
     ['name', 'version', 'aliases']
     """
     name = check_model_name(name)
@@ -326,7 +325,7 @@ _MODEL_ATTRIBUTES = ("name", "creation_time", "last_update_time")
 
 
 def _check_filter(expr) -> None:
-    from duckml.filter_grammar import And, Comparison, Not, Or
+    from duckml.search import And, Comparison, Not, Or
 
     if isinstance(expr, Comparison):
         if expr.entity == "attribute" and expr.key not in _MODEL_ATTRIBUTES:
@@ -347,7 +346,7 @@ def search_registered_models(filter_string: str = "", max_results: int | None = 
     >>> duckml.search_registered_models("name LIKE 'ch%'")["name"].to_list()  # doctest: +SKIP
     ['churn']
     """
-    from duckml.filter_grammar import compile_filter, parse_filter
+    from duckml.search import compile_filter, parse_filter
 
     # "experiments" has the same shape (name, two times, tags); _check_filter keeps it to those
     expr = parse_filter(filter_string or None, target="experiments")

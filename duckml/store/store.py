@@ -17,10 +17,8 @@ Lock conflicts are retried with backoff up to ``DUCKML_LOCK_TIMEOUT`` seconds (d
 
 from __future__ import annotations
 
-import atexit
 import os
 import random
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -28,18 +26,13 @@ from pathlib import Path
 
 import duckdb
 
-from duckml import ingest, schema
+from duckml import dberrors
 from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
-from duckml.journal import DELETE, INSERT, UPDATE, UPSERT, TABLE_KEYS, JournalWriter
+from duckml.sqlquote import quote_ident, quote_literal
+from duckml.store import ingest, lifecycle, linger, schema
+from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
 
-DEFAULT_STORE = "duckml.duckdb"
 _DUCKDB_MAGIC = b"DUCK"
-_selected_path: Path | str | None = None  # a str only for a store spec of another backend ("ducklake:…")
-_selected_data_path: str | None = None
-_stores: dict = {}  # Path (a file store) or (spec, data path) -> Store
-# other backends, by the prefix of their store spec (registered by their own module, which imports this one)
-_backends: dict = {}
-_stores_lock = threading.Lock()
 # A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
 _AUTO_INGEST_POINTS = 2_000_000
 # A lingering read-only attachment is let go after at most this long, even while reads keep coming,
@@ -47,105 +40,6 @@ _AUTO_INGEST_POINTS = 2_000_000
 _MAX_HOLD_SECONDS = 0.5
 # A write-wanted marker older than this is left over by a writer that died: ignored.
 _MARKER_FRESH_SECONDS = 2.0
-
-
-def quote_ident(name: str) -> str:
-    """Quote an SQL identifier (doubling any double quote).
-
-    >>> quote_ident("run list")
-    '"run list"'
-    """
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(text: str) -> str:
-    """Quote an SQL string literal, for the few statements (ATTACH) that take no parameters.
-
-    >>> quote_literal("it's")
-    "'it''s'"
-    """
-    return "'" + text.replace("'", "''") + "'"
-
-
-def resolve_store_path(path: str | os.PathLike | None = None) -> Path:
-    """The store file to use: ``path``, else ``set_store()``, else ``$DUCKML_STORE``, else ``./duckml.duckdb``.
-
-    >>> resolve_store_path("/tmp/x.duckdb").name
-    'x.duckdb'
-    """
-    if path is not None:
-        chosen = path
-    elif _selected_path is not None:
-        chosen = _selected_path
-    elif os.environ.get("DUCKML_STORE"):
-        chosen = os.environ["DUCKML_STORE"]
-    else:
-        chosen = DEFAULT_STORE
-    if _backend_of(chosen) is not None:
-        return chosen  # a store spec such as "ducklake:postgres:…", not a file
-    return Path(os.path.abspath(os.path.expanduser(chosen)))
-
-
-def _backend_of(chosen):
-    if isinstance(chosen, str):
-        for prefix, factory in _backends.items():
-            if chosen.startswith(prefix):
-                return factory
-    return None
-
-
-def store_for_attachment(attached_path: str) -> "Store":
-    """The store whose catalog duckdb lists with this path (``duckdb_databases().path`` of ``store``)."""
-    with _stores_lock:
-        for store in _stores.values():
-            if getattr(store, "attached_path", None) == attached_path:
-                return store
-    return get_store(attached_path)
-
-
-def register_backend(prefix: str, factory) -> None:
-    """Let store specs starting with ``prefix`` open ``factory(spec, data_path)`` (a ``Store``)."""
-    _backends[prefix] = factory
-
-
-def set_store(path: str | os.PathLike | None, data_path: str | os.PathLike | None = None) -> "Store":
-    """Choose the store for this process (``None`` goes back to ``$DUCKML_STORE`` / the default).
-
-    ``path`` is a DuckDB file, or a lake spec ``"ducklake:postgres:<conninfo>"`` with ``data_path``, the
-    folder every machine shares (else ``$DUCKML_DATA_PATH``).
-
-    >>> import duckml, tempfile, os
-    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "demo.duckdb"))
-    >>> store.path.name
-    'demo.duckdb'
-    """
-    global _selected_path, _selected_data_path
-    if path is None or _backend_of(path) is not None:
-        _selected_path = path
-    else:
-        _selected_path = Path(os.path.abspath(os.path.expanduser(path)))
-    _selected_data_path = None if data_path is None else os.fspath(data_path)
-    return get_store()
-
-
-def get_store(path: str | os.PathLike | None = None, data_path: str | os.PathLike | None = None) -> "Store":
-    """The process-wide ``Store`` for a path (resolved as ``resolve_store_path``) or a lake spec."""
-    resolved = resolve_store_path(path)
-    factory = _backend_of(resolved)
-    if factory is not None:
-        if data_path is None:
-            data_path = _selected_data_path or os.environ.get("DUCKML_DATA_PATH")
-        key = (resolved, None if data_path is None else os.path.abspath(os.path.expanduser(data_path)))
-        with _stores_lock:
-            store = _stores.get(key)
-            if store is None:
-                store = _stores[key] = factory(resolved, key[1])
-            return store
-    with _stores_lock:
-        store = _stores.get(resolved)
-        if store is None:
-            store = _stores[resolved] = Store(resolved)
-        return store
 
 
 def _read_linger() -> float:
@@ -207,11 +101,21 @@ class Store:
     def __init__(self, path: Path, artifact_root: Path | None = None, journal_dir: Path | None = None):
         self.path = path
         self.path_key = str(path)  # hashed on every log call: a str is cheaper than a Path
-        self.next_ingest_at = _AUTO_INGEST_POINTS
+        # another backend (the lake, store/lake.py) keeps artifacts and the journal elsewhere
         self.artifact_root = artifact_root or path.with_name(path.stem + ".artifacts")
         self.journal_dir = journal_dir or self.artifact_root / ".journal"
         self.write_wanted_marker = self.journal_dir / "write-wanted"
         self.read_linger = _read_linger()
+        self.active_experiment_id: str | None = None  # the fluent API's choice; survives fork, as in MLflow
+        self._ready = False  # the schema is checked once per process: a fork inherits the answer
+        self._start_process_state()
+        lifecycle.track(self)
+
+    def _start_process_state(self) -> None:
+        """Everything this store holds for this process only: connections, locks, the journal segment and
+        the caches. ``__init__`` starts it, ``reset_after_fork`` starts it afresh in a forked child, and
+        ``close`` lets go of it, so the three cannot drift apart."""
+        self.next_ingest_at = _AUTO_INGEST_POINTS
         self._lock = threading.RLock()
         self._lingering_since: float | None = None  # set while a read-only attachment is kept
         self._last_read_end = 0.0
@@ -219,11 +123,34 @@ class Store:
         self._overlaid: bool | None = None  # which live views are in place: overlay or direct
         self._con: duckdb.DuckDBPyConnection | None = None
         self._results: duckdb.DuckDBPyConnection | None = None
-        self._ready = False
         self._definitions_ready = False
         self._passthrough: set[str] = set()
         self._journal: JournalHandle | None = None
-        self._predict_registered = False
+        self._caches: dict[str, object] = {}
+        self.table_schemas: dict = {}  # the file's table schemas, as ingest folds rows into them
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
+        survive fork, the journal segment and the caches are the parent's)."""
+        self._start_process_state()
+
+    def cache(self, name: str, factory):
+        """A per-store object that an upper layer keeps here (e.g. the tracking layer's run cache): created by
+        ``factory()`` on first use, dropped by ``close()`` and in a forked child.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.get_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> store.cache("example", dict) is store.cache("example", dict)
+        True
+        """
+        found = self._caches.get(name)
+        if found is None:
+            found = self._caches.setdefault(name, factory())
+        return found
+
+    def is_lingering(self) -> bool:
+        """Whether a burst of reads left the file attached read-only."""
+        return self._lingering_since is not None
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -234,7 +161,7 @@ class Store:
             with self._lock:
                 if self._journal is None:
                     self._journal = JournalHandle(self)
-                    _register_exit_flush(self)
+                    lifecycle.flush_at_exit_later(self)
         return self._journal
 
     # -- attaching -----------------------------------------------------------------------------
@@ -259,15 +186,14 @@ class Store:
                     self.write_wanted_marker.unlink(missing_ok=True)
                 return con
             except duckdb.IOException as error:
-                message = str(error)
-                if "lock" not in message.lower():
-                    raise StoreError(f"cannot open store {self.path}: {message}") from error
+                if not dberrors.is_lock_conflict(error):
+                    raise StoreError(f"cannot open store {self.path}: {error}") from error
                 if not read_only:
                     self._announce_write()
                     announced = True
                 if time.monotonic() >= deadline:
-                    holder = re.search(r"PID (\d+)", message)
-                    who = f" by process {holder[1]}" if holder else ""
+                    holder = dberrors.lock_holder(error)
+                    who = f" by process {holder}" if holder else ""
                     raise StoreLockedError(
                         f"store {self.path} was held{who} for more than {timeout:g} s "
                         "(raise DUCKML_LOCK_TIMEOUT, or close the program holding it)") from error
@@ -351,6 +277,7 @@ class Store:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)
                 if needs_migration:
                     schema.migrate(con, "store")
+                    self.table_schemas = {}
                     needs_definitions = True
                 if needs_definitions:
                     schema.store_definitions(con, "store")
@@ -379,7 +306,7 @@ class Store:
                 self._passthrough.add(table)
         overlaid = not pending.empty
         if overlaid:
-            ingest.register_overlay(con, ingest.fold(con, pending))
+            ingest.register_overlay(con, ingest.fold(con, pending, self.table_schemas))
         if overlaid != self._overlaid:
             for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
                 con.execute(ingest.overlay_view_sql(table) if overlaid else f"CREATE OR REPLACE VIEW "
@@ -422,7 +349,7 @@ class Store:
                 if keep:
                     if self._lingering_since is None:
                         self._lingering_since = now
-                    _release_lingering_later(self)
+                    linger.release_later(self)
                 else:
                     self._detach()
 
@@ -462,7 +389,7 @@ class Store:
                 try:
                     pending = ingest.collect(con, self.journal_dir)
                     if not pending.empty or pending.vanished:
-                        ingest.apply_ingest(con, pending, ingest.fold(con, pending))
+                        ingest.apply_ingest(con, pending, ingest.fold(con, pending, self.table_schemas))
                     con.execute("USE store")
                     yield con
                     con.execute("USE memory")
@@ -508,16 +435,9 @@ class Store:
             self._lock.release()
 
     # -- SQL for users -----------------------------------------------------------------------------
-    def _ensure_predict(self, con, query: str) -> None:
-        if self._predict_registered or "predict" not in query.lower():
-            return
-        from duckml.prediction import register_predict  # imports scikit-learn: only when asked for
-
-        register_predict(con)
-        self._predict_registered = True
-
-    def sql(self, query: str, params=None) -> duckdb.DuckDBPyRelation | None:
-        """Run SQL on the store: every table, view and macro (``predict`` included) by plain name.
+    def sql(self, query: str, params=None, *, prepare=None) -> duckdb.DuckDBPyRelation | None:
+        """Run SQL on the store: every table, view and macro by plain name (``predict`` needs
+        ``duckml.connect()``, whose connection passes ``prepare`` to register it).
 
         Reads see not-yet-ingested data of every process; writes (CREATE, INSERT …) go to the file.
         The result is materialized, so the store is not held while you use it.
@@ -537,22 +457,20 @@ class Store:
                    duckdb.StatementType.PRAGMA}
         if all(s.type in reading for s in statements):
             try:
-                return self._run(self.read, query, params)
+                return self._run(self.read, query, params, prepare)
             except QueryError as error:
-                if "read-only" not in str(error) and "read only" not in str(error):
+                if not dberrors.is_read_only_violation(error):
                     raise
-        return self._run(self.write, query, params)
+        return self._run(self.write, query, params, prepare)
 
-    def _run(self, mode, query: str, params):
+    def _run(self, mode, query: str, params, prepare):
         with mode() as con:
-            self._ensure_predict(con, query)
+            if prepare is not None:
+                prepare(con, query)
             try:
                 relation = con.sql(query, params=params)
                 table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
-                raised_in_udf = _udf_error(error)
-                if raised_in_udf is not None:
-                    raise raised_in_udf from error
                 raise QueryError(str(error).strip()) from error
         if table is None:
             return None
@@ -561,115 +479,23 @@ class Store:
         return self._results.from_arrow(table)
 
     def close(self) -> None:
-        """Close this process's journal segment and ingest it, and let go of the file; the Store stays usable."""
+        """Ingest this process's journal segment, let go of the file and close every connection this store
+        opened; the Store stays usable (the next operation opens what it needs)."""
         with self._lock:
             self.release()
             if self._journal is not None:
                 self._journal.writer.close()
                 self._journal = None
                 self.flush()
+            lifecycle.forget(self)
+            for con in (self._con, self._results):
+                if con is not None:
+                    con.close()
+            self._con = self._results = None
+            self._passthrough = set()
+            self._overlaid = None
+            self._definitions_ready = False
+            self._caches = {}
+            self.table_schemas = {}
 
 
-def _udf_error(error: Exception):
-    # a duckml error raised inside the predict UDF reaches us as text in a duckdb error: rebuild it
-    import sys
-
-    if "duckml.scoring" not in sys.modules:
-        return None
-    return sys.modules["duckml.scoring"].unwrap_udf_error(error)
-
-
-_exit_stores: list[Store] = []
-
-
-def _reset_after_fork() -> None:
-    # DuckDB connections and held locks do not survive fork(): the child starts with fresh ones.
-    global _releaser, _lingering_wakeup
-    _releaser = None
-    _lingering.clear()
-    _lingering_wakeup = threading.Condition()
-    for store in _stores.values():
-        store._con = None
-        store._results = None
-        store._lock = threading.RLock()
-        store._passthrough = set()
-        store._overlaid = None
-        store._lingering_since = None
-        store._segment_offsets = None
-        store._definitions_ready = False
-        store._predict_registered = False
-    if _exit_stores:
-        _register_multiprocessing_finalizer()
-
-
-os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-_lingering: set[Store] = set()
-_lingering_wakeup = threading.Condition()
-_releaser: threading.Thread | None = None
-
-
-def _release_lingering_later(store: Store) -> None:
-    """Hand a lingering read attachment to the releaser thread, which detaches it once idle."""
-    global _releaser
-    with _lingering_wakeup:
-        _lingering.add(store)
-        if _releaser is None or not _releaser.is_alive():
-            _releaser = threading.Thread(target=_release_idle_attachments, name="duckml-read-release",
-                                         daemon=True)
-            _releaser.start()
-        _lingering_wakeup.notify()
-
-
-def _release_idle_attachments() -> None:
-    while True:
-        with _lingering_wakeup:
-            while not _lingering:
-                _lingering_wakeup.wait()
-            stores = list(_lingering)
-        wait = None
-        for store in stores:
-            try:
-                again = store.release_if_idle(time.monotonic())
-            except duckdb.Error:
-                again = None  # the connection is gone (closed store): nothing is held any more
-            if again is None:
-                with _lingering_wakeup:
-                    if store._lingering_since is None:
-                        _lingering.discard(store)
-            else:
-                wait = again if wait is None else min(wait, again)
-        time.sleep(wait if wait is not None else 0.001)
-
-
-def _register_exit_flush(store: Store) -> None:
-    if not _exit_stores:
-        atexit.register(_flush_at_exit)
-        _register_multiprocessing_finalizer()
-    _exit_stores.append(store)
-
-
-def _register_multiprocessing_finalizer() -> None:
-    # multiprocessing's forked children leave through os._exit, skipping atexit; its own finalizers run.
-    import sys
-
-    if "multiprocessing" in sys.modules:
-        from multiprocessing import util
-
-        util.Finalize(None, _flush_at_exit, exitpriority=100)
-
-
-def _flush_at_exit() -> None:
-    from duckml import fluent
-
-    fluent._end_runs_at_exit()
-    for store in list(_exit_stores):
-        try:
-            store.close()
-        except StoreError as error:  # data stays in the journal; the next ingest of any process takes it
-            import sys
-
-            print(f"duckml: could not flush {store.path} at exit ({error}); its data stays in the "
-                  "journal and is ingested by the next duckml process", file=sys.stderr)
-    _exit_stores.clear()

@@ -23,8 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckml.errors import InvalidInputError, NotFoundError
-from duckml.filter_grammar import (KeyJoins, OrderBy, compile_filter, compile_order_by, parse_filter,
-                                   parse_order_by)
+from duckml.store import get_store
+from duckml.tracking.runs import run_not_found
+from duckml.search.grammar import OrderBy, parse_filter, parse_order_by
+from duckml.search.sqlgen import KeyJoins, compile_filter, compile_order_by
 
 _VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
 _ACTIVE = "({a}.lifecycle_stage = 'active' AND {a}.experiment_lifecycle_stage = 'active')"
@@ -38,8 +40,6 @@ _RUN_COLUMNS = ["run_id", "experiment_id", "status", "start_time", "end_time", "
 
 @contextmanager
 def _reading():
-    from duckml.store import get_store  # imported late: store imports the rest of duckml
-
     with get_store().read() as con:
         yield con
 
@@ -320,7 +320,7 @@ def compare_runs(run_ids) -> pl.DataFrame:
                                 ).fetchall())
         missing = [i for i in ids if i not in runs]
         if missing:
-            raise NotFoundError(f"run {missing[0]!r} does not exist; check the id with search_runs()")
+            raise run_not_found(missing[0], get_store())
         long = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).pl()
     names = _column_names([(i, runs[i]) for i in ids])
     if long.height == 0:
@@ -376,7 +376,7 @@ def get_metric_histories(run_ids=None, keys=None, experiment_names=None, max_poi
                                                [ids]).fetchall()}
             missing = [i for i in ids if i not in found]
             if missing:
-                raise NotFoundError(f"run {missing[0]!r} does not exist; check the id with search_runs()")
+                raise run_not_found(missing[0], get_store())
             run_order = "run_order"
         else:
             source, source_params = "metrics AS m", []

@@ -24,7 +24,7 @@ def sql_dir() -> Path:
     packaged = Path(str(resources.files("duckml"))) / "sql"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[1] / "sql"
+    return Path(__file__).resolve().parents[2] / "sql"
 
 
 @dataclass(frozen=True)

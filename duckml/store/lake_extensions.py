@@ -64,7 +64,7 @@ def _fingerprint(path: Path) -> str:
 
 
 def extension_path(name: str) -> Path:
-    """The file to LOAD for extension ``name`` ('ducklake' or 'postgres'), renamed copy made if needed.
+    """The file to LOAD for extension ``name`` ('ducklake' or 'postgres'), a renamed copy made if needed.
 
     >>> extension_path("ducklake").name  # doctest: +SKIP
     'ducklake.duckdb_extension'

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import duckdb
 
 from duckml.errors import InvalidInputError, QueryError, StoreError
-from duckml.store import quote_literal
+from duckml.sqlquote import quote_literal
 
 DEFAULT_KEEP = timedelta(days=7)  # time travel reaches back this far
 FILE_GRACE = timedelta(hours=1)

@@ -26,6 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from duckml.version import __version__
+from duckml.clock import utcnow
+from duckml.store.objects import file_sha256
 from duckml.errors import InvalidInputError, NotFoundError, UntrustedModelError
 
 METADATA_FILE = "duckml_model.json"
@@ -105,27 +108,8 @@ def qualified_name(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _duckml_version() -> str | None:
-    try:
-        import duckml
-
-        version = getattr(duckml, "__version__", None)
-        if version:
-            return str(version)
-        from importlib.metadata import version as dist_version
-
-        return dist_version("duckml")
-    except Exception:  # a checkout without metadata: the version is informative only
-        return None
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _duckml_version() -> str:
+    return __version__
 
 
 # -- signatures ----------------------------------------------------------------------------------------
@@ -232,7 +216,7 @@ def infer_signature(model: Any, input_example: Any = None) -> dict[str, Any]:
 def _check_signature(signature: Any) -> dict[str, Any]:
     if not isinstance(signature, dict) or not isinstance(signature.get("inputs"), list):
         raise InvalidInputError(f"signature must be a dict with an 'inputs' list, got {signature!r}; "
-                                "see duckml.model_format.infer_signature for the shape")
+                                "see duckml.models.format.infer_signature for the shape")
     for column in signature["inputs"]:
         if not isinstance(column, dict) or not isinstance(column.get("name"), str):
             raise InvalidInputError(f"signature input {column!r} needs a 'name' string and a 'type'")
@@ -300,7 +284,7 @@ def save_model(model: Any, directory: str | os.PathLike, *, input_example: Any =
         input_example_file=example_file, sklearn_version=sklearn.__version__,
         skops_version=getattr(skops, "__version__", None), duckml_version=_duckml_version(),
         python_version=platform.python_version(),
-        created_at=datetime.now(timezone.utc).replace(tzinfo=None).isoformat(),
+        created_at=utcnow().isoformat(),
     )
     (folder / METADATA_FILE).write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return meta
@@ -344,7 +328,7 @@ def load_model_file(model_file: str | os.PathLike, *, sha256: str, trusted=None,
     """
     import skops.io as sio
 
-    from duckml.model_trust import check_loaded_model, split_untrusted
+    from duckml.models.trust import check_loaded_model, split_untrusted
 
     path = Path(model_file)
     label = source or str(path)

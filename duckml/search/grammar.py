@@ -1,4 +1,4 @@
-"""MLflow's search grammar (and a little more) as tokens -> a frozen AST -> SQL with bound parameters.
+"""MLflow's search grammar (and a little more) as tokens -> a frozen AST (``sqlgen`` turns it into SQL).
 
 Accepted: everything ``mlflow.search_runs(filter_string=...)`` accepts (``metrics.``, ``params.``,
 ``tags.``, ``attributes.``/``attribute.``/``attr.``/``run.``, ``datasets.``; ``= != < <= > >= LIKE ILIKE
@@ -6,15 +6,15 @@ IN, NOT IN, IS [NOT] NULL``; keys quoted with "double quotes" or `backticks`; va
 quotes; ``AND``), plus ``OR``, ``NOT``, parentheses, ``IN``/``NOT IN`` on every key, and numeric
 comparison of params/tags when the value is an unquoted number (``params.lr < 0.1``).
 
-No text from the filter ever reaches DuckDB: the compiler emits fixed SQL fragments, and every key and
-value is a ``?`` parameter. A key a run does not have never matches (SQL NULL), as in MLflow, where
+No text from the filter ever reaches DuckDB: the compiler (``sqlgen``) emits fixed SQL fragments, and every
+key and value is a ``?`` parameter. A key a run does not have never matches (SQL NULL), as in MLflow, where
 ``params.x != 'a'`` skips runs without ``x``. NaN metrics match only ``!=`` and ``NOT IN``, as in MLflow.
 
 >>> expr = parse_filter("metrics.rmse < 0.5 and params.model = 'rf'")
 >>> render_filter(expr)
 "metrics.rmse < 0.5 AND params.model = 'rf'"
->>> compile_filter(expr)[1]
-['rmse', 0.5, 'rmse', 'model', 'rf']
+>>> expr.items[0].op, expr.items[0].value
+('<', 0.5)
 """
 
 from __future__ import annotations
@@ -484,186 +484,3 @@ def render_filter(expr: Expr | None) -> str:
         return joiner.join(f"({render_filter(i)})" if isinstance(i, (And, Or)) else render_filter(i)
                            for i in expr.items)
     raise FilterSyntaxError(f"not a filter expression: {expr!r}")
-
-
-# --- compiling to SQL ------------------------------------------------------------------------
-
-# source="tables"/"joins": params, latest metrics and tags are read from these, one row per (run_id, key).
-_TABLES = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
-_SOURCES = ("maps", "tables", "joins")
-
-
-class KeyJoins:
-    """The keyed values a filter and an order_by read (``source="joins"``), each LEFT JOINed once.
-
-    One narrow join per (table, key) gives the same NULL-when-missing value as a scalar subquery (the
-    tables hold one row per run and key), and DuckDB runs it as a hash join instead of a correlated
-    lookup per run: 2-3x faster over thousands of runs.
-
-    >>> joins = KeyJoins("r")
-    >>> compile_filter(parse_filter("params.model = 'rf'"), source="joins", joins=joins)
-    ('_k0.value = ?', ['rf'])
-    >>> joins.sql()
-    ('LEFT JOIN (SELECT run_id, value FROM params WHERE key = ?) AS _k0 ON _k0.run_id = r.run_id', ['model'])
-    """
-
-    def __init__(self, alias: str = "r"):
-        if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
-            raise FilterSyntaxError(f"alias must be a plain lower-case name, got {alias!r}")
-        self.alias = alias
-        self._names: dict[tuple[str, str], str] = {}
-
-    def name(self, table: str, key: str) -> str:
-        """The join alias holding ``key`` of ``table`` (``table`` is one of duckml's, never user text)."""
-        return self._names.setdefault((table, key), f"_k{len(self._names)}")
-
-    def sql(self) -> tuple[str, list]:
-        """The LEFT JOIN clauses (to put after the row's FROM item) and their key parameters."""
-        clauses = [f"LEFT JOIN (SELECT run_id, value FROM {table} WHERE key = ?) AS {name} "
-                   f"ON {name}.run_id = {self.alias}.run_id" for (table, _), name in self._names.items()]
-        return " ".join(clauses), [key for _, key in self._names]
-
-
-def _keyed(entity: str, key: str, target: str, source: str) -> str | None:
-    """The table a key's value comes from in "tables"/"joins" mode, or None when it is a column of the row."""
-    if source == "maps" or entity not in _TABLES or (entity == "tag" and key == "mlflow.runName"):
-        return None
-    return _TABLES[entity]
-
-
-def _column(entity: str, key: str, alias: str, target: str) -> tuple[str, list]:
-    """SQL for the value a key refers to on a row with MAP columns, and the parameters it binds."""
-    if entity == "tag" and target == "runs" and key == "mlflow.runName":  # MLflow's alias for the run name
-        return f"{alias}.run_name", []
-    if entity in _TABLES:
-        return f"{alias}.{_ENTITY_RENDER[entity]}[?]", [key]
-    # attribute: key is one of the fixed names in TARGETS, never user text
-    kind = TARGETS[target][1][key]
-    return (f"epoch_ms({alias}.{key})" if kind == "time" else f"{alias}.{key}"), []
-
-
-def _lookup(table: str, alias: str, expression: str) -> str:
-    """A scalar subquery: ``expression`` over the key's row, NULL when the run lacks the key."""
-    return f"(SELECT {expression} FROM {table} AS _v WHERE _v.run_id = {alias}.run_id AND _v.key = ?)"
-
-
-def _compile_comparison(cmp: Comparison, alias: str, target: str, source: str,
-                        joins: KeyJoins | None) -> tuple[str, list]:
-    cmp = _check(cmp, target)
-    op, value = cmp.op, cmp.value
-    values = list(value) if isinstance(value, tuple) else [] if value is None else [value]
-    rhs = "(" + ", ".join("?" * len(values)) + ")" if op in ("IN", "NOT IN") else "?"
-    if cmp.entity == "dataset":
-        column = "ri.context" if cmp.key == "context" else f"d.{cmp.key}"
-        sql = (f"EXISTS (SELECT 1 FROM run_inputs AS ri JOIN datasets AS d ON d.dataset_id = ri.dataset_id "
-               f"WHERE ri.run_id = {alias}.run_id AND {column} {op} {rhs})")
-        return sql, values
-    table = _keyed(cmp.entity, cmp.key, target, source)
-    if table and joins is not None:
-        name = joins.name(table, cmp.key)
-        if op in ("IS NULL", "IS NOT NULL"):
-            return f"{name}.run_id {op}", []
-        table, col, col_params = None, f"{name}.value", []
-    else:
-        col, col_params = ("_v.value", []) if table else _column(cmp.entity, cmp.key, alias, target)
-    if op in ("IS NULL", "IS NOT NULL"):
-        if table:
-            exists = f"EXISTS (SELECT 1 FROM {table} AS _v WHERE _v.run_id = {alias}.run_id AND _v.key = ?)"
-            return (f"NOT {exists}" if op == "IS NULL" else exists), [cmp.key]
-        return f"{col} {op}", col_params
-    numeric = cmp.entity == "metric" or (cmp.entity in ("param", "tag") and not isinstance(values[0], str))
-    if cmp.entity in ("param", "tag") and numeric:
-        col = f"TRY_CAST({col} AS DOUBLE)"  # a param that is not a number never matches a number
-    if numeric:
-        values = [float(v) for v in values]
-    if numeric and op not in ("!=", "NOT IN"):
-        # DuckDB orders NaN above every number; MLflow lets NaN satisfy only != (and so NOT IN).
-        sql, params = f"({col} {op} {rhs} AND NOT isnan({col}))", col_params + values + col_params
-    else:
-        sql, params = f"{col} {op} {rhs}", col_params + values
-    if table:
-        return _lookup(table, alias, sql), params + [cmp.key]
-    return sql, params
-
-
-def compile_filter(expr: Expr | None, alias: str = "r", target: str = "runs",
-                   source: str = "maps", joins: KeyJoins | None = None) -> tuple[str, list]:
-    """SQL boolean text over the row ``alias`` and its ``?`` parameters.
-
-    ``source="maps"``: the row has MAP columns params, metrics, tags (runs_overview, run_list).
-    ``source="tables"``: the row has run_id, and values come from the params, latest_metrics and tags
-    tables through scalar subqueries (no MAP is built).
-    ``source="joins"``: as "tables", but through the narrow LEFT JOINs that ``joins`` collects; the caller
-    puts ``joins.sql()`` after the row's FROM item, whose parameters come before these.
-
-    >>> compile_filter(parse_filter("params.model LIKE 'r%'"))
-    ('r.params[?] LIKE ?', ['model', 'r%'])
-    >>> compile_filter(parse_filter("params.model LIKE 'r%'"), source="tables")[0]
-    '(SELECT _v.value LIKE ? FROM params AS _v WHERE _v.run_id = r.run_id AND _v.key = ?)'
-    """
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
-        raise FilterSyntaxError(f"alias must be a plain lower-case name, got {alias!r}")
-    _check_source(source, joins)
-    if expr is None:
-        return "TRUE", []
-    if isinstance(expr, Comparison):
-        try:
-            return _compile_comparison(expr, alias, target, source, joins)
-        except ValueError as e:
-            if isinstance(e, FilterSyntaxError):
-                raise
-            raise FilterSyntaxError(str(e)) from None
-    if isinstance(expr, Not):
-        sql, params = compile_filter(expr.item, alias, target, source, joins)
-        return f"(NOT {sql})", params
-    if isinstance(expr, (And, Or)) and expr.items:
-        parts = [compile_filter(i, alias, target, source, joins) for i in expr.items]
-        joiner = " AND " if isinstance(expr, And) else " OR "
-        return "(" + joiner.join(p[0] for p in parts) + ")", [v for p in parts for v in p[1]]
-    raise FilterSyntaxError(f"not a filter expression: {expr!r}")
-
-
-def _check_source(source: str, joins: KeyJoins | None) -> None:
-    if source not in _SOURCES:
-        raise FilterSyntaxError(f"source must be one of {', '.join(map(repr, _SOURCES))}, got {source!r}")
-    if (source == "joins") != (joins is not None):
-        raise FilterSyntaxError('source="joins" needs a KeyJoins (joins=), and only it takes one')
-
-
-def compile_order_by(order: tuple[OrderBy, ...], alias: str = "r", target: str = "runs",
-                     source: str = "maps", joins: KeyJoins | None = None) -> tuple[list[str], list]:
-    """ORDER BY terms (a list of SQL strings) and their parameters; runs missing a key sort last.
-
-    Metrics follow MLflow's SQL store: values, then NaN, then missing, in either direction.
-
-    >>> compile_order_by(parse_order_by(["params.model DESC"]))
-    (['r.params[?] DESC NULLS LAST'], ['model'])
-    """
-    _check_source(source, joins)
-    terms, params = [], []
-    for item in order:
-        table = _keyed(item.entity, item.key, target, source)
-        if table and joins is not None:
-            col = f"{joins.name(table, item.key)}.value"
-            direction = "ASC" if item.ascending else "DESC"
-            if item.entity == "metric":  # values, then NaN, then missing, in either direction
-                terms.append(f"isnan({col}) ASC NULLS LAST")
-            terms.append(f"{col} {direction} NULLS LAST")
-            continue
-        if table and item.entity == "metric":
-            # One lookup instead of three: a (NaN?, ±value) struct sorts values, then NaN, then missing.
-            sign = "" if item.ascending else "-"
-            pair = f"{{'nan': isnan(_v.value), 'value': {sign}_v.value}}"
-            terms.append(f"{_lookup(table, alias, pair)} ASC NULLS LAST")
-            params.append(item.key)
-            continue
-        if table:
-            col, col_params = _lookup(table, alias, "_v.value"), [item.key]
-        else:
-            col, col_params = _column(item.entity, item.key, alias, target)
-        if item.entity == "metric":
-            terms.append(f"(CASE WHEN {col} IS NULL THEN 2 WHEN isnan({col}) THEN 1 ELSE 0 END)")
-            params += col_params * 2
-        terms.append(f"{col} {'ASC' if item.ascending else 'DESC'} NULLS LAST")
-        params += col_params
-    return terms, params

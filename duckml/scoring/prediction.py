@@ -29,9 +29,11 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
-from duckml import scoring
+from duckml.scoring import udf as scoring
+from duckml.clock import utcnow
+from duckml import dberrors
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
-from duckml.store import quote_ident, quote_literal
+from duckml.sqlquote import quote_ident, quote_literal
 
 PLAN_UDF = "_duckml_predict_sql"
 MACROS = (
@@ -61,7 +63,7 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
         found = ModelSource(os.fspath(model_uri), None, None, None)
         spec = scoring.cached_model(key)
         if spec is None:
-            from duckml import model_format
+            from duckml.models import format as model_format
 
             meta = model_format.read_metadata(directory)
             spec = scoring.make_spec(key, model_format.load_model(directory), meta.signature, f"model at {key}")
@@ -69,7 +71,7 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
         return spec, found
     if not isinstance(model_uri, str):
         raise InvalidInputError(f"model must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
-    from duckml import model_loader
+    from duckml.models import loader as model_loader
 
     resolved = _lookup(model_uri, con)
     found = ModelSource(model_uri, resolved.name, resolved.version, resolved.run_id)
@@ -86,14 +88,14 @@ def _resolve(model_uri: str | os.PathLike, con: duckdb.DuckDBPyConnection | None
 def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
     """Resolve through the store. Inside a store query (the macro is being bound on the store's own,
     busy connection) the store is already attached, so read it through a cursor instead of re-opening it."""
-    from duckml import model_loader
+    from duckml.models import loader as model_loader
 
     if con is not None:
         cursor = con.cursor()
         try:
             row = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'store'").fetchall()
             if row and row[0][0]:
-                from duckml.model_uri import parse_model_uri
+                from duckml.models.uri import parse_model_uri
                 from duckml.store import store_for_attachment
 
                 cursor.execute("USE store")
@@ -112,7 +114,7 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
 
 
 def _is_model_folder(text: str) -> bool:
-    from duckml.model_format import METADATA_FILE
+    from duckml.models.format import METADATA_FILE
 
     return "://" not in text and (Path(text) / METADATA_FILE).is_file()
 
@@ -146,7 +148,7 @@ def _source_columns(source: str | list[str]) -> dict[str, str]:
         try:
             rows = _SCHEMA_CON.execute("DESCRIBE SELECT * FROM read_parquet(?)", [source]).fetchall()
         except duckdb.IOException as e:
-            if "no files found" in str(e).lower():
+            if dberrors.is_missing_files(e):
                 raise NotFoundError(f"source {source!r} matches no file; check the path or glob") from None
             raise InvalidInputError(f"cannot read source {source!r} as Parquet: {e}") from None
         except duckdb.Error as e:
@@ -216,9 +218,6 @@ def register_predict(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # -- the Python face ----------------------------------------------------------------------------------
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 def _total_rows(source) -> int | None:
     with _SCHEMA_LOCK:
@@ -285,7 +284,7 @@ _RESERVED = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?\"?([A-Za-z_]
 
 
 def _reserved_tables() -> set[str]:
-    from duckml.schema import sql_dir
+    from duckml.store.schema import sql_dir
 
     names = set()
     for path in (sql_dir() / "migrations").glob("*.sql"):
@@ -393,7 +392,7 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
     elif target is not None:
         table = _check_table_name(target)
     job = plan(model_uri, source)
-    started = _now()
+    started = utcnow()
     run = _Scoring(job, memory_limit, progress, workers)
     try:
         if target is None:
@@ -405,11 +404,11 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
         if path is not None:
             _write_parquet(run, path)
             with get_store().write() as con:
-                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, _now())
+                _lineage(con, job.found, job.source, str(path), "parquet", run.rows, started, utcnow())
         else:
             with get_store().write() as con:
                 _write_table(run, con, table)
-                _lineage(con, job.found, job.source, table, "table", run.rows, started, _now())
+                _lineage(con, job.found, job.source, table, "table", run.rows, started, utcnow())
         return None
     finally:
         run.close()

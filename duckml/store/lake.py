@@ -30,11 +30,11 @@ from pathlib import Path
 
 import duckdb
 
-from duckml import ingest, schema
 from duckml.errors import InvalidInputError, StoreError, StoreLockedError
-from duckml.lake import upkeep
-from duckml.lake.extensions import load_lake_extensions
-from duckml.store import Store, _lock_timeout, quote_literal
+from duckml.sqlquote import quote_literal
+from duckml.store import ingest, lake_upkeep, schema
+from duckml.store.lake_extensions import load_lake_extensions
+from duckml.store.store import Store, _lock_timeout
 
 PREFIX = "ducklake:"
 POSTGRES_PREFIX = "ducklake:postgres:"
@@ -119,8 +119,11 @@ class LakeStore(Store):
         self.lake_files = self.data_path / "lake"
         self.attached_path = f"postgres:{self.conninfo}"  # duckdb_databases().path of the catalog
         self.read_linger = 0.0
-        self._lock_cursor: duckdb.DuckDBPyConnection | None = None
         self._journal_id: str | None = None
+
+    def _start_process_state(self) -> None:
+        super()._start_process_state()
+        self._lock_cursor: duckdb.DuckDBPyConnection | None = None  # made with the connection
 
     def __repr__(self) -> str:
         return f"LakeStore({self.path!r}, data_path={str(self.data_path)!r})"
@@ -289,7 +292,7 @@ class LakeStore(Store):
         pending = ingest.collect(con, self.journal_dir, owned)
         if pending.empty and not pending.vanished:
             return pending
-        ingest.apply_ingest(con, pending, ingest.fold(con, pending))
+        ingest.apply_ingest(con, pending, ingest.fold(con, pending, self.table_schemas))
         new = [d.segment for d in pending.deltas if not d.empty and d.segment not in owned]
         if new:
             con.execute(f"INSERT INTO {ingest.STORE}._duckml_lake_journals SELECT unnest(?), ?",
@@ -359,4 +362,4 @@ class LakeStore(Store):
             once()
         else:
             self._retrying(once, timeout)
-        upkeep.maybe_maintain(self)
+        lake_upkeep.maybe_maintain(self)

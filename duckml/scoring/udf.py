@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
-from duckml.store import quote_ident
+from duckml.sqlquote import quote_ident
 
 # scikit-learn warns from DuckDB's worker threads on every vector; warnings.catch_warnings is not
 # thread-safe, so the filters are set once, at import, and only for these messages.
@@ -184,7 +184,7 @@ def get_model(key: str) -> ModelSpec:
     with _LOADING:
         spec = cached_model(key)
         if spec is None:
-            from duckml import model_format
+            from duckml.models import format as model_format
 
             try:
                 meta = model_format.read_metadata(key)

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+from duckml.clock import utcnow
+from duckml.store.objects import OBJECTS, TMP_PREFIX, object_path, stage_stream
+from duckml.tracking import runs
+from duckml.tracking.fluent import run_id_or_active
 from duckml.errors import InvalidInputError, NotFoundError, UnsafePathError
 
-CHUNK = 1 << 20
-OBJECTS = "objects"
-TMP_PREFIX = ".tmp-"
 
 # mimetypes knows neither YAML nor Parquet on many systems
 _MEDIA_TYPES = {
@@ -100,11 +101,6 @@ def media_type_for(path: str) -> str:
     return _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-def object_path(artifact_root: Path, sha256: str) -> Path:
-    """Where the bytes with this sha256 live."""
-    return Path(artifact_root) / OBJECTS / sha256[:2] / sha256
-
-
 # -- staging and committing objects -------------------------------------------------------------
 @dataclass
 class _Staged:
@@ -116,21 +112,8 @@ class _Staged:
 
 
 def _stage_stream(objects: Path, reader, path: str, media_type: str) -> _Staged:
-    """Copy ``reader`` into a temp file beside the objects while hashing it chunk by chunk."""
-    objects.mkdir(parents=True, exist_ok=True)
-    tmp = objects / f"{TMP_PREFIX}{uuid.uuid4().hex}"
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with open(tmp, "wb") as out:
-            while chunk := reader.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return _Staged(path, tmp, digest.hexdigest(), size, media_type)
+    tmp, sha256, size = stage_stream(objects, reader)
+    return _Staged(path, tmp, sha256, size, media_type)
 
 
 def _stage_file(objects: Path, source: Path, path: str) -> _Staged:
@@ -147,9 +130,6 @@ def _discard(staged: list[_Staged]) -> None:
         item.tmp.unlink(missing_ok=True)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
 
 def _commit(store, run_id: str, staged: list[_Staged]) -> None:
     """Journal the rows, then move the bytes into place (see ``duckml.gc`` for why in this order)."""
@@ -157,7 +137,7 @@ def _commit(store, run_id: str, staged: list[_Staged]) -> None:
         for item in staged:
             store.journal.upsert("artifacts", {
                 "run_id": run_id, "path": item.path, "size": item.size, "sha256": item.sha256,
-                "media_type": item.media_type, "created_at": _now(),
+                "media_type": item.media_type, "created_at": utcnow(),
             })
         for item in staged:
             target = object_path(store.artifact_root, item.sha256)
@@ -171,19 +151,10 @@ def _commit(store, run_id: str, staged: list[_Staged]) -> None:
 
 
 # -- run resolution and path conflicts ----------------------------------------------------------
-def _resolve_run(run_id: str | None) -> tuple[object, str]:
+def resolve_run(run_id: str | None) -> tuple[object, str]:
     """The store and run to log to: the given run (which must exist and not be deleted), else the active run."""
-    from duckml import tracking
-
-    if run_id is None:
-        from duckml import fluent
-
-        active = fluent._get_or_start_run()
-        return active._store, active.info.run_id
-    from duckml.store import get_store
-
-    store = get_store()
-    tracking._active_state(store, run_id)
+    run_id, store = run_id_or_active(run_id)
+    runs.require_active(store, run_id)
     return store, run_id
 
 
@@ -237,7 +208,7 @@ def log_artifact(local_path: str | os.PathLike, artifact_path: str | None = None
                             "use log_artifacts for a folder")
     prefix = normalize_artifact_path(artifact_path)
     path = normalize_artifact_path(_join(prefix, source.name), allow_root=False)
-    store, run_id = _resolve_run(run_id)
+    store, run_id = resolve_run(run_id)
     _log_staged(store, run_id, [(path, source)], _stage_file)
 
 
@@ -291,13 +262,13 @@ def log_artifacts(local_dir: str | os.PathLike, artifact_path: str | None = None
                             "use log_artifact for a single file")
     prefix = normalize_artifact_path(artifact_path)
     plan = [(normalize_artifact_path(_join(prefix, rel), allow_root=False), full) for rel, full in _walk_directory(root)]
-    store, run_id = _resolve_run(run_id)
+    store, run_id = resolve_run(run_id)
     _log_staged(store, run_id, plan, _stage_file)
 
 
 def _log_bytes(data: bytes, artifact_file: str, run_id: str | None) -> None:
     path = normalize_artifact_path(artifact_file, allow_root=False)
-    store, run_id = _resolve_run(run_id)
+    store, run_id = resolve_run(run_id)
     _log_staged(store, run_id, [(path, data)], _stage_bytes)
 
 

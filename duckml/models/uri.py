@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from duckml.tracking.validation import check_key
 from duckml.errors import InvalidInputError, InvalidModelURIError, InvalidNameError
 
-MAX_NAME_LENGTH = 250
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _VERSION_LIKE = re.compile(r"^(v?\d+|latest)$", re.IGNORECASE)
 _FORMS = ("models:/<name>/<version>, models:/<name>@<alias>, models:/<name>/latest, runs:/<run_id>/<path>, "
           "or bare <name>, <name>/<version>, <name>@<alias>")
@@ -50,13 +49,9 @@ def check_model_name(name: object) -> str:
     >>> check_model_name("churn-classifier")
     'churn-classifier'
     """
-    if not isinstance(name, str):
-        raise InvalidNameError(f"model name must be a string, got {type(name).__name__} {name!r}")
-    if not name.strip() or name != name.strip():
-        raise InvalidNameError(f"model name {name!r} is empty or has leading/trailing spaces")
-    if len(name) > MAX_NAME_LENGTH or _CONTROL.search(name):
-        raise InvalidNameError(f"model name {name[:40]!r} is longer than {MAX_NAME_LENGTH} characters or "
-                               "holds a control character")
+    check_key(name, "model name")  # the rules every duckml name follows: text, printable, at most 250 long
+    if name != name.strip():
+        raise InvalidNameError(f"model name {name!r} has leading or trailing spaces")
     for bad in "/@:":
         if bad in name:
             raise InvalidNameError(f"model name {name!r} contains {bad!r}, which model URIs use as a separator; "

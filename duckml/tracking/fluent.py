@@ -6,14 +6,16 @@ context manager that ends the run FINISHED, or FAILED when an exception leaves t
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import polars as pl
 
-from duckml import tracking
+from duckml.tracking import runs as tracking
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
 from duckml.errors import InvalidInputError, RunStateError
-from duckml.store import get_store
+from duckml.store import get_store, on_exit, reset_stores
 
 
 class _Local(threading.local):
@@ -22,7 +24,6 @@ class _Local(threading.local):
 
 
 _local = _Local()
-_experiment: dict[str, str] = {}  # store path -> active experiment id (process-wide, as MLflow)
 _last_active_run: list["ActiveRun | None"] = [None]
 _all_active: set["ActiveRun"] = set()  # every thread's unended runs, ended FINISHED at exit
 _all_active_lock = threading.Lock()
@@ -76,16 +77,14 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment.lifecycle_stage != "active":
         raise RunStateError(f"experiment {experiment.name!r} is deleted; restore_experiment({experiment.name!r}) "
                             "to use it again")
-    _experiment[store.path_key] = experiment.experiment_id
+    store.active_experiment_id = experiment.experiment_id  # process-wide, as in MLflow
     return experiment
 
 
 def _current_experiment_id(store) -> str:
-    chosen = _experiment.get(store.path_key)
-    if chosen is None:
-        chosen = _experiment[store.path_key] = tracking.create_experiment(tracking.DEFAULT_EXPERIMENT_NAME,
-                                                                          store=store)
-    return chosen
+    if store.active_experiment_id is None:
+        store.active_experiment_id = tracking.create_experiment(tracking.DEFAULT_EXPERIMENT_NAME, store=store)
+    return store.active_experiment_id
 
 
 def start_run(run_name: str | None = None, experiment_name: str | None = None, nested: bool = False,
@@ -179,13 +178,19 @@ def _end_runs_at_exit() -> None:
         try:
             _end(active, RunStatus.FINISHED.value)
         except Exception as error:  # at exit, report and carry on with the other runs
-            import sys
-
             print(f"duckml: could not end run {active.info.run_id} at exit: {error}", file=sys.stderr)
 
 
 # -- logging on the active run -------------------------------------------------------------
-def _run_store(run_id: str | None):
+def run_id_or_active(run_id: str | None = None) -> tuple[str, object]:
+    """The run a log call goes to, and its store: ``run_id`` when given, else the active run of this thread
+    (started as MLflow does when there is none).
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     run_id_or_active()[0] == run.run_id
+    True
+    """
     if run_id is not None:
         return run_id, get_store()
     active = _get_or_start_run()
@@ -194,14 +199,14 @@ def _run_store(run_id: str | None):
 
 def log_param(key: str, value, run_id: str | None = None):
     """Log one param of the active run; returns the value. Params are immutable once logged."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.log_params(rid, {key: value}, store)
     return value
 
 
 def log_params(params: dict, run_id: str | None = None) -> None:
     """Log several params of the active run at once."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.log_params(rid, params, store)
 
 
@@ -218,37 +223,37 @@ def log_metric(key: str, value, step: int | None = None, timestamp=None, run_id:
         active = stack[-1]
         tracking.log_metric(active.info.run_id, key, value, step, timestamp, active._store)
         return
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.log_metric(rid, key, value, step, timestamp, store)
 
 
 def log_metrics(metrics: dict, step: int | None = None, timestamp=None, run_id: str | None = None) -> None:
     """Append one point to each metric of a dict, with one step and timestamp."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.log_metrics(rid, metrics, step, timestamp, store)
 
 
 def log_metric_series(key: str, values, steps=None, timestamps=None, run_id: str | None = None) -> None:
     """Append a whole metric history from arrays at once (duckml's bulk path; not in MLflow)."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.log_metric_series(rid, key, values, steps, timestamps, store)
 
 
 def set_tag(key: str, value, run_id: str | None = None) -> None:
     """Set one tag on the active run."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.set_tags(rid, {key: value}, store)
 
 
 def set_tags(tags: dict, run_id: str | None = None) -> None:
     """Set several tags on the active run."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.set_tags(rid, tags, store)
 
 
 def delete_tag(key: str, run_id: str | None = None) -> None:
     """Delete a tag of the active run."""
-    rid, store = _run_store(run_id)
+    rid, store = run_id_or_active(run_id)
     tracking.delete_tag(rid, key, store)
 
 
@@ -308,9 +313,29 @@ def flush() -> None:
     get_store().flush()
 
 
-def _reset_for_tests() -> None:
+def reset_state() -> None:
+    """Forget this process's active runs and close every store (their journals are ingested first): the
+    state of a fresh interpreter. For tests and notebooks; runs left active are not ended.
+
+    >>> import duckml
+    >>> duckml.reset_state()
+    >>> duckml.active_run() is None
+    True
+    """
     _local.stack.clear()
-    _experiment.clear()
     _last_active_run[0] = None
     with _all_active_lock:
         _all_active.clear()
+    reset_stores()
+
+
+def _forget_parent_runs() -> None:
+    # A forked child owns none of its parent's runs: it must not end them at its exit. It may still log
+    # into the run it inherited as active, as with MLflow under multiprocessing's fork.
+    global _all_active_lock
+    _all_active_lock = threading.Lock()
+    _all_active.clear()
+
+
+on_exit(_end_runs_at_exit)
+os.register_at_fork(after_in_child=_forget_parent_runs)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from duckml.errors import NotFoundError, UntrustedModelError
-from duckml.model_uri import ModelURI, parse_model_uri
+from duckml.models.uri import ModelURI, parse_model_uri
 from duckml.store import get_store
 
 _CACHE_SIZE = 8
@@ -95,7 +95,7 @@ def _registry_version(con, parsed: ModelURI) -> int:
 # -- resolving and loading ------------------------------------------------------------------------------
 def _artifact_file(con, store, run_id: str, path: str) -> tuple[Path, str] | None:
     """(object file, sha256 recorded in the artifacts table) of one artifact, or None."""
-    from duckml.artifacts import object_path
+    from duckml.store.objects import object_path
 
     row = con.execute("SELECT sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, path]).fetchall()
     if not row:
@@ -113,7 +113,8 @@ def _model_files(con, store, run_id: str, path: str):
     Both files are tied to the digests the store recorded when they were logged, so replacing files in
     the artifact folder (without write access to the DuckDB file) is always detected.
     """
-    from duckml.model_format import METADATA_FILE, file_sha256, read_metadata_file
+    from duckml.models.format import METADATA_FILE, read_metadata_file
+    from duckml.store.objects import file_sha256
 
     meta = _artifact_file(con, store, run_id, f"{path}/{METADATA_FILE}")
     if meta is None:
@@ -175,7 +176,7 @@ def _file_stamp(path: Path) -> tuple:
 
 def load_resolved(resolved: ResolvedModel, *, trusted=None):
     """Load a resolved model through the per-process cache (keyed by file, digest and extra trust)."""
-    from duckml.model_format import _trusted_names, load_model_file
+    from duckml.models.format import _trusted_names, load_model_file
 
     key = (str(resolved.model_file), resolved.metadata.sha256, tuple(sorted(_trusted_names(trusted))))
     stamp = _file_stamp(resolved.model_file)
@@ -216,7 +217,7 @@ _copy_root: list[Path] = []
 
 
 def _materialize(run_id: str, path: str, sha256: str) -> Path:
-    from duckml.artifacts import download_artifacts
+    from duckml.tracking.artifacts import download_artifacts
 
     key = (run_id, path, sha256)  # the digest: a model re-logged at the same path gets a fresh copy
     with _copies_lock:

@@ -35,7 +35,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from duckml.artifacts import _now, _resolve_run
+from duckml.clock import utcnow
+from duckml.tracking.artifacts import resolve_run
+from duckml.store.objects import file_sha256
 from duckml.errors import InvalidInputError, NotFoundError
 
 WINDOW_ROWS = 65_536
@@ -120,11 +122,7 @@ def _parquet_digest(files: list[str]) -> str:
 def _csv_digest(files: list[str]) -> str:
     digest = hashlib.sha256(b"duckml-csv-v1\0")
     for path in files:
-        inner = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                inner.update(chunk)
-        digest.update(os.path.getsize(path).to_bytes(8, "little") + inner.digest())
+        digest.update(os.path.getsize(path).to_bytes(8, "little") + bytes.fromhex(file_sha256(path)))
     return digest.hexdigest()
 
 
@@ -338,8 +336,8 @@ def log_input(data, name: str | None = None, context: str = "training", run_id: 
     if not isinstance(context, str) or not context.strip():
         raise InvalidInputError(f"dataset context must be a non-empty string such as 'training', got {context!r}")
     dataset = describe_dataset(data, name)
-    store, run_id = _resolve_run(run_id)
-    now = _now()
+    store, run_id = resolve_run(run_id)
+    now = utcnow()
     store.journal.insert("datasets", {
         "dataset_id": dataset.dataset_id, "name": dataset.name, "digest": dataset.digest, "source": dataset.source,
         "source_type": dataset.source_type, "schema": dataset.schema, "row_count": dataset.row_count,

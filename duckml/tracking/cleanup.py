@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from duckml.artifacts import OBJECTS, TMP_PREFIX
+from duckml.store.objects import OBJECTS, TMP_PREFIX
 
 RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_inputs", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
@@ -190,7 +190,7 @@ def gc(dry_run: bool = False) -> GcReport:
             rows = _remove_rows(con, remove, experiments, delete=True)
     files, freed = _remove_files(store, dry_run, remove if dry_run else [])
     if remove and not dry_run:
-        from duckml import tracking
+        from duckml.tracking import runs as tracking
 
         tracking.forget_cached_runs()  # the removed runs must not linger in this process's cache
     return GcReport(len(remove), len(experiments), rows, files, freed, tuple(kept), dry_run)

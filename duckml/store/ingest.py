@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from duckml import journal
-from duckml.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
+from duckml.store import journal
+from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
 STORE = "store.main"  # the attached file's catalog.schema, as seen from duckml's in-memory connection
 
@@ -85,14 +85,11 @@ _SWEEP_AT = 64
 OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest"}
 
 
-_schema_cache: dict[tuple[int, str], pa.Schema] = {}
-
-
-def table_schema(con, table: str) -> pa.Schema:
-    key = (id(con), table)
-    if key not in _schema_cache:  # the file's table, not a view over it: ask the attached catalog
-        _schema_cache[key] = con.sql(f"SELECT * FROM {STORE}.{table} LIMIT 0").to_arrow_table().schema
-    return _schema_cache[key]
+def table_schema(con, table: str, schemas: dict) -> pa.Schema:
+    """The file's table schema (not a view's), remembered in ``schemas``: the store's own cache."""
+    if table not in schemas:
+        schemas[table] = con.sql(f"SELECT * FROM {STORE}.{table} LIMIT 0").to_arrow_table().schema
+    return schemas[table]
 
 
 def _normalise(row: dict, schema: pa.Schema) -> dict:
@@ -117,7 +114,7 @@ def _base_rows(con, table: str, keys: tuple[str, ...], ids: list, schema: pa.Sch
     return base
 
 
-def fold(con, pending: Pending) -> Folded:
+def fold(con, pending: Pending, schemas: dict) -> Folded:
     """Replay the pending row changes, in time order across processes, over the file's rows.
 
     Rows are grouped by their table's first key column (the run, experiment or dataset): every stored row
@@ -141,7 +138,7 @@ def fold(con, pending: Pending) -> Folded:
     folded = Folded()
     for table, changes in by_table.items():
         keys = TABLE_KEYS[table]
-        schema = table_schema(con, table)
+        schema = table_schema(con, table, schemas)
         ids = list(dict.fromkeys(row[keys[0]] for _, row in changes))
         state = _base_rows(con, table, keys, ids, schema)
         for op, row in changes:

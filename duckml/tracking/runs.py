@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
-from duckml import validation
+from duckml.tracking import validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
+from duckml.clock import utcnow
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
 from duckml.store import Store, get_store
 
@@ -33,16 +34,17 @@ class _RunState:
     params: dict[str, str] = field(default_factory=dict)
 
 
-_cache_lock = threading.Lock()
-_runs: dict[tuple[str, str], _RunState] = {}  # (store path, run_id) -> state
+_RUN_CACHE = "tracking.runs"
+
+
+def _runs(store: Store) -> dict[str, _RunState]:
+    """The store's cache of runs this process created or touched: run_id -> state (no read on the hot path)."""
+    return store.cache(_RUN_CACHE, dict)
 
 
 def _store(store: Store | None) -> Store:
     return store if store is not None else get_store()
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def experiment_id_for(name: str) -> str:
@@ -102,7 +104,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
                                 "or remove it for good with `duckml gc`")
         experiment = existing
     else:
-        now = _now()
+        now = utcnow()
         experiment = Experiment(experiment_id_for(name), name, LifecycleStage.ACTIVE.value, now)
         store.journal.insert("experiments", {"experiment_id": experiment.experiment_id, "name": name,
                                              "lifecycle_stage": LifecycleStage.ACTIVE.value,
@@ -117,7 +119,7 @@ def ensure_experiment(name: str, tags: dict | None = None, store: Store | None =
 def create_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> str:
     """Create an experiment (idempotent for an active one of that name) and return its id.
 
-    >>> import duckml.tracking as t
+    >>> import duckml.tracking.runs as t
     >>> t.experiment_id_for("sales") == t.create_experiment("sales")
     True
     """
@@ -130,7 +132,7 @@ def _set_experiment_stage(name_or_id: str, stage: LifecycleStage, store: Store |
     if experiment.experiment_id == DEFAULT_EXPERIMENT_ID and stage == LifecycleStage.DELETED:
         raise InvalidInputError("the Default experiment cannot be deleted")
     store.journal.update("experiments", {"experiment_id": experiment.experiment_id,
-                                         "lifecycle_stage": stage.value, "last_update_time": _now()})
+                                         "lifecycle_stage": stage.value, "last_update_time": utcnow()})
 
 
 def delete_experiment(name_or_id: str, store: Store | None = None) -> None:
@@ -167,34 +169,46 @@ def create_run(experiment_id: str, run_name: str | None = None, tags: dict | Non
         _state(store, parent_run_id)
     info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),
                    run_name=run_name or _random_run_name(), status=RunStatus.RUNNING.value,
-                   start_time=_now(), parent_run_id=parent_run_id)
+                   start_time=utcnow(), parent_run_id=parent_run_id)
     store.journal.insert("runs", {"run_id": info.run_id, "experiment_id": info.experiment_id,
                                   "run_name": info.run_name, "status": info.status,
                                   "start_time": info.start_time, "end_time": None,
                                   "lifecycle_stage": LifecycleStage.ACTIVE.value,
                                   "parent_run_id": parent_run_id})
-    with _cache_lock:
-        _runs[(store.path_key, info.run_id)] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
+    _runs(store)[info.run_id] = _RunState(info.experiment_id, LifecycleStage.ACTIVE.value)
     for key, value in tags.items():
         store.journal.upsert("tags", {"run_id": info.run_id, "key": key, "value": validation.param_value(value)})
     return info
 
 
+def run_not_found(run_id: str, store: Store) -> NotFoundError:
+    """The one error for a run id the store does not know.
+
+    >>> import duckml
+    >>> print(run_not_found("abc", duckml.get_store()))  # doctest: +ELLIPSIS
+    no run with id 'abc' in store ...; list the runs with duckml.search_runs() or `duckml runs list`
+    """
+    return NotFoundError(f"no run with id {run_id!r} in store {store.path}; list the runs with "
+                         "duckml.search_runs() or `duckml runs list`")
+
+
 def _state(store: Store, run_id: str) -> _RunState:
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
-    key = (store.path_key, run_id)
-    state = _runs.get(key)
+    state = _runs(store).get(run_id)
     if state is None:
         with store.read() as con:
             row = con.execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?", [run_id]).fetchone()
             params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
         if row is None:
-            raise NotFoundError(f"no run with id {run_id!r} in store {store.path}")
-        state = _RunState(row[0], row[1], params)
-        with _cache_lock:
-            _runs[key] = state
+            raise run_not_found(run_id, store)
+        state = _runs(store).setdefault(run_id, _RunState(row[0], row[1], params))
     return state
+
+
+def require_active(store: Store, run_id: str) -> _RunState:
+    """The run's cached state; ``NotFoundError`` if the store lacks it, ``RunStateError`` if it is deleted."""
+    return _active_state(store, run_id)
 
 
 def _active_state(store: Store, run_id: str) -> _RunState:
@@ -213,11 +227,12 @@ def get_run(run_id: str, store: Store | None = None) -> Run:
     >>> duckml.get_run(run.info.run_id).data.params
     {'lr': '0.1'}
     """
-    with _store(store).read() as con:
+    store = _store(store)
+    with store.read() as con:
         row = con.execute("SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
                           "parent_run_id FROM runs WHERE run_id = ?", [run_id]).fetchone()
         if row is None:
-            raise NotFoundError(f"no run with id {run_id!r}")
+            raise run_not_found(run_id, store)
         params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall())
         metrics = dict(con.execute("SELECT key, value FROM latest_metrics WHERE run_id = ? ORDER BY key",
                                    [run_id]).fetchall())
@@ -234,7 +249,7 @@ def set_terminated(run_id: str, status: str = "FINISHED", end_time: datetime | N
     except ValueError:
         raise InvalidInputError(f"status must be one of {[s.value for s in RunStatus]}, got {status!r}") from None
     _state(store, run_id)
-    store.journal.update("runs", {"run_id": run_id, "status": status.value, "end_time": end_time or _now()})
+    store.journal.update("runs", {"run_id": run_id, "status": status.value, "end_time": end_time or utcnow()})
 
 
 def _set_run_stage(run_id: str, stage: LifecycleStage, store: Store | None) -> None:
@@ -280,7 +295,7 @@ def log_metric(run_id: str, key: str, value, step=None, timestamp=None, store: S
     """Append one point to a metric's history (~µs: one write to this process's journal)."""
     # The hot path of a training loop: the common types are checked by identity before the full checks.
     store = store or get_store()
-    state = _runs.get((store.path_key, run_id))
+    state = _runs(store).get(run_id)
     if state is None or state.lifecycle_stage != "active":
         _active_state(store, run_id)
     if key not in _checked_keys:
@@ -381,14 +396,13 @@ def get_metric_history(run_id: str, key: str, store: Store | None = None) -> pl.
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
     validation.check_key(key, "metric key")
     with store.read() as con:  # one read: attaching the file costs more than both queries
-        if (store.path_key, run_id) not in _runs and \
+        if run_id not in _runs(store) and \
                 con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
-            raise NotFoundError(f"no run with id {run_id!r} in store {store.path}")
+            raise run_not_found(run_id, store)
         return con.execute("SELECT step, timestamp, value FROM metrics WHERE run_id = ? AND key = ? "
                            "ORDER BY step, timestamp", [run_id, key]).pl()
 
 
-def forget_cached_runs() -> None:
-    """Drop the per-process run cache (tests; after another process changed a run's lifecycle)."""
-    with _cache_lock:
-        _runs.clear()
+def forget_cached_runs(store: Store | None = None) -> None:
+    """Drop the store's run cache (after another process changed a run's lifecycle)."""
+    _runs(_store(store)).clear()

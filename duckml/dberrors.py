@@ -1,0 +1,51 @@
+"""The one place that reads DuckDB's error texts: DuckDB reports lock conflicts, read-only violations and
+missing files only as message text, so every such test is written here once."""
+
+from __future__ import annotations
+
+import re
+
+_HOLDER_PID = re.compile(r"PID (\d+)")
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether DuckDB refused to open a file because another process holds its lock.
+
+    >>> import duckdb
+    >>> is_lock_conflict(duckdb.IOException('Could not set lock on file "x": Conflicting lock is held'))
+    True
+    """
+    return "lock" in str(error).lower()
+
+
+def lock_holder(error: BaseException) -> int | None:
+    """The process id DuckDB names as the holder of a file lock, if it names one.
+
+    >>> import duckdb
+    >>> lock_holder(duckdb.IOException("Conflicting lock is held in /usr/bin/python (PID 4242)"))
+    4242
+    """
+    found = _HOLDER_PID.search(str(error))
+    return int(found[1]) if found else None
+
+
+def is_read_only_violation(error: BaseException) -> bool:
+    """Whether a statement failed because it tried to write through a read-only attachment.
+
+    >>> import duckdb
+    >>> is_read_only_violation(duckdb.InvalidInputException("Cannot execute statement of type INSERT on "
+    ...                                                      "database \\"store\\" which is attached in read-only mode!"))
+    True
+    """
+    text = str(error)
+    return "read-only" in text or "read only" in text
+
+
+def is_missing_files(error: BaseException) -> bool:
+    """Whether a scan failed because a path or glob matched no file.
+
+    >>> import duckdb
+    >>> is_missing_files(duckdb.IOException('No files found that match the pattern "x.parquet"'))
+    True
+    """
+    return "no files found" in str(error).lower()

@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py` from anywhere
 
 from benchmarks import common  # noqa: E402
 
-WORKLOADS = ["log_metric", "batch", "search", "history", "size", "startup", "concurrency", "predict"]
+WORKLOADS = ["log_metric", "batch", "search", "history", "size", "startup", "concurrency", "predict", "lake"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

@@ -32,7 +32,7 @@ import duckdb
 
 from duckml.errors import InvalidInputError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_literal
-from duckml.store import ingest, lake_upkeep, schema
+from duckml.store import ingest, journal, lake_upkeep, schema
 from duckml.store.lake_extensions import load_lake_extensions
 from duckml.store.store import Store, _lock_timeout
 
@@ -312,7 +312,9 @@ class LakeStore(Store):
             fresh = not self._passthrough
             con.execute("BEGIN TRANSACTION")
             try:
-                pending = ingest.collect(con, self.journal_dir, self._owned_offsets(con))
+                # no segment here, nothing pending: skip the catalog query for this machine's offsets
+                owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
+                pending = ingest.collect(con, self.journal_dir, owned)
                 self._prepare_live_views(con, pending, fresh)
                 yield con
             except BaseException:

@@ -1,8 +1,8 @@
 """Upkeep of a lake store (merge small files, expire old snapshots) and reads of the lake as it was.
 
 Every DuckLake commit writes its own small Parquet file (or, under 10 rows, rows in the catalog), and every
-snapshot keeps the files it saw. ``maintain`` folds them: inlined rows are written out, files carrying many
-deletes rewritten, adjacent small files merged; snapshots older than ``keep`` expire, and the files only they
+snapshot keeps the files it saw. ``maintain`` folds them: files carrying many deletes are rewritten, adjacent
+small files merged (rows inlined in the catalog stay there: the small tables read faster from it); snapshots older than ``keep`` expire, and the files only they
 used are deleted ``FILE_GRACE`` after that, so a reader that started on an older snapshot finishes its query.
 It runs under the lake's write lock, between two ingests of any machine. ``duckml lake maintain`` runs it;
 every ``_CHECK_EVERY`` ingests a process also checks whether ``_SNAPSHOTS_BEFORE_UPKEEP`` snapshots have
@@ -71,7 +71,6 @@ def maintain(store, keep: timedelta = DEFAULT_KEEP, timeout: float | None = None
                     "SELECT count(*) FROM ducklake_expire_snapshots('store', "
                     "older_than => now() - to_microseconds(?::BIGINT))",
                     [int(keep / timedelta(microseconds=1))]).fetchone()[0]
-                con.execute("CALL ducklake_flush_inlined_data('store')").fetchall()
                 con.execute("CALL ducklake_rewrite_data_files('store')").fetchall()
                 con.execute("CALL ducklake_merge_adjacent_files('store')").fetchall()
                 deleted = con.execute(

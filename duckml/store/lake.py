@@ -310,12 +310,17 @@ class LakeStore(Store):
             self._ensure_ready()
             con = self._connection()
             fresh = not self._passthrough
-            con.execute("BEGIN TRANSACTION")
             try:
+                con.execute("BEGIN TRANSACTION")
                 # no segment here, nothing pending: skip the catalog query for this machine's offsets
                 owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
                 pending = ingest.collect(con, self.journal_dir, owned)
                 self._prepare_live_views(con, pending, fresh)
+            except duckdb.Error as error:
+                self._rollback(con)
+                self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
+                raise LakeUnavailableError(f"cannot read the lake {self.path}: {redact(str(error))}") from error
+            try:
                 yield con
             except BaseException:
                 self._rollback(con)
@@ -324,7 +329,12 @@ class LakeStore(Store):
                 self._overlaid = None
                 self._definitions_ready = False
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as error:
+                self._rollback(con)
+                self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
+                raise LakeUnavailableError(f"cannot read the lake {self.path}: {redact(str(error))}") from error
 
     @contextmanager
     def write(self, timeout: float | None = None):
@@ -361,7 +371,13 @@ class LakeStore(Store):
                 pass
 
         if timeout == 0:
-            once()
+            try:
+                once()
+            except Exception as error:
+                if not _retryable(error):
+                    raise
+                # an opportunistic ingest (maybe_ingest) gives up quietly: the records stay in the journal
+                raise StoreLockedError(f"the lake {self.path} did not take the ingest now: {error}") from error
         else:
             self._retrying(once, timeout)
         lake_upkeep.maybe_maintain(self)

@@ -33,6 +33,17 @@ def test_a_lake_spec_needs_a_data_path_and_a_postgres_catalog(monkeypatch):
         parse_spec("ducklake:sqlite:team.db")
 
 
+def test_an_unreachable_catalog_is_a_clear_error_without_the_password(monkeypatch, tmp_path):
+    if not lake_extensions.lake_extensions_available():
+        pytest.skip('the extension wheels are not installed: pip install "duckml[lake]"')
+    monkeypatch.setenv("DUCKML_LOCK_TIMEOUT", "0.5")
+    store = duckml.set_store("ducklake:postgres:host=127.0.0.1 port=1 dbname=x password=s3cret",
+                             data_path=tmp_path / "shared")
+    with pytest.raises(StoreError, match="cannot attach the lake") as raised:
+        store.sql("SELECT count(*) FROM runs")
+    assert "s3cret" not in str(raised.value)
+
+
 def test_a_password_never_appears_in_the_store_s_name(tmp_path):
     store = duckml.get_store("ducklake:postgres:host=db password=s3cret dbname=t", data_path=tmp_path)
     assert "s3cret" not in repr(store) and "s3cret" not in str(store.path)

@@ -58,6 +58,13 @@ class LakeUnavailableError(StoreError):
     """The lake's catalog (PostgreSQL) cannot be reached."""
 
 
+class LakeBusyError(StoreLockedError):
+    """Conflicts or an unreachable catalog outlasted the timeout; nothing was written, the journal keeps it all.
+
+    A ``StoreLockedError``, so a background or opportunistic ingest backs off and tries again later.
+    """
+
+
 def without_keys(sql: str) -> str:
     """A migration's text without PRIMARY KEY clauses, which a DuckLake catalog refuses.
 
@@ -220,10 +227,11 @@ class LakeStore(Store):
             try:
                 return action()
             except Exception as error:
-                if not _retryable(error) or time.monotonic() + delay > deadline:
-                    if isinstance(error, duckdb.Error):
-                        raise StoreError(f"the lake {self.path} did not accept the write: {redact(str(error))}") from error
+                if not _retryable(error):
                     raise
+                if time.monotonic() + delay > deadline:
+                    raise LakeBusyError(f"the lake {self.path} stayed busy or unreachable for {timeout:g} s "
+                                        f"(raise DUCKML_LOCK_TIMEOUT): {redact(str(error))}") from error
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 2.0)
 
@@ -370,14 +378,5 @@ class LakeStore(Store):
             with self.write(timeout=timeout):
                 pass
 
-        if timeout == 0:
-            try:
-                once()
-            except Exception as error:
-                if not _retryable(error):
-                    raise
-                # an opportunistic ingest (maybe_ingest) gives up quietly: the records stay in the journal
-                raise StoreLockedError(f"the lake {self.path} did not take the ingest now: {error}") from error
-        else:
-            self._retrying(once, timeout)
+        self._retrying(once, timeout)
         lake_upkeep.maybe_maintain(self)

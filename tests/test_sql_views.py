@@ -32,6 +32,7 @@ def plain(store):
     with duckml.start_run(run_name="r"):
         duckml.log_param("model", "rf")
         duckml.log_metric("rmse", 0.5)
+    duckml.flush()
     con = duckdb.connect(str(store.path), read_only=True)
     yield con
     con.close()

@@ -115,12 +115,14 @@ def test_sql_loader_finds_every_file():
     assert {"runs_overview", "latest_metrics", "metric_summary"} <= names
 
 
-def test_plain_duckdb_reads_views_after_run_end(store):
+def test_plain_duckdb_reads_views_after_run_end_without_a_flush(store):
     duckml.set_experiment("plain")
     with duckml.start_run(run_name="r1"):
         duckml.log_param("model", "rf")
         duckml.log_metric("rmse", 0.7, step=0)
         duckml.log_metric("rmse", 0.4, step=1)
+    assert store.store.wait_for_background_ingest(timeout=60)  # the run end alone brings it into the file
+    store.release()
     con = duckdb.connect(str(store.path), read_only=True)
     row = con.execute("SELECT experiment_name, run_name, status, params['model'], metrics['rmse'] "
                       "FROM runs_overview").fetchone()

@@ -59,6 +59,7 @@ def test_values_round_trip(store, key, values, steps, param):
 def test_nan_and_inf_reach_the_file_as_is(store):
     with duckml.start_run() as run:
         duckml.log_metrics({"nan": float("nan"), "inf": float("inf"), "ninf": float("-inf")})
+    duckml.flush()
     con = duckdb.connect(str(store.path), read_only=True)
     rows = dict(con.execute("SELECT key, value FROM metrics WHERE run_id = ?", [run.run_id]).fetchall())
     con.close()

@@ -30,6 +30,7 @@ from duckml import dberrors
 from duckml.errors import InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import ingest, lifecycle, linger, schema
+from duckml.store.background import BackgroundIngester, ingest_delay
 from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -128,6 +129,10 @@ class Store:
         self._journal: JournalHandle | None = None
         self._caches: dict[str, object] = {}
         self.table_schemas: dict = {}  # the file's table schemas, as ingest folds rows into them
+        self._ingester: BackgroundIngester | None = None  # a forked child starts without the parent's thread
+        self._requests_lock = threading.Lock()  # never held across I/O: a run end must not wait on an ingest
+        self._ingest_requests = 0  # ingests asked for by run ends in this process
+        self._ingest_covered = 0  # of those, how many an ingest (background or flush) has since satisfied
 
     def reset_after_fork(self) -> None:
         """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
@@ -417,7 +422,44 @@ class Store:
             return
         if self._journal is not None:
             self._journal.writer.close()
-        self.ingest()
+        with self._lock:
+            covered = self._ingest_requests  # everything asked for until now rides along with this ingest
+            self.ingest()
+            self._ingest_covered = max(self._ingest_covered, covered)
+
+    def ingest_soon(self) -> None:
+        """Have a background thread ingest the journal shortly, together with whatever else is asked for
+        meanwhile (run ends in a sweep); returns at once.
+
+        >>> import duckml, tempfile, os
+        >>> store = duckml.get_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+        >>> store.ingest_soon(); store.wait_for_background_ingest()
+        True
+        """
+        with self._requests_lock:
+            self._ingest_requests += 1
+            if self._ingester is None:
+                self._ingester = BackgroundIngester(self, ingest_delay())
+            ingester = self._ingester
+        ingester.request()
+
+    def ingest_requested(self, timeout: float) -> bool:
+        """The background ingester's step: ingest unless a flush already covered every request.
+
+        Returns whether it ingested.
+        """
+        with self._lock:
+            covered = self._ingest_requests
+            if self._ingest_covered >= covered:
+                return False
+            self.ingest(timeout=timeout)
+            self._ingest_covered = max(self._ingest_covered, covered)
+            return True
+
+    def wait_for_background_ingest(self, timeout: float = 30.0) -> bool:
+        """Wait until the background ingest has nothing left to do; False on timeout."""
+        ingester = self._ingester
+        return True if ingester is None else ingester.wait_idle(timeout)
 
     def maybe_ingest(self) -> None:
         """Ingest opportunistically (one try, no waiting) so pending journal data stays small."""
@@ -481,6 +523,9 @@ class Store:
     def close(self) -> None:
         """Ingest this process's journal segment, let go of the file and close every connection this store
         opened; the Store stays usable (the next operation opens what it needs)."""
+        ingester, self._ingester = self._ingester, None
+        if ingester is not None:
+            ingester.stop()  # outside our lock: it may be finishing an ingest, which takes the lock
         with self._lock:
             self.release()
             if self._journal is not None:

@@ -82,6 +82,7 @@ def test_a_plain_client_gets_the_tables_views_and_macros(lake):
     with duckml.start_run(run_name="plain") as run:
         duckml.log_param("k", "v")
         duckml.log_metric("acc", 0.9)
+    duckml.flush()  # a run end is ingested in the background shortly; flush makes it certain
     con = duckdb.connect()
     lake_extensions.load_lake_extensions(con)
     con.execute(f"ATTACH 'ducklake:postgres:{lake.conninfo}' AS team (READ_ONLY)")
@@ -98,12 +99,14 @@ def test_time_travel_and_upkeep_keep_every_current_row(lake):
     store = duckml.connect()
     with duckml.start_run(run_name="first"):
         duckml.log_metric("loss", 1.0)
+    duckml.flush()
     lake_store = store.store
     version = lake_store._connection().execute("SELECT id FROM store.current_snapshot()").fetchone()[0]
     for name in ("second", "third"):
         with duckml.start_run(run_name=name):
             for step in range(50):
                 duckml.log_metric("loss", 1.0 / (step + 1), step=step)
+    duckml.flush()
     assert lake_upkeep.sql_as_of(lake_store, "SELECT count(*) FROM runs", version).fetchone()[0] == 1
     before = store.sql("SELECT count(*) FROM metrics").fetchone()[0]
     report = lake_upkeep.maintain(lake_store)

@@ -43,6 +43,9 @@ def test_quick_suite_without_mlflow(tmp_path):
         if row["group"] == "predict" and "not available" in row["notes"]:
             continue  # written by another workstream; absent until it lands
         assert "crashed" not in row["notes"] and "duckml failed" not in row["notes"], row
+        if row["group"] == "lake":  # lake vs single-file store, both duckml; runs only with a PostgreSQL server
+            assert row["notes"].startswith("skipped: no PostgreSQL") or row["duckml"] is not None, row
+            continue
         assert row["duckml"] is not None, row
         # MLflow was skipped; these measure against a baseline of their own (a floor, or no autolog)
         assert row["baseline"] is None or row["group"] in ("predict", "compile", "ui", "autolog"), row

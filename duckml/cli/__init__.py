@@ -12,12 +12,13 @@ Run ids may be given in full or as a unique prefix (at least 4 characters), as t
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 
 import duckml
 from duckml.cli.output import emit, format_option, short_ids
-from duckml.errors import DuckmlError
+from duckml.errors import DuckmlError, InvalidInputError
 
 
 class DuckmlGroup(click.Group):
@@ -54,9 +55,11 @@ def _view(view: str, fmt: str, where: dict | None = None, order_by: tuple[str, .
 
 @click.group(cls=DuckmlGroup)
 @click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="The store file (default: $DUCKML_STORE, else ./duckml.duckdb).")
+              help="The store file, or ducklake:postgres:<conninfo> (default: $DUCKML_STORE, else ./duckml.duckdb).")
+@click.option("--data-path", "data_path", type=click.Path(file_okay=False), default=None,
+              help="A lake store's shared folder for data and artifacts (default: $DUCKML_DATA_PATH).")
 @click.version_option(duckml.__version__, prog_name="duckml")
-def cli(store_path):
+def cli(store_path, data_path):
     """duckml: experiment tracking and a model registry in one DuckDB file.
 
     \b
@@ -65,8 +68,8 @@ def cli(store_path):
         duckml runs list -e weekly-sales --order-by "metrics.rmse ASC"
         duckml sql "SELECT run_name, metrics['rmse'] FROM runs_overview"
     """
-    if store_path is not None:
-        duckml.set_store(store_path)
+    if store_path is not None or data_path is not None:
+        duckml.set_store(store_path, data_path=data_path)
 
 
 # -- experiments ---------------------------------------------------------------------------------
@@ -456,6 +459,59 @@ def ui(host, port, no_browser):
     from duckml.ui.command import serve  # Starlette and uvicorn load only for this command
 
     serve(host=host, port=port, open_browser=not no_browser)
+
+
+# -- one store for a team (a DuckLake store) ------------------------------------------------------
+
+def _lake_store():
+    from duckml.store.lake import LakeStore
+
+    store = duckml.get_store()
+    if not isinstance(store, LakeStore):
+        raise InvalidInputError(f"{store.path} is a single-file store; lake commands need "
+                                "--store ducklake:postgres:<conninfo> --data-path DIR (or $DUCKML_STORE)")
+    return store
+
+
+@cli.group()
+def lake():
+    """Upkeep and time travel of a lake store (ducklake:postgres:…)."""
+
+
+@lake.command("maintain")
+@click.option("--keep-days", type=click.FloatRange(min=0), default=7.0, show_default=True,
+              help="Keep snapshots this recent (how far back time travel reaches).")
+def maintain(keep_days):
+    """Merge small files and expire old snapshots; nothing current is lost.
+
+    \b
+    Example:
+        duckml --store "ducklake:postgres:host=db dbname=team" --data-path /mnt/team lake maintain
+    """
+    from duckml.store.lake_upkeep import maintain as run_maintain
+
+    click.echo(str(run_maintain(_lake_store(), keep=timedelta(days=keep_days))))
+
+
+@lake.command("as-of")
+@click.argument("moment")
+@click.argument("query")
+@format_option
+def as_of(moment, query, fmt):
+    """Run a read-only QUERY on the lake as it was at MOMENT (a timestamp, or a snapshot number).
+
+    \b
+    Example:
+        duckml lake as-of "2026-11-28 18:00" "SELECT count(*) AS runs FROM runs_overview"
+    """
+    from duckml.store.lake_upkeep import sql_as_of
+
+    when = int(moment) if moment.isdigit() else moment
+    relation = sql_as_of(_lake_store(), query, when)
+    if relation is None:
+        click.echo("ok")
+    else:
+        emit(relation.columns, relation.fetchall(), fmt)
 
 
 from duckml.interop.cli import register_interop_commands  # noqa: E402  (import-mlflow, export, import)

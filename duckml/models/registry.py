@@ -151,7 +151,9 @@ def register_model(model_uri: str, name: str) -> ModelVersion:
             events.add(name, "created")
         last = con.execute("SELECT last_version FROM model_version_counters WHERE name = ?", [name]).fetchall()
         version = (last[0][0] if last else 0) + 1
-        con.execute("INSERT OR REPLACE INTO model_version_counters VALUES (?, ?)", [name, version])
+        # DELETE + INSERT rather than INSERT OR REPLACE here and below: a DuckLake catalog has no keys
+        con.execute("DELETE FROM model_version_counters WHERE name = ?", [name])
+        con.execute("INSERT INTO model_version_counters VALUES (?, ?)", [name, version])
         con.execute("INSERT INTO model_versions VALUES (?, ?, ?, ?, NULL, ?)", [name, version, run_id, source, now])
         events.add(name, "version_created", version=version, detail=source)
     return ModelVersion(name, version, run_id, source, now)
@@ -168,7 +170,8 @@ def set_registered_model_alias(name: str, alias: str, version) -> None:
         _require_version(con, name, version)
         before = con.execute("SELECT version FROM model_aliases WHERE name = ? AND alias = ?",
                              [name, alias]).fetchall()
-        con.execute("INSERT OR REPLACE INTO model_aliases VALUES (?, ?, ?)", [name, alias, version])
+        con.execute("DELETE FROM model_aliases WHERE name = ? AND alias = ?", [name, alias])
+        con.execute("INSERT INTO model_aliases VALUES (?, ?, ?)", [name, alias, version])
         events = _Events(con)
         events.add(name, "alias_set", version=version, alias=alias,
                    detail=f"moved from version {before[0][0]}" if before else None)
@@ -180,7 +183,8 @@ def store_macro(con, events: _Events | None, definition, resolved: ResolvedModel
     """Create (or replace) a compiled model's table macro and its ``compiled_models`` row in ``con``'s
     write transaction, with a registry event when the model is registered."""
     con.execute(definition.statement)
-    con.execute("INSERT OR REPLACE INTO compiled_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute("DELETE FROM compiled_models WHERE macro_name = ?", [definition.name])  # a lake has no keys
+    con.execute("INSERT INTO compiled_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [definition.name, resolved.name, resolved.version, alias, resolved.source_uri, definition.engine,
                  definition.node_count, definition.prediction_type, definition.prediction_sql, definition.sha256,
                  utcnow()])
@@ -274,7 +278,8 @@ def set_registered_model_tag(name: str, key: str, value) -> None:
     name, key, value = check_model_name(name), check_key(key, "tag key"), param_value(value, f"tag {key!r} value")
     with get_store().write() as con:
         _require_model(con, name)
-        con.execute("INSERT OR REPLACE INTO registered_model_tags VALUES (?, ?, ?)", [name, key, value])
+        con.execute("DELETE FROM registered_model_tags WHERE name = ? AND key = ?", [name, key])
+        con.execute("INSERT INTO registered_model_tags VALUES (?, ?, ?)", [name, key, value])
         _Events(con).add(name, "tag_set", detail=json.dumps({"key": key, "value": value}))
 
 
@@ -287,7 +292,8 @@ def set_model_version_tag(name: str, version, key: str, value) -> None:
     version = check_version(version, name)
     with get_store().write() as con:
         _require_version(con, name, version)
-        con.execute("INSERT OR REPLACE INTO model_version_tags VALUES (?, ?, ?, ?)", [name, version, key, value])
+        con.execute("DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?", [name, version, key])
+        con.execute("INSERT INTO model_version_tags VALUES (?, ?, ?, ?)", [name, version, key, value])
         _Events(con).add(name, "tag_set", version=version, detail=json.dumps({"key": key, "value": value}))
 
 

@@ -103,12 +103,12 @@ def _lookup(model_uri: str, con: duckdb.DuckDBPyConnection | None):
             row = cursor.execute("SELECT path FROM duckdb_databases() WHERE database_name = 'store'").fetchall()
             if row and row[0][0]:
                 from duckml.models.uri import parse_model_uri
-                from duckml.store import get_store
+                from duckml.store import store_for_attachment
 
                 cursor.execute("USE store")
                 parsed = parse_model_uri(model_uri)
                 try:
-                    resolved = model_loader.resolve_parsed(cursor, get_store(row[0][0]), parsed)
+                    resolved = model_loader.resolve_parsed(cursor, store_for_attachment(row[0][0]), parsed)
                     return resolved, compiled.compiled_form(cursor, resolved.name, resolved.version,
                                                             resolved.source_uri)
                 except NotFoundError as e:

@@ -323,7 +323,9 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
     if offsets.num_rows:
         con.register("_duckml_offsets", offsets)
         try:
-            con.execute(f"INSERT OR REPLACE INTO {STORE}._duckml_segments "
+            # DELETE + INSERT rather than INSERT OR REPLACE: a DuckLake catalog has no keys to replace by
+            con.execute(f"DELETE FROM {STORE}._duckml_segments WHERE segment IN (SELECT segment FROM _duckml_offsets)")
+            con.execute(f"INSERT INTO {STORE}._duckml_segments "
                         "SELECT segment, events_offset, metrics_offset, now()::TIMESTAMP FROM _duckml_offsets")
         finally:
             con.unregister("_duckml_offsets")

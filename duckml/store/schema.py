@@ -159,13 +159,18 @@ def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
     return needs_migration, stored_digest != definitions_digest()
 
 
-def migrate(con, catalog: str, stop_after: int | None = None) -> list[int]:
-    """Apply pending migrations to ``catalog`` (the caller holds it read-write); return the versions applied."""
+def migrate(con, catalog: str, stop_after: int | None = None, rewrite=None) -> list[int]:
+    """Apply pending migrations to ``catalog`` (the caller holds it read-write); return the versions applied.
+
+    ``rewrite`` adapts each migration's text to a catalog that lacks some DDL (a DuckLake catalog has no
+    PRIMARY KEY); the checksum recorded stays the shipped file's.
+    """
+    rewrite = rewrite or (lambda text: text)
     con.execute(f"USE {catalog}")
     try:
-        con.execute("""CREATE TABLE IF NOT EXISTS _duckml_migrations (
+        con.execute(rewrite("""CREATE TABLE IF NOT EXISTS _duckml_migrations (
             version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
-            applied_at TIMESTAMP NOT NULL)""")
+            applied_at TIMESTAMP NOT NULL)"""))
         done = applied(con, catalog)
         ran = []
         for migration in migrations():
@@ -175,7 +180,7 @@ def migrate(con, catalog: str, stop_after: int | None = None) -> list[int]:
                 break
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(migration.sql)
+                con.execute(rewrite(migration.sql))
                 con.execute("INSERT INTO _duckml_migrations VALUES (?, ?, ?, now()::TIMESTAMP)",
                             [migration.version, migration.name, migration.checksum])
                 con.execute("COMMIT")
@@ -217,8 +222,9 @@ def store_definitions(con, catalog: str) -> None:
         con.execute("BEGIN TRANSACTION")
         try:
             create_definitions(con)
-            con.execute("INSERT OR REPLACE INTO _duckml_meta VALUES ('definitions_digest', ?)",
-                        [definitions_digest()])
+            # DELETE + INSERT rather than INSERT OR REPLACE: a DuckLake catalog has no keys to replace by
+            con.execute("DELETE FROM _duckml_meta WHERE key = 'definitions_digest'")
+            con.execute("INSERT INTO _duckml_meta VALUES ('definitions_digest', ?)", [definitions_digest()])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

@@ -70,11 +70,12 @@ class Store:
     [(0,)]
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, artifact_root: Path | None = None, journal_dir: Path | None = None):
         self.path = path
         self.path_key = str(path)  # hashed on every log call: a str is cheaper than a Path
-        self.artifact_root = path.with_name(path.stem + ".artifacts")
-        self.journal_dir = self.artifact_root / ".journal"
+        # another backend (the lake, store/lake.py) keeps artifacts and the journal elsewhere
+        self.artifact_root = artifact_root or path.with_name(path.stem + ".artifacts")
+        self.journal_dir = journal_dir or self.artifact_root / ".journal"
         self.write_wanted_marker = self.journal_dir / "write-wanted"
         self.read_linger = _read_linger()
         self.origin = "the path given"  # how the path was chosen, for "no store here" messages

@@ -1,0 +1,151 @@
+"""The lake store (DuckLake on PostgreSQL) beside the single-file store, measured in the same run.
+
+- sweep: 4 writer processes (each its own HOME, so its own journal, as separate machines would have) released
+  together, each logging R runs of P points with params: points/s from the release to the last exit.
+- run ends: the same 4 writers, each ending 10 runs of one point, until every process has exited (its exit
+  flush included): runs per second. Run ends are ingested in the background, coalesced, so this counts
+  committed runs, not commits.
+- search: ``search_runs`` with a param filter and a metric order over the sweep's runs, in a fresh process.
+The baseline column is the single-file store on local disk; ratio > 1 favours the lake. Needs a PostgreSQL
+server: ``DUCKML_BENCH_PG`` or ``DUCKML_TEST_PG`` (a libpq conninfo; `.ci/postgres-start` prints one) and its
+``createdb``; without one the rows say so and nothing runs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from benchmarks import common
+
+SCALES = {
+    "quick": {"writers": 4, "runs": 2, "points": 200, "commit_runs": 3, "repeats": 3},
+    "full": {"writers": 4, "runs": 3, "points": 3000, "commit_runs": 10, "repeats": 7},
+}
+BASELINE = "single-file store (local disk)"
+
+
+def _server() -> str | None:
+    return os.environ.get("DUCKML_BENCH_PG") or os.environ.get("DUCKML_TEST_PG")
+
+
+def _fresh_lake(conninfo: str, root: Path) -> dict:
+    """A new database on the server, and an empty shared data folder: one lake."""
+    fields = dict(part.split("=", 1) for part in conninfo.split() if "=" in part)
+    name = "bench_" + uuid.uuid4().hex[:10]
+    createdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/createdb")) or ["createdb"]
+    subprocess.run([createdb[-1], "-h", fields.get("host", "127.0.0.1"), "-p", fields.get("port", "5432"),
+                    "-U", fields.get("user", "postgres"), name], check=True, capture_output=True)
+    fields["dbname"] = name
+    spec = "ducklake:postgres:" + " ".join(f"{k}={v}" for k, v in fields.items())
+    return {"DUCKML_STORE": spec, "DUCKML_DATA_PATH": str(root / "shared")}
+
+
+def writer(runs: int, points: int, name: str, ready: str, go: str) -> dict:
+    """One machine: wait for the go file, log ``runs`` runs of ``points`` points, end each run (a commit)."""
+    import duckml
+
+    duckml.set_experiment("sweep")
+    duckml.connect().sql("SELECT count(*) FROM runs").fetchall()  # schema ready before the clock starts
+    Path(ready).touch()
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    for r in range(runs):
+        with duckml.start_run(run_name=f"{name}-{r}"):
+            duckml.log_params({"lr": 0.001 * (r + 1), "machine": name})
+            for step in range(points):
+                duckml.log_metric("loss", 1.0 / (step + 1), step=step)
+    return {"finished": time.time()}
+
+
+def search(repeats: int) -> dict:
+    """Median seconds of a filtered, ordered search_runs over every run, in this fresh process."""
+    import duckml
+
+    seconds, frame = common.timed(lambda: duckml.search_runs(
+        filter_string="params.lr > 0.001", order_by=["metrics.loss ASC"]), repeats=repeats)
+    return {"seconds": seconds, "rows": len(frame)}
+
+
+def _machines(store_env: dict, root: Path, writers: int, runs: int, points: int, tag: str) -> tuple[float, str]:
+    """Release ``writers`` machine processes together; wall seconds until the last one finished."""
+    go = root / f"go-{tag}"
+    processes, readies = [], []
+    for w in range(writers):
+        home = root / tag / f"m{w}"
+        home.mkdir(parents=True, exist_ok=True)
+        ready = root / f"ready-{tag}-{w}"
+        readies.append(ready)
+        env = common._worker_env({**store_env, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+                                  "DUCKML_LOCK_TIMEOUT": "300"})
+        kwargs = {"runs": runs, "points": points, "name": f"m{w}", "ready": str(ready), "go": str(go)}
+        processes.append(subprocess.Popen([sys.executable, "-m", "benchmarks._worker", "bench_lake", "writer",
+                                           json.dumps(kwargs)], env=env, cwd=home, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True))
+    deadline = time.time() + 300
+    while not all(r.exists() for r in readies) and time.time() < deadline:
+        if any(p.poll() not in (None, 0) for p in processes):
+            break
+        time.sleep(0.01)
+    started = time.time()
+    go.touch()
+    errors = []
+    for p in processes:
+        _, err = p.communicate(timeout=900)
+        if p.returncode != 0:
+            errors.append(err.strip().splitlines()[-1][:200] if err.strip() else f"exit {p.returncode}")
+    return time.time() - started, "; ".join(errors)
+
+
+def _measure(store_env: dict, root: Path, s: dict) -> dict:
+    sweep_s, sweep_err = _machines(store_env, root, s["writers"], s["runs"], s["points"], "sweep")
+    commit_s, commit_err = _machines(store_env, root, s["writers"], s["commit_runs"], 1, "commits")
+    reader_home = root / "reader"
+    reader_home.mkdir(exist_ok=True)
+    found, error = common.try_side("duckml", "bench_lake", "search", {"repeats": s["repeats"]},
+                                   env={**store_env, "HOME": str(reader_home),
+                                        "XDG_CACHE_HOME": str(reader_home / ".cache")})
+    return {"points_per_s": s["writers"] * s["runs"] * s["points"] / sweep_s,
+            "commits_per_s": s["writers"] * s["commit_runs"] / commit_s,
+            "search_ms": found["seconds"] * 1000 if found else None,
+            "search_rows": found["rows"] if found else None,
+            "errors": common.join_notes(sweep_err, commit_err, error)}
+
+
+def run(scale: str) -> list[dict]:
+    s = SCALES[scale]
+    server = _server()
+    names = ("lake: sweep, 4 writer processes", "lake: run ends, 4 writer processes", "lake: search_runs")
+    units = ("points/s", "runs/s", "ms")
+    if server is None:
+        reason = "skipped: no PostgreSQL (set DUCKML_BENCH_PG or DUCKML_TEST_PG; .ci/postgres-start)"
+        return [common.row(n, None, None, u, reason, BASELINE) for n, u in zip(names, units)]
+    root = common.scratch_dir("lake")
+    try:
+        lake = _measure(_fresh_lake(server, root / "lake"), root / "lake", s)
+    except subprocess.CalledProcessError as error:
+        reason = f"skipped: createdb failed ({error.stderr.strip()[:200] if error.stderr else error})"
+        return [common.row(n, None, None, u, reason, BASELINE) for n, u in zip(names, units)]
+    (root / "file").mkdir(parents=True, exist_ok=True)
+    single = _measure({"DUCKML_STORE": str(root / "file" / "store.duckdb")}, root / "file", s)
+    shape = f"{s['writers']} writers × {s['runs']} runs × {s['points']} points"
+    return [
+        common.row(names[0], lake["points_per_s"], single["points_per_s"], units[0],
+                   common.join_notes(shape, lake["errors"], single["errors"]), BASELINE),
+        common.row(names[1], lake["commits_per_s"], single["commits_per_s"], units[1],
+                   common.join_notes(f"{s['writers']} writers × {s['commit_runs']} run ends, until all exited", lake["errors"],
+                                     single["errors"]), BASELINE),
+        common.row(names[2], lake["search_ms"], single["search_ms"], units[2],
+                   f"{lake['search_rows']} runs, filter on a param, order by a metric, fresh process", BASELINE),
+    ]
+
+
+if __name__ == "__main__":
+    for result in run(sys.argv[1] if len(sys.argv) > 1 else "quick"):
+        print(json.dumps(result))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real processes (or a benchmark run): the inner loop is -m 'not slow'
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

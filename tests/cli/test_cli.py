@@ -110,6 +110,7 @@ def test_every_command_has_help():
         assert command.help and command.help.strip(), f"{' '.join(path)} has no help"
 
 
+@pytest.mark.slow
 def test_real_subprocess(two_runs, store):
     env = {**os.environ, "DUCKML_STORE": str(store.path)}
     out = subprocess.run([sys.executable, "-m", "duckml", "runs", "list", "--format", "json"],
@@ -171,6 +172,7 @@ def test_runs_are_taken_by_a_short_id_and_tables_show_short_ids(two_runs):
     assert result.exit_code == 1 and "at least 4 characters" in result.output
 
 
+@pytest.mark.slow
 def test_runs_list_needs_no_frame_library(two_runs, tmp_path):
     duckml.flush()
     code = ("import sys; from duckml.cli import cli\n"

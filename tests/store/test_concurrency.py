@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import multiprocessing
 import os
 import signal
@@ -13,6 +15,8 @@ import time
 import duckdb
 
 import duckml
+
+pytestmark = pytest.mark.slow  # real processes (or a benchmark run): the inner loop is -m 'not slow'
 
 WRITERS = 8
 RUNS_PER_WRITER = 3

@@ -371,12 +371,3 @@ def load_model(directory: str | os.PathLike, *, trusted=None):
     meta = read_metadata(folder)
     return load_model_file(folder / meta.model_file, sha256=meta.sha256, trusted=trusted,
                            source=str(folder / meta.model_file))
-
-
-def read_input_example(directory: str | os.PathLike) -> dict[str, Any] | None:
-    """The stored input example as ``{"columns": [...], "data": [[...], ...]}``, or None."""
-    folder = Path(directory)
-    meta = read_metadata(folder)
-    if meta.input_example_file is None or not _is_plain_file_name(meta.input_example_file):
-        return None
-    return json.loads((folder / meta.input_example_file).read_text())

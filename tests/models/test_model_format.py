@@ -23,7 +23,6 @@ from duckml.models.format import (
     _json_safe,
     infer_signature,
     load_model,
-    read_input_example,
     read_metadata,
     save_model,
 )
@@ -117,7 +116,7 @@ def test_metadata_records_class_params_versions_and_example(tmp_path):
     assert meta.model_class == "sklearn.ensemble._forest.RandomForestClassifier"
     assert meta.params["n_estimators"] == 7 and meta.params["max_depth"] == 3
     assert meta.sklearn_version and meta.python_version
-    example = read_input_example(tmp_path / "m")
+    example = json.loads((tmp_path / "m" / meta.input_example_file).read_text())
     assert example["columns"] == ["f0", "f1", "f2"] and len(example["data"]) == EXAMPLE_ROWS
     assert not any(name.endswith(".pkl") or name.endswith(".pickle") for name in os.listdir(tmp_path / "m"))
 

@@ -135,4 +135,7 @@ def test_reader_process_sees_unflushed_points(tmp_path):
         con = duckdb.connect(path, read_only=True)  # not yet in the file: the run is still going
         assert con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0
         con.close()
-    assert run.info.run_id
+    duckml.flush()
+    con = duckdb.connect(path, read_only=True)  # after the run and a flush, every point is in the file
+    assert con.execute("SELECT count(*) FROM metrics WHERE run_id = ?", [run.info.run_id]).fetchone()[0] == 100
+    con.close()

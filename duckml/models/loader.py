@@ -13,16 +13,15 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from duckml.models.cache import MODELS
 from duckml.errors import NotFoundError, UntrustedModelError
 from duckml.models.uri import ModelURI, parse_model_uri
 from duckml.store import get_store
 
-_CACHE_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -169,8 +168,6 @@ def resolve_model_uri(model_uri: str) -> ResolvedModel:
         return resolve_parsed(con, store, parsed)
 
 
-_cache: OrderedDict[tuple, tuple[Any, tuple]] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 def _file_stamp(path: Path) -> tuple:
@@ -184,17 +181,12 @@ def load_resolved(resolved: ResolvedModel, *, trusted=None):
 
     key = (str(resolved.model_file), resolved.metadata.sha256, tuple(sorted(_trusted_names(trusted))))
     stamp = _file_stamp(resolved.model_file)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[1] == stamp:
-            _cache.move_to_end(key)
-            return hit[0]
+    hit = MODELS.get(("model", *key), stamp)
+    if hit is not None:
+        return hit
     label = f"{resolved.source_uri}/{resolved.metadata.model_file}"
     model = load_model_file(resolved.model_file, sha256=resolved.metadata.sha256, trusted=trusted, source=label)
-    with _cache_lock:
-        _cache[key] = (model, stamp)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    MODELS.put(("model", *key), model, stamp)
     return model
 
 
@@ -211,8 +203,7 @@ def load_model(model_uri: str, *, trusted=None):
 
 def clear_model_cache() -> None:
     """Forget every model this process loaded."""
-    with _cache_lock:
-        _cache.clear()
+    MODELS.clear()
 
 
 _copies: dict[tuple[str, str, str], Path] = {}

@@ -21,7 +21,6 @@ import re
 import threading
 import time
 import warnings
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from duckml.models.cache import MODELS
 from duckml.errors import DuckmlError, InvalidInputError, NotFoundError
 from duckml.sqlquote import quote_ident
 
@@ -127,25 +127,8 @@ def make_spec(key: str, model: Any, signature: dict[str, Any] | None, label: str
                      positional=positional, output=output, classes=classes)
 
 
-# -- the per-process model cache --------------------------------------------------------------------
-# Bounded, least recently used first. A model is only dropped once it has been idle for a while: a query
-# looks its model up again for every vector of rows, so one that is scoring is never idle, and a model
-# that was resolved through the store (keyed by its stored file) cannot be reloaded from its key alone.
-MAX_CACHED_MODELS = 8
-_IDLE_BEFORE_EVICTION = 60.0  # seconds
-_SPECS: OrderedDict[str, ModelSpec] = OrderedDict()
-_LAST_USED: dict[str, float] = {}
-_LOADING = threading.Lock()
-_CACHE_LOCK = threading.Lock()
-
-
-def _evict_idle(now: float) -> None:
-    for key in list(_SPECS):
-        if len(_SPECS) <= MAX_CACHED_MODELS:
-            return
-        if now - _LAST_USED.get(key, 0.0) >= _IDLE_BEFORE_EVICTION:
-            del _SPECS[key]
-            _LAST_USED.pop(key, None)
+# -- the process's model cache (shared with the loader: duckml.models.cache) -----------------------
+_LOADING = threading.Lock()  # one load at a time of a model folder not yet cached
 
 
 def add_model(spec: ModelSpec) -> str:
@@ -157,23 +140,13 @@ def add_model(spec: ModelSpec) -> str:
     >>> get_model(key).label
     'a doctest model'
     """
-    now = time.monotonic()
-    with _CACHE_LOCK:
-        _SPECS[spec.key] = spec
-        _SPECS.move_to_end(spec.key)
-        _LAST_USED[spec.key] = now
-        _evict_idle(now)
+    MODELS.put(("spec", spec.key), spec)
     return spec.key
 
 
 def cached_model(key: str) -> ModelSpec | None:
     """The cached spec for ``key`` (marked as just used), or None."""
-    with _CACHE_LOCK:
-        spec = _SPECS.get(key)
-        if spec is not None:
-            _SPECS.move_to_end(key)
-            _LAST_USED[key] = time.monotonic()
-        return spec
+    return MODELS.get(("spec", key))
 
 
 def get_model(key: str) -> ModelSpec:

@@ -368,19 +368,28 @@ def test_any_column_order_and_size_gives_model_predict(tmp_path_factory, folder_
 def test_model_cache_drops_idle_models_beyond_its_bound(monkeypatch):
     from sklearn.dummy import DummyRegressor
 
+    from duckml.models import cache
+
     clock = [1000.0]
-    monkeypatch.setattr(scoring.time, "monotonic", lambda: clock[0])
-    monkeypatch.setattr(scoring, "_SPECS", scoring.OrderedDict())
-    monkeypatch.setattr(scoring, "_LAST_USED", {})
+    monkeypatch.setattr(cache.time, "monotonic", lambda: clock[0])
+    shared = cache.ModelCache()
+    monkeypatch.setattr(scoring, "MODELS", shared)
     model = DummyRegressor().fit([[0.0]], [1.0])
     keys = [scoring.add_model(scoring.make_spec(f"m{i}", model, None, f"model {i}"))
-            for i in range(scoring.MAX_CACHED_MODELS + 3)]
-    assert len(scoring._SPECS) == scoring.MAX_CACHED_MODELS + 3  # all recently used: none may go yet
+            for i in range(cache.MAX_ENTRIES + 3)]
+    assert len(shared) == cache.MAX_ENTRIES + 3  # all recently used: none may go yet
     clock[0] += 120
     scoring.get_model(keys[0])  # used again: the oldest entry becomes the newest
     scoring.add_model(scoring.make_spec("new", model, None, "new model"))
-    assert len(scoring._SPECS) == scoring.MAX_CACHED_MODELS
-    assert keys[0] in scoring._SPECS and "new" in scoring._SPECS
-    assert keys[1] not in scoring._SPECS  # idle and least recently used
+    assert len(shared) == cache.MAX_ENTRIES
+    assert ("spec", keys[0]) in shared and ("spec", "new") in shared
+    assert ("spec", keys[1]) not in shared  # idle and least recently used
     with pytest.raises(duckml.NotFoundError, match="not loaded in this process"):
         scoring.get_model(keys[1])
+
+
+def test_loaded_models_and_scoring_specs_share_one_cache():
+    from duckml.models import cache, loader
+    from duckml.scoring import udf
+
+    assert loader.MODELS is udf.MODELS is cache.MODELS

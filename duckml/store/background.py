@@ -12,12 +12,12 @@ a short wait and tries again later, with backoff; the data is safe in the journa
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 
-from duckml.errors import InvalidInputError, StoreError, StoreLockedError
+from duckml.errors import StoreError, StoreLockedError
+from duckml.store.settings import env_seconds_from_millis
 
 # one attempt waits at most this long for the file lock, so the store's own lock is never held for long
 _ATTEMPT_TIMEOUT = 0.25
@@ -26,14 +26,7 @@ _MAX_BACKOFF = 2.0
 
 def ingest_delay() -> float:
     """Seconds a requested ingest waits for more run ends to coalesce (``DUCKML_INGEST_DELAY_MS``)."""
-    text = os.environ.get("DUCKML_INGEST_DELAY_MS", "100")
-    try:
-        millis = float(text)
-    except ValueError:
-        raise InvalidInputError(f"DUCKML_INGEST_DELAY_MS must be a number of milliseconds, got {text!r}") from None
-    if not 0 <= millis <= 60_000:
-        raise InvalidInputError(f"DUCKML_INGEST_DELAY_MS must be between 0 and 60000, got {text!r}")
-    return millis / 1000
+    return env_seconds_from_millis("DUCKML_INGEST_DELAY_MS", 100, 60_000)
 
 
 class BackgroundIngester:

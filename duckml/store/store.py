@@ -32,6 +32,7 @@ from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreErro
 from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import batches, guard, ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
+from duckml.store.settings import env_seconds_from_millis
 from duckml.store.handles import JournalHandle, quiet_connection
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -47,14 +48,7 @@ _MARKER_FRESH_SECONDS = 2.0
 
 
 def _read_linger() -> float:
-    text = os.environ.get("DUCKML_READ_LINGER_MS", "50")
-    try:
-        millis = float(text)
-    except ValueError:
-        raise InvalidInputError(f"DUCKML_READ_LINGER_MS must be a number of milliseconds, got {text!r}") from None
-    if not 0 <= millis <= 10_000:
-        raise InvalidInputError(f"DUCKML_READ_LINGER_MS must be between 0 and 10000, got {text!r}")
-    return millis / 1000
+    return env_seconds_from_millis("DUCKML_READ_LINGER_MS", 50, 10_000)
 
 
 def _lock_timeout() -> float:

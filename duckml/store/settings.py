@@ -1,0 +1,23 @@
+"""The store's tunables read from the environment, each checked the same way."""
+
+from __future__ import annotations
+
+import os
+
+from duckml.errors import InvalidInputError
+
+
+def env_seconds_from_millis(name: str, default_ms: float, max_ms: float) -> float:
+    """``$name`` in milliseconds (``default_ms`` when unset), as seconds; a clear error when out of range.
+
+    >>> env_seconds_from_millis("DUCKML_DOCTEST_UNSET_MS", 50, 1000)
+    0.05
+    """
+    text = os.environ.get(name, str(default_ms))
+    try:
+        millis = float(text)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number of milliseconds, got {text!r}") from None
+    if not 0 <= millis <= max_ms:
+        raise InvalidInputError(f"{name} must be between 0 and {max_ms:g}, got {text!r}")
+    return millis / 1000

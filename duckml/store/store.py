@@ -181,12 +181,15 @@ class Store:
 
     def _detach(self) -> None:
         con = self._con
-        self._lingering_since = None
         self._segment_offsets = None
         try:
             con.execute("USE memory")
         finally:
-            con.execute("DETACH store")
+            try:
+                con.execute("DETACH store")
+            finally:
+                # only once the file is let go: is_lingering() must not say "free" while it is still held
+                self._lingering_since = None
 
     def _announce_write(self) -> None:
         """Tell readers of other processes that a writer waits (they stop lingering at once)."""

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from click.testing import CliRunner
 
 import duckml
@@ -64,6 +66,7 @@ def test_export_then_import_into_another_store(tmp_path):
     assert missing.exit_code == 1 and missing.stderr.strip() == "Error: no run with id 'nope'"
 
 
+@pytest.mark.slow
 def test_real_subprocess_round_trip(tmp_path):
     uri = build_sqlite_store(tmp_path / "mlflow")
     env = {**os.environ, "DUCKML_STORE": str(tmp_path / "a.duckdb"),

@@ -247,6 +247,7 @@ def _register_many(path: str, uri: str, count: int, start) -> None:
         duckml.register_model(uri, "shared")
 
 
+@pytest.mark.slow
 def test_concurrent_registration_from_four_processes(store):
     with duckml.start_run():
         info = duckml.log_model(_fit())

@@ -105,6 +105,7 @@ def _poll_reads(path: str, seconds: float, started, reads) -> None:
     reads.value = n
 
 
+@pytest.mark.slow
 def test_a_polling_reader_process_does_not_keep_a_writer_out(store, monkeypatch):
     """A reader reading in a tight loop lingers all the time; the writer announces itself and gets in."""
     ctx = multiprocessing.get_context("spawn")

@@ -18,6 +18,7 @@ import click
 
 import duckml
 from duckml.cli.output import emit, format_option, short_ids
+from duckml.clock import duration_text
 from duckml.errors import DuckmlError, InvalidInputError
 
 
@@ -139,14 +140,7 @@ def runs_list(experiment_names, filter_string, order_by, max_results, run_view_t
 
 
 def _duration(start, end) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = (end - start).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
+    return duration_text(start, end, sep="")  # compact: tables fit the terminal
 
 
 @runs.command("show")

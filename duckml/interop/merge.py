@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from duckml.tracking import artifacts as artifact_files
+from duckml.store.ingest import insert_arrow
 from duckml.errors import InvalidInputError, UnsafePathError
 from duckml.interop.records import (
     ImportSource,
@@ -169,14 +170,6 @@ def _ts(values) -> pa.Array:
     return pa.array(values, pa.int64()).cast(pa.timestamp("us"))
 
 
-def _insert(con, table: str, arrow: pa.Table) -> None:
-    if not arrow.num_rows:
-        return
-    con.register("_duckml_import_rows", arrow)
-    try:
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _duckml_import_rows")
-    finally:
-        con.unregister("_duckml_import_rows")
 
 
 def _run_tables(runs: list[RunRecord], experiment_ids: dict[str, str], artifact_rows: list[dict]) -> dict:
@@ -281,7 +274,7 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
         _write_datasets(con, source, {d for r in new_runs for d, _ in r.inputs}, report)
         tables = _run_tables(new_runs, experiment_ids, artifact_rows)
         for name in ("runs", "params", "tags", "metrics", "artifacts", "run_inputs"):
-            _insert(con, name, tables[name])
+            insert_arrow(con, name, tables[name])
         if new_runs:
             _write_latest(con, [r.run_id for r in new_runs])
         report.metric_points = tables["metrics"].num_rows

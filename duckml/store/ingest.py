@@ -257,7 +257,8 @@ def load_temp(con, name: str, table: pa.Table) -> None:
         con.unregister("_duckml_arrow")
 
 
-def _insert_arrow(con, target: str, table: pa.Table) -> None:
+def insert_arrow(con, target: str, table: pa.Table) -> None:
+    """Insert an Arrow table into ``target`` by column name (nothing for an empty table)."""
     if not table.num_rows:
         return
     con.register("_duckml_rows", table)
@@ -301,7 +302,7 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
         first_key = TABLE_KEYS[table][0]
         con.execute(f"DELETE FROM {STORE}.{table} WHERE {first_key} IN (SELECT unnest(?))",
                     [change.touched[first_key].to_pylist()])
-        _insert_arrow(con, f"{STORE}.{table}", change.final)
+        insert_arrow(con, f"{STORE}.{table}", change.final)
     if folded.series.num_rows:  # a batch re-applied after a crash may declare series the file already has
         con.register("_duckml_rows", folded.series)
         try:
@@ -310,7 +311,7 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
                                   WHERE s.segment = r.segment AND s.series_id = r.series_id)""")
         finally:
             con.unregister("_duckml_rows")
-    _insert_arrow(con, f"{STORE}.metrics", folded.metrics)
+    insert_arrow(con, f"{STORE}.metrics", folded.metrics)
     if folded.metrics.num_rows:
         _update_latest(con, folded.metrics)
     offsets = pa.table({

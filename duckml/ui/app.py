@@ -21,6 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from duckml.clock import duration_text
 from duckml.errors import NotFoundError
 from duckml.ui.security import GuardMiddleware, allowed_hosts
 
@@ -54,15 +55,6 @@ def fmt_time(value) -> str:
     return str(value)
 
 
-def fmt_duration(start, end) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = (end - start).total_seconds()
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def fmt_bytes(size) -> str:
@@ -79,7 +71,7 @@ def _templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes)
-    env.globals.update(duration=fmt_duration)
+    env.globals.update(duration=duration_text)
     return Jinja2Templates(env=env)
 
 

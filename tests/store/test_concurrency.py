@@ -83,7 +83,7 @@ def test_eight_writers_and_a_reader_on_a_fresh_store(tmp_path):
 
 
 KILLED_WRITER = textwrap.dedent("""
-    import sys, duckml
+    import os, sys, duckml
     duckml.set_store(sys.argv[1])
     run = duckml.start_run(run_name="doomed")
     duckml.log_param("p", "v")
@@ -91,9 +91,10 @@ KILLED_WRITER = textwrap.dedent("""
     while True:
         duckml.log_metric("m", float(i), step=i)
         i += 1
-        if i % 1000 == 0:
-            with open(sys.argv[2], "w") as f:
+        if i % 1000 == 0:  # written aside and renamed: the test never reads a half-written progress file
+            with open(sys.argv[2] + ".tmp", "w") as f:
                 f.write(f"{run.run_id} {i}")
+            os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 """)
 
 

@@ -81,8 +81,9 @@ class BackgroundIngester:
                     self._wakeup.wait()
                 if self._stopped:
                     return
-            time.sleep(backoff)  # let the run ends of a sweep gather
             with self._wakeup:
+                # let the run ends of a sweep gather; stop() (close, exit) wakes us at once instead
+                self._wakeup.wait_for(lambda: self._stopped, timeout=backoff)
                 if self._stopped:
                     return
                 if not self._requested:

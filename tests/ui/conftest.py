@@ -34,8 +34,12 @@ def tiny_png() -> bytes:
 
 
 @pytest.fixture
-def ui_store(store, tmp_path):
-    """The test store filled in; returns a dict of the ids the tests need."""
+def ui_store(store_from_template):
+    """The test store filled in (built once per session, copied per test); returns the ids the tests need."""
+    return store_from_template("ui", fill_ui_store)
+
+
+def fill_ui_store(tmp_path):
     from sklearn.linear_model import LinearRegression
 
     duckml.set_experiment("sweep & <b>co</b>")

@@ -8,11 +8,13 @@ fill a store with the same content for many tests.
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from hypothesis import settings
 
 import duckml
 
@@ -53,7 +55,7 @@ def store_templates(tmp_path_factory) -> StoreTemplates:
 
 
 @pytest.fixture
-def store_from_template(store_templates, tmp_path, store):
+def store_from_template(store_templates, tmp_path, fresh_store):
     """``store_from_template(name, build)``: replace this test's store by a copy of a store built once."""
     def replace(name: str, build: Callable[[Path], object]) -> object:
         duckml.reset_state()
@@ -63,21 +65,37 @@ def store_from_template(store_templates, tmp_path, store):
     return replace
 
 
+# Property tests that touch a store (tens of ms an example) leave max_examples to these profiles: the full
+# suite explores more, the inner loop (-m "not slow") fewer. Pure ones keep their own, larger counts.
+settings.register_profile("thorough", max_examples=30)
+settings.register_profile("quick", max_examples=8)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: multi-process, server, browser or benchmark test (deselect with "
                                        "-m 'not slow' for the seconds-long inner loop)")
+    inner_loop = "not slow" in (config.getoption("markexpr", "") or "")
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("quick" if inner_loop else "thorough"))
 
 
 @pytest.fixture(autouse=True)
-def store(tmp_path, monkeypatch, store_templates):
-    """A fresh store, selected for the fluent API and the CLI (through DUCKML_STORE)."""
+def fresh_store(tmp_path, monkeypatch, store_templates):
+    """An empty store file in this test's folder, selected for the fluent API and the CLI (DUCKML_STORE).
+
+    Nothing is opened: a test that never touches the store pays only the copy.
+    """
     path = tmp_path / STORE_FILE
     monkeypatch.setenv("DUCKML_STORE", str(path))
     monkeypatch.setenv("DUCKML_LOCK_TIMEOUT", "60")
     duckml.reset_state()
     store_templates.copy_into("empty", lambda folder: None, tmp_path)
-    handle = duckml.connect(path)
-    yield handle
+    yield path
     while duckml.active_run() is not None:
         duckml.end_run()
     duckml.reset_state()
+
+
+@pytest.fixture
+def store(fresh_store):
+    """A connection to this test's store (``duckml.connect``)."""
+    return duckml.connect(fresh_store)

@@ -66,7 +66,7 @@ def problems(draw):
     return model, frame, target, final in CLASSIFIERS
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
 def test_random_pipelines_predict_the_same_in_sql(problem):
     model, frame, target, classifier = problem

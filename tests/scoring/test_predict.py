@@ -351,7 +351,7 @@ def folder_model(tmp_path_factory):
     return model, folder
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(order=st.permutations(FEATURES + ["extra"]), rows=st.integers(1, 3000),
        values=st.floats(-1e6, 1e6, allow_nan=False))
 def test_any_column_order_and_size_gives_model_predict(tmp_path_factory, folder_model, order, rows, values):

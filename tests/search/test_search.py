@@ -459,7 +459,7 @@ _frozen_state = "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM param
                 "(SELECT string_agg(run_id || status || lifecycle_stage, ',' ORDER BY run_id) FROM runs)"
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text(max_size=40) | st.sampled_from(["params.model = 'rf'; DROP TABLE runs", "x'); DELETE FROM runs; --",
                                                      "metrics.rmse < 1 OR 1=1"]))
 def test_any_filter_leaves_the_store_unchanged(store, text):

@@ -137,7 +137,7 @@ _keys = st.sampled_from(["a", "b", "c", "val/loss", "ü"])
 _values = st.one_of(st.floats(allow_nan=False, width=64), st.integers(-(2**53), 2**53))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.dictionaries(_keys, _values, max_size=5), max_size=8))
 def test_histories_equal_what_was_logged(calls):
     expected: dict[str, list[tuple[int, float]]] = {}

@@ -90,7 +90,7 @@ def test_surrogate_experiment_name_is_a_duckml_error():
 
 @given(ms=st.integers(min_value=MIN_TIMESTAMP_MS - 10**12, max_value=MAX_TIMESTAMP_MS + 10**12),
        step=st.integers(min_value=-(2**64), max_value=2**64))
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 def test_log_metric_and_log_metric_series_agree(ms, step):
     """Both accept exactly the same steps and timestamps, and store the same point."""
     with duckml.start_run() as run:

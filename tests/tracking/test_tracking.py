@@ -37,7 +37,7 @@ def test_log_and_read_back(store):
     assert history["value"].to_list() == [0.5, 0.25] and history["step"].to_list() == [0, 1]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(key=KEYS, values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=5),
        steps=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=5, max_size=5),
        param=st.text(max_size=50))
@@ -232,7 +232,7 @@ def test_metric_history_of_an_unknown_run_is_not_found(store):
     assert duckml.get_metric_history(run.info.run_id, "loss").height == 0
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 5),
                                    st.floats(allow_nan=False, width=32)), min_size=1, max_size=6),
                 min_size=1, max_size=4))

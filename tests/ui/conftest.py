@@ -80,8 +80,8 @@ def fill_ui_store(tmp_path):
 
 
 @pytest.fixture
-def client(ui_store, store):
+def client(ui_store, fresh_store):
     from duckml.ui import create_app
 
-    with TestClient(create_app(store.path), base_url="http://localhost:5000") as test_client:
+    with TestClient(create_app(fresh_store), base_url="http://localhost:5000") as test_client:
         yield test_client

@@ -24,7 +24,7 @@ def log_series(values, steps=None, key="loss"):
     return run.info.run_id
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(length=st.integers(2, 5000), where=st.floats(0, 1, exclude_max=True), n=st.integers(2, 300),
        height=st.floats(1e-6, 1e12), negative=st.booleans())
 def test_a_spike_anywhere_survives_bucketing(store, length, where, n, height, negative):
@@ -44,7 +44,7 @@ def test_a_spike_anywhere_survives_bucketing(store, length, where, n, height, ne
     assert (holder[3] if negative else holder[4]) == spike
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(st.integers(-10**15, 10**15), min_size=1, max_size=300, unique=True), n=st.integers(2, 50))
 def test_buckets_cover_the_series_in_order(store, steps, n):
     steps = sorted(steps)

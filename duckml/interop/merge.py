@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from duckml.tracking import artifacts as artifact_files
-from duckml.store.ingest import insert_arrow
+from duckml.store.ingest import insert_arrow, latest_points_sql
 from duckml.errors import InvalidInputError, UnsafePathError
 from duckml.interop.records import (
     ImportSource,
@@ -231,10 +231,8 @@ def _write_datasets(con, source: ImportSource, wanted: set[str], report: MergeRe
 
 
 def _write_latest(con, run_ids: list[str]) -> None:
-    con.execute("""INSERT INTO _duckml_latest
-        SELECT run_id, key, value, step, timestamp FROM metrics WHERE run_id IN (SELECT unnest(?))
-        QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC) = 1""",
-                [run_ids])
+    points = "(SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)))"
+    con.execute(f"INSERT INTO _duckml_latest {latest_points_sql(points)}", [run_ids])
 
 
 def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: str = "report",

@@ -113,7 +113,5 @@ def _finish_interrupted_batch(con) -> None:
 
 def _recompute_latest(con, runs: list[str]) -> None:
     con.execute(f"DELETE FROM {STORE}._duckml_latest WHERE run_id IN (SELECT unnest(?))", [runs])
-    con.execute(f"""INSERT INTO {STORE}._duckml_latest
-        SELECT run_id, key, value, step, timestamp FROM {STORE}.metrics WHERE run_id IN (SELECT unnest(?))
-        QUALIFY row_number() OVER (PARTITION BY run_id, key ORDER BY step DESC, timestamp DESC, value DESC) = 1""",
-                [runs])
+    points = f"(SELECT * FROM {STORE}.metrics WHERE run_id IN (SELECT unnest(?)))"
+    con.execute(f"INSERT INTO {STORE}._duckml_latest {ingest.latest_points_sql(points)}", [runs])

@@ -36,7 +36,11 @@ from duckml.store.settings import env_seconds_from_millis
 from duckml.store.handles import JournalHandle, quiet_connection
 
 _DUCKDB_MAGIC = b"DUCK"
-# A writer tries one non-blocking ingest every this many points, so live readers' overlay stays small.
+# Every this many points a writer hands its backlog to the background ingester, which moves it into the
+# file on the other core while logging goes on; flush() then only has the tail left.
+_BACKGROUND_INGEST_POINTS = 200_000
+# A writer this far ahead of what is ingested ingests itself (back-pressure: bounds the journal and the
+# overlay live readers fold), waiting for an ingest under way but never for another program.
 _AUTO_INGEST_POINTS = 2_000_000
 # A reader that finds more pending points than this ingests them before reading, if the file is free.
 _READER_INGEST_AT = 1_000_000
@@ -82,7 +86,8 @@ class Store:
         """Everything this store holds for this process only: connections, locks, the journal segment and
         the caches. ``__init__`` starts it, ``reset_after_fork`` starts it afresh in a forked child, and
         ``close`` lets go of it, so the three cannot drift apart."""
-        self.next_ingest_at = _AUTO_INGEST_POINTS
+        self.next_ingest_at = _BACKGROUND_INGEST_POINTS
+        self._points_ingested = 0  # this process's points_written that an ingest has moved into the file
         self._lock = threading.RLock()
         self._lingering_since: float | None = None  # set while a read-only attachment is kept
         self._last_read_end = 0.0
@@ -410,7 +415,9 @@ class Store:
             self._ensure_ready()
             con = self._attach(read_only=False, timeout=timeout)
             try:
+                written = self._journal.writer.points_written if self._journal is not None else 0
                 batches.ingest_all(con, self.journal_dir, self.table_schemas)  # bounded, crash-safe commits
+                self._points_ingested = written
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute("USE store")
@@ -423,10 +430,24 @@ class Store:
             finally:
                 self._detach()
 
-    def ingest(self, timeout: float | None = None) -> None:
-        """Move every pending journal record of every process into the DuckDB file."""
-        with self.write(timeout=timeout):
-            pass
+    def ingest(self, timeout: float | None = None, threads: int | None = None) -> None:
+        """Move every pending journal record of every process into the DuckDB file.
+
+        ``threads`` caps DuckDB's threads for this ingest: the background ingester leaves the other core to
+        the training loop that is still logging.
+        """
+        if threads is None:
+            with self.write(timeout=timeout):
+                pass
+            return
+        con = self._connection()
+        with self._lock:
+            con.execute(f"SET threads = {int(threads)}")
+            try:
+                with self.write(timeout=timeout):
+                    pass
+            finally:
+                con.execute("RESET threads")
 
     def flush(self) -> None:
         """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``).
@@ -469,7 +490,7 @@ class Store:
             covered = self._ingest_requests
             if self._ingest_covered >= covered:
                 return False
-            self.ingest(timeout=timeout)
+            self.ingest(timeout=timeout, threads=1)
             self._ingest_covered = max(self._ingest_covered, covered)
             return True
 
@@ -479,19 +500,22 @@ class Store:
         return True if ingester is None else ingester.wait_idle(timeout)
 
     def maybe_ingest(self) -> None:
-        """Ingest opportunistically (one try, no waiting) so pending journal data stays small."""
+        """Keep this writer's backlog small: hand it to the background ingester, and ingest here only when
+        the backlog outgrew that (one try at the file, no waiting for other programs)."""
         writer = self._journal.writer if self._journal else None
         if writer is None or writer.points_written < self.next_ingest_at:
             return
-        self.next_ingest_at = writer.points_written + _AUTO_INGEST_POINTS
-        if not self._lock.acquire(blocking=False):
+        self.next_ingest_at = writer.points_written + _BACKGROUND_INGEST_POINTS
+        if writer.points_written - self._points_ingested < _AUTO_INGEST_POINTS:
+            self.ingest_soon()
             return
-        try:
-            self.ingest(timeout=0)
-        except StoreLockedError:
-            pass  # someone else holds the file; the data stays in the journal, still visible to readers
-        finally:
-            self._lock.release()
+        with self._lock:  # an ingest under way holds it: waiting for it is the back-pressure
+            if writer.points_written - self._points_ingested < _AUTO_INGEST_POINTS:
+                return
+            try:
+                self.ingest(timeout=0)
+            except StoreLockedError:
+                pass  # someone else holds the file; the data stays in the journal, still visible to readers
 
     # -- SQL for users -----------------------------------------------------------------------------
     def sql(self, query: str, params=None, *, prepare=None) -> duckdb.DuckDBPyRelation | None:

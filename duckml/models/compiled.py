@@ -28,9 +28,10 @@ def compile_model(model_uri: str, macro: str | None = None) -> str:
     ``predict_<name>_v<version>``. Raises ModelNotCompilableError naming the step that has no exact SQL
     form; nothing is stored then.
 
-    >>> duckml.compile_model("models:/sales-forecast@champion")  # doctest: +SKIP
-    'predict_sales_forecast_champion'
-    >>> duckml.connect().sql("SELECT * FROM store.predict_sales_forecast_champion('week.parquet')")  # doctest: +SKIP
+    >>> duckml.compile_model("models:/churn@champion")
+    'predict_churn_champion'
+    >>> duckml.connect().sql("SELECT prediction FROM store.predict_churn_champion('week.parquet') LIMIT 2").fetchall()
+    [(1,), (0,)]
     """
     if not isinstance(model_uri, str):
         raise InvalidInputError(f"model_uri must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
@@ -77,8 +78,9 @@ def compiled_form(con, name: str | None, version: int | None, source_uri: str) -
 def compiled_models(name: str | None = None):
     """The ``compiled_models`` rows (all, or one model's) as a Polars frame, without the SQL text.
 
-    >>> duckml.models.compiled.compiled_models("sales-forecast")["macro_name"].to_list()  # doctest: +SKIP
-    ['predict_sales_forecast_champion']
+    >>> _ = duckml.compile_model("models:/churn@champion")
+    >>> duckml.models.compiled.compiled_models("churn")["macro_name"].to_list()
+    ['predict_churn_champion']
     """
     where = "" if name is None else "WHERE model_name = ?"
     with get_store().read() as con:
@@ -92,7 +94,9 @@ def versions_with_engines(name: str):
     """``registry.get_model_versions(name)`` plus, per version, its compiled macros and the engine
     predict() uses by itself ("sql" when a compiled form wins, else "udf").
 
-    >>> duckml.models.compiled.versions_with_engines("sales-forecast").select("version", "engine")  # doctest: +SKIP
+    >>> _ = duckml.compile_model("models:/churn/2")
+    >>> duckml.models.compiled.versions_with_engines("churn").sort("version")["engine"].to_list()
+    ['udf', 'sql']
     """
     import polars as pl
 

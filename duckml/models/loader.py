@@ -158,9 +158,9 @@ def resolve_parsed(con, store, parsed: ModelURI) -> ResolvedModel:
 def resolve_model_uri(model_uri: str) -> ResolvedModel:
     """Resolve any model URI form to its version, source run, metadata and model file (one store read).
 
-    >>> resolved = resolve_model_uri("models:/churn@champion")  # doctest: +SKIP
-    >>> resolved.version, resolved.signature["task"]  # doctest: +SKIP
-    (3, 'classification')
+    >>> resolved = resolve_model_uri("models:/churn@champion")
+    >>> resolved.version, resolved.signature["task"]
+    (2, 'classification')
     """
     parsed = parse_model_uri(model_uri)
     store = get_store()
@@ -196,7 +196,9 @@ def load_model(model_uri: str, *, trusted=None):
     The file's sha256 is checked against its metadata, and only scikit-learn/numpy/scipy types load unless
     ``trusted`` names more. Loaded models are cached per process: do not mutate the returned object.
 
-    >>> model = duckml.load_model("models:/churn@champion")  # doctest: +SKIP
+    >>> model = duckml.load_model("models:/churn@champion")
+    >>> model.predict(X.head(2)).tolist()
+    [1, 0]
     """
     return load_resolved(resolve_model_uri(model_uri), trusted=trusted)
 

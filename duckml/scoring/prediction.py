@@ -203,8 +203,8 @@ class Plan:
 def plan(model_uri: str | os.PathLike, source, con: duckdb.DuckDBPyConnection | None = None) -> Plan:
     """Resolve the model, load it once per process, and read the source's schema.
 
-    >>> plan("models:/sales/1", "week.parquet").macro_sql()  # doctest: +SKIP
-    'SELECT *, _duckml_predict_double(\'/…/model.skops\', struct_pack("x" := "x")) AS prediction FROM …'
+    >>> print(plan("models:/churn/1", "week.parquet").macro_sql())  # doctest: +ELLIPSIS
+    SELECT *, ...(...struct_pack("tenure" := "tenure", "spend" := "spend")...) AS prediction FROM ...
     """
     source = _check_source(source)
     spec, found, compiled = _resolve(model_uri, con)
@@ -423,9 +423,11 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
         workers: scoring threads (default: the CPU count, at most 4).
 
     >>> import duckml
-    >>> duckml.predict("models:/sales@champion", "new_week.parquet")  # doctest: +SKIP
-    shape: (1_000, 21)
-    >>> duckml.predict("models:/sales@champion", "data/*.parquet", output="forecasts")  # doctest: +SKIP
+    >>> duckml.predict("models:/churn@champion", "week.parquet")["prediction"].to_list()
+    [1, 0, 1, 0, 1, 0, 1, 0]
+    >>> duckml.predict("models:/churn@champion", "week*.parquet", output="forecasts")
+    >>> duckml.connect().sql("SELECT count(*) FROM forecasts").fetchone()
+    (8,)
     """
     if output is not None and not isinstance(output, (str, os.PathLike)):
         raise InvalidInputError(f"output must be a .parquet path or a table name, got {output!r}")

@@ -281,14 +281,16 @@ def datasets_runs(name_or_digest, fmt):
 
 @cli.command("gc")
 @click.option("--dry-run", is_flag=True, help="Report what would be removed, remove nothing.")
-def gc_command(dry_run):
+@click.option("--min-age", "min_age", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="Keep unreferenced files stored or reused this recently (default: 3600 on a lake, 0 on a file).")
+def gc_command(dry_run, min_age):
     """Remove soft-deleted runs and experiments for good, with their unreferenced artifact files.
 
     \b
     Example:
         duckml gc --dry-run
     """
-    click.echo(str(duckml.gc(dry_run=dry_run)))
+    click.echo(str(duckml.gc(dry_run=dry_run, min_age_seconds=min_age)))
 
 
 # -- models -------------------------------------------------------------------------------------

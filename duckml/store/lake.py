@@ -112,6 +112,8 @@ def _retryable(error: BaseException) -> bool:
 class LakeStore(Store):
     """A duckml store on DuckLake; build it with ``duckml.set_store("ducklake:postgres:…", data_path=DIR)``."""
 
+    artifact_rows_can_hide = True  # each machine journals locally; the artifact folder is shared
+
     def __init__(self, spec: str, data_path: str | None):
         if not data_path:
             raise InvalidInputError("a ducklake store needs a data path shared by every machine: "

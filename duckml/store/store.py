@@ -68,6 +68,10 @@ class Store:
     [(0,)]
     """
 
+    # Whether other writers' artifact rows can be pending where this process cannot read them (the lake: one
+    # journal per machine, one shared artifact folder). gc then spares recently used objects.
+    artifact_rows_can_hide = False
+
     def __init__(self, path: Path, artifact_root: Path | None = None, journal_dir: Path | None = None):
         self.path = path
         self.path_key = str(path)  # hashed on every log call: a str is cheaper than a Path

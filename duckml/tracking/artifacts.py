@@ -154,9 +154,10 @@ def _commit(store, run_id: str, staged: list[_Staged]) -> None:
             })
         for item in staged:
             target = object_path(store.artifact_root, item.sha256)
-            if target.exists():
+            try:
+                os.utime(target)  # reused: a fresh mtime tells gc of other machines that it is in use
                 item.tmp.unlink(missing_ok=True)
-            else:
+            except FileNotFoundError:  # new, or a gc took it away just now: ours goes in
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(item.tmp, target)
     finally:

@@ -11,6 +11,9 @@ MLflow users complain that deleting runs frees nothing; ``gc`` is the step that 
    skips the move when the object exists), so removal is two-step: rename the object to a tombstone, read
    the references again, then restore the tombstones that gained a reference and unlink the rest. Temp files
    older than a day (a crashed logger) and tombstones of an interrupted gc are cleaned up too.
+   On a lake, another machine's artifact rows sit in its own journal until its ingest reaches the catalog,
+   invisible here; so an object stored or reused (loggers refresh its mtime) within ``min_age_seconds``
+   (default: an hour on a lake, none on a file store, whose journal every process reads) is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from duckml.store.objects import OBJECTS, TMP_PREFIX
 
 RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_inputs", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
+LAKE_MIN_AGE_SECONDS = 3600
 _OBJECT_NAME = re.compile(r"^[0-9a-f]{64}$")
 _TOMBSTONE_NAME = re.compile(r"^([0-9a-f]{64})\.gc-[0-9a-f]+$")
 
@@ -125,11 +129,20 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _remove_files(store, dry_run: bool, ignoring_runs: list[str]) -> tuple[int, int]:
+def _old_enough(path: Path, newest: float) -> bool:
+    try:
+        return path.stat().st_mtime <= newest
+    except FileNotFoundError:
+        return False
+
+
+def _remove_files(store, dry_run: bool, ignoring_runs: list[str], min_age_seconds: float) -> tuple[int, int]:
     objects = Path(store.artifact_root) / OBJECTS
     found, tombstones, stale = _scan(objects)
     referenced = _referenced(store, ignoring_runs)
-    unused = [path for sha, path in found.items() if sha not in referenced]
+    newest = time.time() - min_age_seconds
+    unused = [path for sha, path in found.items()
+              if sha not in referenced and (min_age_seconds <= 0 or _old_enough(path, newest))]
     if dry_run:
         doomed = unused + stale + [t for t, sha in tombstones.items() if sha in found or sha not in referenced]
         return len(doomed), sum(_size(p) for p in doomed)
@@ -164,10 +177,11 @@ def _unlink_counted(path: Path, files: int, freed: int) -> tuple[int, int]:
     return files + 1, freed + size
 
 
-def gc(dry_run: bool = False) -> GcReport:
+def gc(dry_run: bool = False, min_age_seconds: float | None = None) -> GcReport:
     """Hard-delete soft-deleted runs and experiments and free the artifact files no run references.
 
-    With ``dry_run=True`` nothing changes; the report says what would be removed.
+    With ``dry_run=True`` nothing changes; the report says what would be removed. Unreferenced objects
+    stored or reused within ``min_age_seconds`` are kept (default: an hour on a lake, 0 on a file store).
 
     >>> import duckml, tempfile, os
     >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -180,6 +194,8 @@ def gc(dry_run: bool = False) -> GcReport:
     from duckml.store import get_store
 
     store = get_store()
+    if min_age_seconds is None:
+        min_age_seconds = LAKE_MIN_AGE_SECONDS if store.artifact_rows_can_hide else 0
     if dry_run:
         with store.read() as con:
             remove, kept, experiments = _plan(con)
@@ -188,7 +204,7 @@ def gc(dry_run: bool = False) -> GcReport:
         with store.write() as con:
             remove, kept, experiments = _plan(con)
             rows = _remove_rows(con, remove, experiments, delete=True)
-    files, freed = _remove_files(store, dry_run, remove if dry_run else [])
+    files, freed = _remove_files(store, dry_run, remove if dry_run else [], min_age_seconds)
     if remove and not dry_run:
         from duckml.tracking import runs as tracking
 

@@ -175,3 +175,51 @@ def test_duckml_gc_is_callable_in_any_import_order(store):
 def test_report_str_is_one_line(store):
     text = str(GcReport(1, 0, 7, 2, 48213))
     assert text == "gc removed 1 run(s), 0 experiment(s), 7 row(s) and 2 file(s), freeing 48213 bytes"
+
+
+def test_min_age_spares_recent_unreferenced_objects(store, two_runs):
+    recent = object_path(store.artifact_root, "cd" * 32)
+    old = object_path(store.artifact_root, "ef" * 32)
+    for path in (recent, old):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"rows still in another machine's journal?")
+    an_hour_ago = time.time() - 3700
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    assert duckml.gc(dry_run=True, min_age_seconds=3600).files_removed == 1
+    report = duckml.gc(min_age_seconds=3600)
+    assert report.files_removed == 1 and recent.exists() and not old.exists()
+    assert duckml.gc().files_removed == 1 and not recent.exists()  # a file store's default: no age guard
+
+
+def test_a_lake_store_keeps_an_hour_by_default(store, monkeypatch):
+    monkeypatch.setattr(type(store.store), "artifact_rows_can_hide", True)
+    orphan = object_path(store.artifact_root, "ab" * 32)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"just stored by another machine")
+    assert duckml.gc().files_removed == 0 and orphan.exists()
+    assert duckml.gc(min_age_seconds=0).files_removed == 1
+
+
+def test_reusing_an_object_refreshes_its_mtime(store):
+    with duckml.start_run() as first:
+        duckml.log_text("same bytes", "a.txt")
+    path = artifact_local_path(first.info.run_id, "a.txt")
+    long_ago = time.time() - 10 * 3600
+    os.utime(path, (long_ago, long_ago))
+    with duckml.start_run():
+        duckml.log_text("same bytes", "b.txt")  # the object exists: reused, not rewritten
+    assert path.stat().st_mtime > time.time() - 600
+
+
+def test_cli_gc_min_age(store, two_runs):
+    from click.testing import CliRunner
+
+    from duckml.cli import cli
+
+    orphan = object_path(store.artifact_root, "ab" * 32)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"x")
+    result = CliRunner().invoke(cli, ["gc", "--min-age", "3600"])
+    assert result.exit_code == 0 and "0 file(s)" in result.output and orphan.exists()
+    result = CliRunner().invoke(cli, ["gc", "--min-age", "-1"])
+    assert result.exit_code == 2 and "min-age" in result.output

@@ -373,7 +373,7 @@ class LakeStore(Store):
                                           f"{redact(str(error))}") from error
             ingest.forget_finished(self.journal_dir, pending)
 
-    def ingest(self, timeout: float | None = None) -> None:
+    def _ingest(self, timeout: float | None) -> None:
         """Move this machine's pending journal records into the lake, retrying conflicts and lost connections."""
 
         def once():

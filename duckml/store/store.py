@@ -419,9 +419,7 @@ class Store:
             self._ensure_ready()
             con = self._attach(read_only=False, timeout=timeout)
             try:
-                written = self._journal.writer.points_written if self._journal is not None else 0
                 batches.ingest_all(con, self.journal_dir, self.table_schemas)  # bounded, crash-safe commits
-                self._points_ingested = written
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute("USE store")
@@ -440,18 +438,23 @@ class Store:
         ``threads`` caps DuckDB's threads for this ingest: the background ingester leaves the other core to
         the training loop that is still logging.
         """
-        if threads is None:
-            with self.write(timeout=timeout):
-                pass
-            return
-        con = self._connection()
+        written = self._journal.writer.points_written if self._journal is not None else 0
         with self._lock:
-            con.execute(f"SET threads = {int(threads)}")
-            try:
-                with self.write(timeout=timeout):
-                    pass
-            finally:
-                con.execute("RESET threads")
+            if threads is None:
+                self._ingest(timeout)
+            else:
+                con = self._connection()
+                con.execute(f"SET threads = {int(threads)}")
+                try:
+                    self._ingest(timeout)
+                finally:
+                    con.execute("RESET threads")
+            self._points_ingested = max(self._points_ingested, written)
+
+    def _ingest(self, timeout: float | None) -> None:
+        """The backend's ingest (a lake retries conflicts around its own ``write``)."""
+        with self.write(timeout=timeout):
+            pass
 
     def flush(self) -> None:
         """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``).

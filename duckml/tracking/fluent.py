@@ -77,7 +77,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_name is not None:
         experiment = tracking.ensure_experiment(experiment_name, store=store)
     else:
-        experiment = tracking.get_experiment(experiment_id, store)
+        experiment = tracking.experiment_for_new_run(experiment_id, store)
     if experiment.lifecycle_stage != "active":
         raise RunStateError(f"experiment {experiment.name!r} is deleted; restore_experiment({experiment.name!r}) "
                             "to use it again")
@@ -120,7 +120,7 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         if experiment_name is not None:
             exp_id = tracking.create_experiment(experiment_name, store=store)
         elif experiment_id is not None:
-            exp_id = tracking.get_experiment(experiment_id, store).experiment_id
+            exp_id = tracking.experiment_for_new_run(experiment_id, store).experiment_id
         else:
             exp_id = _current_experiment_id(store)
         all_tags = dict(tags or {})

@@ -17,19 +17,18 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from duckml.tracking import validation
+from duckml.tracking import experiment_lookup, validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.clock import utcnow
 from duckml.sqlquote import execute
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
-from duckml.store import Store, get_store
+from duckml.store import Store, experiment_names, get_store
 
 if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
     import polars as pl
 
-DEFAULT_EXPERIMENT_NAME = "Default"
-DEFAULT_EXPERIMENT_ID = "0"
-_EXPERIMENT_NAMESPACE = uuid.UUID("5d7c6a52-8f0e-4d4f-9a51-8a7e3f1c2b10")
+DEFAULT_EXPERIMENT_NAME = experiment_names.DEFAULT_NAME
+DEFAULT_EXPERIMENT_ID = experiment_names.DEFAULT_ID
 
 
 @dataclass
@@ -58,9 +57,7 @@ def experiment_id_for(name: str) -> str:
     >>> experiment_id_for("Default")
     '0'
     """
-    if name == DEFAULT_EXPERIMENT_NAME:
-        return DEFAULT_EXPERIMENT_ID
-    return uuid.uuid5(_EXPERIMENT_NAMESPACE, name).hex
+    return experiment_names.derived_id(name)
 
 
 # -- experiments -------------------------------------------------------------------------------
@@ -75,6 +72,15 @@ def get_experiment_by_name(name: str, store: Store | None = None) -> Experiment 
         row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
                           "WHERE name = ? ORDER BY lifecycle_stage = 'active' DESC LIMIT 1", [name]).fetchone()
     return None if row is None else _experiment_from_row(row)
+
+
+def experiment_for_new_run(experiment_id: str, store: Store | None = None) -> Experiment:
+    """The experiment with this id, for a run to start in it; ``NotFoundError`` if there is none. While
+    another program holds the file, the journal folder's cache answers for the ids it knows."""
+    found = experiment_lookup.by_id_for_logging(_store(store), experiment_id)
+    if found is None:
+        raise NotFoundError(f"no experiment with id {experiment_id!r}")
+    return found
 
 
 def get_experiment(experiment_id: str, store: Store | None = None) -> Experiment:
@@ -99,19 +105,19 @@ def resolve_experiment(name_or_id: str, store: Store | None = None) -> Experimen
 
 
 def ensure_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> Experiment:
-    """The experiment called ``name``, created if missing (one read of the store)."""
+    """The experiment called ``name``, created if missing (one read of the store). While another program
+    holds the file, the journal folder's cache of experiment names answers instead (``experiment_lookup``)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
-    store.create()  # logging is what creates a store
-    existing = get_experiment_by_name(name, store)
+    existing = experiment_lookup.by_name_for_logging(store, name)
     if existing is not None:
         if existing.lifecycle_stage == LifecycleStage.DELETED:
             raise RunStateError(f"experiment {name!r} is deleted; restore it with restore_experiment({name!r}) "
                                 "or remove it for good with `duckml gc`")
         experiment = existing
     else:
-        now = utcnow()
-        experiment = Experiment(experiment_id_for(name), name, LifecycleStage.ACTIVE.value, now)
+        experiment = experiment_lookup.new_experiment(name)
+        now = experiment.creation_time
         store.journal.insert("experiments", {"experiment_id": experiment.experiment_id, "name": name,
                                              "lifecycle_stage": LifecycleStage.ACTIVE.value,
                                              "creation_time": now, "last_update_time": now})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -60,8 +61,10 @@ def read_cache(journal_dir: Path) -> dict[str, dict]:
             document = json.loads(handle.read())
     except (OSError, ValueError):
         return {}
-    entries = document.get("experiments") if isinstance(document, dict) else None
-    if document.get("format") != _FORMAT or not isinstance(entries, dict):
+    if not isinstance(document, dict) or document.get("format") != _FORMAT:
+        return {}
+    entries = document.get("experiments")
+    if not isinstance(entries, dict):
         return {}
     return {name: entry for name, entry in entries.items()
             if isinstance(entry, dict) and isinstance(entry.get("id"), str) and isinstance(entry.get("stage"), str)}
@@ -80,12 +83,33 @@ def remember(journal_dir: Path, rows) -> None:
     entries: dict[str, dict] = {}
     for experiment_id, name, stage, created in rows:
         if name not in entries:
-            entries[name] = {"id": str(experiment_id), "stage": stage,
-                             "created": created.isoformat() if isinstance(created, datetime) else None}
-    if read_cache(journal_dir) == entries:
-        return
+            entries[name] = _entry(experiment_id, stage, created)
+    if read_cache(journal_dir) != entries:
+        _write(journal_dir, entries)
+
+
+def remember_one(journal_dir: Path, experiment_id: str, name: str, stage: str, created) -> None:
+    """Record one experiment's new stage (a delete or restore) without reading the file.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> remember_one(folder, "7", "sales", "deleted", None)
+    >>> lookup_name(folder, "sales")["stage"]
+    'deleted'
+    """
+    entries = read_cache(journal_dir)
+    entries[name] = _entry(experiment_id, stage, created)
+    _write(journal_dir, entries)
+
+
+def _entry(experiment_id, stage: str, created) -> dict:
+    return {"id": str(experiment_id), "stage": stage,
+            "created": created.isoformat() if isinstance(created, datetime) else None}
+
+
+def _write(journal_dir: Path, entries: dict) -> None:
     path = _cache_path(journal_dir)
-    temporary = path.with_name(f"{CACHE_FILE}.{os.getpid()}.tmp")
+    temporary = path.with_name(f"{CACHE_FILE}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary.write_text(json.dumps({"format": _FORMAT, "experiments": entries}, ensure_ascii=True))

@@ -145,6 +145,9 @@ def _set_experiment_stage(name_or_id: str, stage: LifecycleStage, store: Store |
         raise InvalidInputError("the Default experiment cannot be deleted")
     store.journal.update("experiments", {"experiment_id": experiment.experiment_id,
                                          "lifecycle_stage": stage.value, "last_update_time": utcnow()})
+    # a run started while the file is busy must see the new stage, as it would with the file
+    experiment_names.remember_one(store.journal_dir, experiment.experiment_id, experiment.name, stage.value,
+                                  experiment.creation_time)
 
 
 def delete_experiment(name_or_id: str, store: Store | None = None) -> None:

@@ -28,6 +28,8 @@ def test_the_name_cache_round_trips_and_survives_damage(tmp_path):
     assert experiment_names.read_cache(tmp_path) == {}  # a torn or foreign file is an empty cache
     (tmp_path / experiment_names.CACHE_FILE).write_bytes(b"\xff\xfe garbage")
     assert experiment_names.read_cache(tmp_path) == {}
+    (tmp_path / experiment_names.CACHE_FILE).write_text('[1, 2]')
+    assert experiment_names.read_cache(tmp_path) == {}
 
 
 def test_a_cache_that_cannot_be_written_is_no_error(tmp_path, monkeypatch):
@@ -61,8 +63,7 @@ def _prepare(store):
     with duckml.start_run():
         duckml.log_metric("before", 1.0)
     duckml.set_experiment("gone")
-    duckml.delete_experiment("gone")
-    duckml.set_experiment("existing")  # refreshes the cache: "gone" is deleted in it
+    duckml.delete_experiment("gone")  # the cache learns its stage at once
     duckml.flush()
     duckml.reset_state()
     with duckdb.connect(str(store.path)) as con:  # another tool, as `duckml import mlflow` keeps MLflow's ids

@@ -20,6 +20,7 @@ read-only attach. Starting a run needs only its experiment's id; three pieces gi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -34,6 +35,7 @@ _NAMESPACE = uuid.UUID("5d7c6a52-8f0e-4d4f-9a51-8a7e3f1c2b10")
 _FORMAT = 1
 
 
+@functools.lru_cache(maxsize=65536)  # the ingest derives every stored name's id while a new one is pending
 def derived_id(name: str) -> str:
     """The id duckml gives a new experiment called ``name``.
 

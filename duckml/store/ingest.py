@@ -193,7 +193,7 @@ def _onto_stored_experiments(con, events: list) -> list:
     if not referenced:
         return events
     stored = {r[0] for r in con.execute(f"SELECT experiment_id FROM {STORE}.experiments "
-                                        "WHERE experiment_id IN (SELECT unnest(?))", [sorted(referenced)]).fetchall()}
+                                        "WHERE list_contains(?, experiment_id)", [sorted(referenced)]).fetchall()}
     missing = referenced - stored
     if not missing:
         return events

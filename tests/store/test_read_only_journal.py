@@ -116,3 +116,39 @@ def test_a_read_only_journal_folder_keeps_its_records_for_a_writer(store, monkey
     duckml.flush()  # someone allowed to write ingests later: nothing was lost or half-removed
     assert store.sql("SELECT count(*) FROM metrics WHERE run_id = ?", [run_id]).fetchone()[0] == 1 + 1 + 3
     assert store.sql("SELECT value FROM tags WHERE key = 'team'").fetchone() == ("forecast",)
+
+
+@contextmanager
+def read_only_mount(folder: Path):
+    """``folder`` bind-mounted read-only onto itself (root only; skips where mounting is not permitted)."""
+    import subprocess
+
+    def run(*args):
+        return subprocess.run(args, capture_output=True, text=True)
+
+    if run("mount", "--bind", str(folder), str(folder)).returncode != 0:
+        pytest.skip("bind mounts are not permitted here")
+    try:
+        remount = run("mount", "-o", "remount,ro,bind", str(folder))
+        if remount.returncode != 0:
+            pytest.skip(f"a read-only remount is not permitted here: {remount.stderr.strip()}")
+        yield
+    finally:
+        run("umount", str(folder))
+
+
+@pytest.mark.slow
+def test_readers_read_a_journal_folder_on_a_read_only_mount(store):
+    run_id, journal_dir = _store_with_pending_segments(store)
+    with read_only_mount(journal_dir):
+        with pytest.raises(OSError) as refused:
+            (journal_dir / "probe").touch()
+        assert refused.value.errno == errno.EROFS
+        run = duckml.get_run(run_id)
+        assert run.data.tags["team"] == "forecast" and run.data.metrics == {"m": 0.5, "old": 7.0}
+        assert duckml.search_runs()["run_id"].to_list() == [run_id]
+        result = CliRunner().invoke(cli, ["runs", "list"], catch_exceptions=False)
+        assert result.exit_code == 0 and "shared" in result.output, result.output
+        assert "Errno" not in result.output
+        duckml.reset_state()  # nothing of ours to flush, and nothing written under the folder
+    assert sorted(p.name for p in journal_dir.iterdir() if p.suffix == ".events")  # the segments are all there

@@ -11,6 +11,8 @@ moves it onto a stored experiment of that name should the cache have missed one.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from duckml.clock import utcnow
 from duckml.entities import Experiment, LifecycleStage
 from duckml.errors import StoreLockedError
@@ -50,11 +52,6 @@ def _read_all(store: Store) -> list:
     return rows
 
 
-def _exists(store: Store) -> bool:
-    # A held file exists; a store that does not exist yet cannot be held, so its error must surface.
-    return store.exists()
-
-
 def by_name_for_logging(store: Store, name: str) -> Experiment | None:
     """The experiment called ``name`` (the active one first), or None if the store has none.
 
@@ -65,7 +62,9 @@ def by_name_for_logging(store: Store, name: str) -> Experiment | None:
     try:
         rows = _read_all(store)
     except StoreLockedError:
-        if not _exists(store):
+        # A held file exists: a store not created yet cannot be held, so that error is real. (A lake,
+        # whose path is its spec, queues its writers instead; the cache serves it as well.)
+        if isinstance(store.path, Path) and not store.exists():
             raise
         entry = experiment_names.lookup_name(store.journal_dir, name)
         return None if entry is None else _from_cache(name, entry)

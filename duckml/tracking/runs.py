@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from duckml.tracking import experiment_lookup, validation
+from duckml.tracking import busy_lookup, validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.clock import utcnow
 from duckml.sqlquote import execute
@@ -77,7 +77,7 @@ def get_experiment_by_name(name: str, store: Store | None = None) -> Experiment 
 def experiment_for_new_run(experiment_id: str, store: Store | None = None) -> Experiment:
     """The experiment with this id, for a run to start in it; ``NotFoundError`` if there is none. While
     another program holds the file, the journal folder's cache answers for the ids it knows."""
-    found = experiment_lookup.by_id_for_logging(_store(store), experiment_id)
+    found = busy_lookup.by_id_for_logging(_store(store), experiment_id)
     if found is None:
         raise NotFoundError(f"no experiment with id {experiment_id!r}")
     return found
@@ -106,17 +106,17 @@ def resolve_experiment(name_or_id: str, store: Store | None = None) -> Experimen
 
 def ensure_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> Experiment:
     """The experiment called ``name``, created if missing (one read of the store). While another program
-    holds the file, the journal folder's cache of experiment names answers instead (``experiment_lookup``)."""
+    holds the file, the journal folder's cache of experiment names answers instead (``busy_lookup``)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
-    existing = experiment_lookup.by_name_for_logging(store, name)
+    existing = busy_lookup.by_name_for_logging(store, name)
     if existing is not None:
         if existing.lifecycle_stage == LifecycleStage.DELETED:
             raise RunStateError(f"experiment {name!r} is deleted; restore it with restore_experiment({name!r}) "
                                 "or remove it for good with `duckml gc`")
         experiment = existing
     else:
-        experiment = experiment_lookup.new_experiment(name)
+        experiment = busy_lookup.new_experiment(name)
         now = experiment.creation_time
         store.journal.insert("experiments", {"experiment_id": experiment.experiment_id, "name": name,
                                              "lifecycle_stage": LifecycleStage.ACTIVE.value,
@@ -240,13 +240,26 @@ def _state(store: Store, run_id: str) -> _RunState:
     validation.check_text(run_id, "run_id")
     state = _runs(store).get(run_id)
     if state is None:
-        with store.read() as con:
-            row = con.execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
-        if row is None:
+        found = busy_lookup.stored_run(store, run_id)  # while the file is held, the journal may answer
+        if found is None:
             raise run_not_found(run_id, store)
-        state = _runs(store).setdefault(run_id, _RunState(row[0], row[1], params))
+        info, params = RunInfo(*found[0]), found[1]
+        state = _runs(store).setdefault(run_id, _RunState(info.experiment_id, info.lifecycle_stage, params))
     return state
+
+
+def run_info_for_resume(run_id: str, store: Store | None = None) -> RunInfo:
+    """The run ``start_run(run_id=…)`` resumes; ``NotFoundError`` if unknown. While another program holds
+    the file, the journal segments that hold the run answer."""
+    store = _store(store)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    validation.check_text(run_id, "run_id")
+    found = busy_lookup.stored_run(store, run_id)
+    if found is None:
+        raise run_not_found(run_id, store)
+    _runs(store).setdefault(run_id, _RunState(found[0][1], found[0][6], found[1]))
+    return RunInfo(*found[0])
 
 
 def require_run(store: Store, run_id: str) -> None:

@@ -9,8 +9,8 @@ import duckdb
 import pytest
 
 import duckml
-from duckml.errors import RunStateError, StoreLockedError
-from duckml.store import Store, experiment_names
+from duckml.errors import ParamConflictError, RunStateError, StoreLockedError
+from duckml.store import Store, experiment_names, journal
 from duckml.tracking.runs import experiment_id_for
 from store_children import run_child, start_child
 
@@ -127,6 +127,31 @@ def test_an_unknown_experiment_id_is_not_guessed_while_the_file_is_busy(store, m
             duckml.start_run(experiment_id="no-such-id")
 
 
+def test_logging_to_a_run_of_another_process_while_the_file_is_busy(store, monkeypatch):
+    _prepare(store)
+    other = journal.JournalWriter(store.store.journal_dir)  # a live process that created a run
+    run_id = "ab" * 16
+    other.write_event("i", "runs", {"run_id": run_id, "experiment_id": "0", "run_name": "driver",
+                                    "status": "RUNNING", "start_time": 1_700_000_000_000_000, "end_time": None,
+                                    "lifecycle_stage": "active", "parent_run_id": None})
+    other.write_event("i", "params", {"run_id": run_id, "key": "p", "value": "1"})
+    with monkeypatch.context() as patch:
+        _busy(patch)
+        duckml.log_metric("m", 3.0, step=1, run_id=run_id)  # the journal knows the run
+        with pytest.raises(ParamConflictError):  # and its params: immutability still holds
+            duckml.log_param("p", 2, run_id=run_id)
+        with duckml.start_run(run_id=run_id) as resumed:
+            assert resumed.info.run_name == "driver"
+            duckml.log_metric("resumed", 1.0)
+        with pytest.raises(StoreLockedError):  # a run the journal does not hold cannot be checked
+            duckml.log_metric("m", 1.0, run_id="cd" * 16)
+    duckml.flush()
+    run = duckml.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.params == {"p": "1"}
+    assert run.data.metrics == {"m": 3.0, "resumed": 1.0}
+    other.close()
+
+
 # -- a real second program ------------------------------------------------------------------------
 @pytest.mark.slow
 def test_runs_start_and_end_while_a_plain_duckdb_client_holds_the_file(store, tmp_path, monkeypatch):
@@ -156,6 +181,9 @@ def test_runs_start_and_end_while_a_plain_duckdb_client_holds_the_file(store, tm
         assert other.returncode == 0, other.stderr
         assert "Traceback" not in other.stderr
         other_run = other.stdout.split()[-1]
+        duckml.log_metric("by_id", 3.0, run_id=other_run)  # a run of another process, from the journal
+        with duckml.start_run(run_id=other_run):
+            duckml.log_metric("resumed", 1.0)
         assert duckml.set_experiment("existing").experiment_id == existing
         in_existing = _log_a_run()
         duckml.set_experiment("shared-new")
@@ -180,3 +208,4 @@ def test_runs_start_and_end_while_a_plain_duckdb_client_holds_the_file(store, tm
     assert names["shared-new"] == names["imported"] == names["existing"] == 1
     assert sorted(count for _, count in per_run) == [1] * 5  # every point exactly once
     assert params == 5
+    assert duckml.get_run(other_run).data.metrics == {"m": 2.0, "by_id": 3.0, "resumed": 1.0}

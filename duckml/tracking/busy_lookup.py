@@ -1,12 +1,16 @@
-"""Finding the experiment a new run goes to, even while another program holds the DuckDB file.
+"""The look-ups that starting a run and logging make, answered even while another program holds the file.
 
 Logging never needs the file (it goes to the journal), but starting a run needs its experiment's id, and
-a plain ``duckdb`` client holding the file read-write refuses duckml even a read-only attach. So the
-look-ups that ``set_experiment`` and ``start_run`` make wait for the file only briefly
-(``BUSY_WAIT_SECONDS``, at most ``DUCKML_LOCK_TIMEOUT``); past that they answer from the journal folder's
-cache of the names and ids last seen in the file (``store.experiment_names``). A name the cache does not
-know is created through the journal under its derived id, exactly as when the file is free; the ingest
-moves it onto a stored experiment of that name should the cache have missed one.
+logging to a run of another process needs to know the run exists; a plain ``duckdb`` client holding the
+file read-write refuses duckml even a read-only attach. So these look-ups wait for the file only briefly
+(``BUSY_WAIT_SECONDS``, at most ``DUCKML_LOCK_TIMEOUT``); past that:
+
+- experiments are answered from the journal folder's cache of the names and ids last seen in the file
+  (``store.experiment_names``). A name the cache does not know is created through the journal under its
+  derived id, exactly as when the file is free; the ingest moves it onto a stored experiment of that name
+  should the cache have missed one. An experiment id the cache does not know waits for the file.
+- runs are answered from the journal segments that still hold their creation (``store.journal_runs``);
+  a run they do not hold waits for the file, as before.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from duckml.clock import utcnow
 from duckml.entities import Experiment, LifecycleStage
 from duckml.errors import StoreLockedError
-from duckml.store import Store, experiment_names
+from duckml.store import Store, experiment_names, journal_runs
 from duckml.store.settings import lock_timeout
 
 # Long enough to ride out another duckml process's ingest (milliseconds), short enough not to stall a
@@ -96,3 +100,27 @@ def by_id_for_logging(store: Store, experiment_id: str) -> Experiment | None:
 def new_experiment(name: str) -> Experiment:
     """The experiment row a creation journals: derived id, active, created now."""
     return Experiment(experiment_names.derived_id(name), name, LifecycleStage.ACTIVE.value, utcnow())
+
+
+def stored_run(store: Store, run_id: str) -> tuple[tuple, dict[str, str]] | None:
+    """``(row in journal_runs.RUN_COLUMNS order, params)`` of a run, or None if the store has no such run.
+
+    >>> import duckml
+    >>> stored_run(duckml.connect().store, "0" * 32) is None
+    True
+    """
+    columns = ", ".join(journal_runs.RUN_COLUMNS)
+
+    def read(timeout: float | None):
+        with store.read(timeout=timeout) as con:
+            row = con.execute(f"SELECT {columns} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
+        return None if row is None else (row, params)
+
+    try:
+        return read(busy_wait())
+    except StoreLockedError:
+        found = journal_runs.run_from_journal(store.journal_dir, run_id)
+        if found is not None:
+            return found
+    return read(None)

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from duckml.store import journal, quarantine
+from duckml.store import experiment_names, journal, quarantine
 from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
 STORE = "store.main"  # the attached file's catalog.schema, as seen from duckml's in-memory connection
@@ -142,6 +142,7 @@ def fold(con, pending: Pending, schemas: dict) -> Folded:
             else:
                 events.append((ts, op, table, row))
     events.sort(key=lambda e: e[0])  # stable: equal stamps keep segment order
+    events = _onto_stored_experiments(con, events)
 
     by_table: dict[str, list] = {}
     for _, op, table, row in events:
@@ -178,6 +179,33 @@ def fold(con, pending: Pending, schemas: dict) -> Folded:
     folded.series = pa.Table.from_pylist(series_rows, schema=SERIES_SCHEMA)
     folded.metrics = _metrics_table(con, pending.deltas, folded.series)
     return folded
+
+
+_EXPERIMENT_TABLES = ("experiments", "experiment_tags", "runs")
+
+
+def _onto_stored_experiments(con, events: list) -> list:
+    """Rows naming an experiment by the derived id of a name the file stores under another id (a process
+    created the name while the file was busy and its cache missed it) are moved to the stored experiment,
+    so one name stays one experiment (``experiment_names``). Costs one look-up of the referenced ids."""
+    referenced = {row["experiment_id"] for _, _, table, row in events
+                  if table in _EXPERIMENT_TABLES and isinstance(row.get("experiment_id"), str)}
+    if not referenced:
+        return events
+    stored = {r[0] for r in con.execute(f"SELECT experiment_id FROM {STORE}.experiments "
+                                        "WHERE list_contains(?, experiment_id)", [sorted(referenced)]).fetchall()}
+    missing = referenced - stored
+    if not missing:
+        return events
+    rows = con.execute(f"SELECT experiment_id, name FROM {STORE}.experiments "
+                       "ORDER BY lifecycle_stage = 'active' DESC, experiment_id").fetchall()
+    moved = {derived: stored_id for derived, stored_id in experiment_names.aliases(rows).items()
+             if derived in missing}
+    if not moved:
+        return events
+    return [(ts, op, table, {**row, "experiment_id": moved[row["experiment_id"]]})
+            if table in _EXPERIMENT_TABLES and row.get("experiment_id") in moved else (ts, op, table, row)
+            for ts, op, table, row in events]
 
 
 SERIES_SCHEMA = pa.schema([("segment", pa.string()), ("series_id", pa.int32()),

@@ -34,7 +34,8 @@ from duckml.errors import InvalidInputError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_literal
 from duckml.store import ingest, journal, lake_upkeep, schema
 from duckml.store.lake_extensions import load_lake_extensions
-from duckml.store.store import Store, _lock_timeout
+from duckml.store.settings import lock_timeout
+from duckml.store.store import Store
 
 PREFIX = "ducklake:"
 POSTGRES_PREFIX = "ducklake:postgres:"
@@ -198,7 +199,7 @@ class LakeStore(Store):
         """Hold duckml's advisory lock on the catalog's PostgreSQL for the length of the block."""
         self._connection()
         cursor = self._lock_cursor
-        timeout = _lock_timeout() if timeout is None else timeout
+        timeout = lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.002
         cursor.execute("BEGIN TRANSACTION")
@@ -222,7 +223,7 @@ class LakeStore(Store):
 
     def _retrying(self, action, timeout: float | None):
         """Run ``action`` until it succeeds, retrying conflicts and lost connections with backoff."""
-        timeout = _lock_timeout() if timeout is None else timeout
+        timeout = lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.05
         while True:
@@ -245,7 +246,8 @@ class LakeStore(Store):
             pass  # the failed commit already ended it
 
     # -- schema ----------------------------------------------------------------------------------
-    def _ensure_ready(self) -> None:
+    def _ensure_ready(self, create: bool = True, timeout: float | None = None) -> None:
+        # the lake is created on first use whatever ``create`` says; writers' waits are bounded in _write_lock
         if self._ready:
             return
         self._retrying(self._prepare_schema, None)
@@ -314,8 +316,9 @@ class LakeStore(Store):
 
     # -- the two ways in ---------------------------------------------------------------------------
     @contextmanager
-    def read(self):
-        """One DuckLake snapshot, plus this machine's journal records not yet ingested."""
+    def read(self, timeout: float | None = None):
+        """One DuckLake snapshot, plus this machine's journal records not yet ingested (a lake has no
+        file lock: ``timeout`` is accepted for ``Store.read``'s signature and not needed)."""
         with self._lock:
             self._ensure_ready()
             con = self._connection()

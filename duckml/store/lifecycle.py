@@ -43,6 +43,11 @@ def track(store) -> None:
 def flush_at_exit_later(store) -> None:
     """Make sure ``store``'s journal is ingested when this process exits."""
     if not _registered[0]:
+        # The exit ingest may be this process's first fold (every earlier one found the file held by
+        # another program), and pyarrow then imports pandas, which imports concurrent.futures.thread,
+        # which registers a threading exit hook: refused once the interpreter shuts down. Loaded now
+        # (a few ms, once per logging process, usually already loaded), it registers in time.
+        import concurrent.futures.thread  # noqa: F401
         atexit.register(_flush_at_exit)
         _register_multiprocessing_finalizer()
         _registered[0] = True

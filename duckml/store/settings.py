@@ -21,3 +21,8 @@ def env_seconds_from_millis(name: str, default_ms: float, max_ms: float) -> floa
     if not 0 <= millis <= max_ms:
         raise InvalidInputError(f"{name} must be between 0 and {max_ms:g}, got {text!r}")
     return millis / 1000
+
+
+def lock_timeout() -> float:
+    """Seconds a write waits for a file another process holds (``$DUCKML_LOCK_TIMEOUT``, default 60)."""
+    return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))

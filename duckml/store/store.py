@@ -32,7 +32,7 @@ from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreErro
 from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import batches, guard, ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
-from duckml.store.settings import env_seconds_from_millis
+from duckml.store.settings import env_seconds_from_millis, lock_timeout
 from duckml.store.handles import JournalHandle, quiet_connection
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -55,8 +55,6 @@ def _read_linger() -> float:
     return env_seconds_from_millis("DUCKML_READ_LINGER_MS", 50, 10_000)
 
 
-def _lock_timeout() -> float:
-    return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
 
 
 class Store:
@@ -161,7 +159,7 @@ class Store:
             self._detach()
         con = self._connection()
         statement = f"ATTACH {quote_literal(str(self.path))} AS store" + (" (READ_ONLY)" if read_only else "")
-        timeout = _lock_timeout() if timeout is None else timeout
+        timeout = lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.001
         announced = False
@@ -259,10 +257,13 @@ class Store:
         except OSError:
             return False
 
-    def create(self) -> None:
-        """Create the store (file, schema, views) if it does not exist yet; check and migrate it if it does."""
+    def create(self, timeout: float | None = None) -> None:
+        """Create the store (file, schema, views) if it does not exist yet; check and migrate it if it does.
+
+        ``timeout`` bounds the wait for a file another process holds (``DUCKML_LOCK_TIMEOUT`` by default).
+        """
         with self._lock:
-            self._ensure_ready()
+            self._ensure_ready(timeout=timeout)
 
     def require_existing(self) -> None:
         """Raise ``StoreNotFoundError`` saying where we looked, unless the store exists."""
@@ -271,7 +272,7 @@ class Store:
                 f"no duckml store at {self.path} (chosen by {self.origin}); nothing was created. Log a run to "
                 "create it, run `duckml demo`, or choose another store with --store / $DUCKML_STORE")
 
-    def _ensure_ready(self, create: bool = True) -> None:
+    def _ensure_ready(self, create: bool = True, timeout: float | None = None) -> None:
         """Create or migrate the schema once per process; set up the live views on our connection.
 
         With ``create=False`` (every read) a missing store raises ``StoreNotFoundError`` instead.
@@ -282,7 +283,7 @@ class Store:
             self.require_existing()
         if self.path.exists():
             self._check_file_kind()
-            con = self._attach(read_only=True)
+            con = self._attach(read_only=True, timeout=timeout)
             try:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)
             finally:
@@ -291,7 +292,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             needs_migration = needs_definitions = True
         if needs_migration or needs_definitions:
-            con = self._attach(read_only=False)
+            con = self._attach(read_only=False, timeout=timeout)
             try:
                 # checked again under the write lock: another process may have just done it
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)
@@ -338,8 +339,11 @@ class Store:
 
     # -- the two ways in ---------------------------------------------------------------------------
     @contextmanager
-    def read(self):
+    def read(self, timeout: float | None = None):
         """A read snapshot: every table and view by plain name, including not-yet-ingested journal data.
+
+        ``timeout`` bounds the wait for a file another program holds read-write (``DUCKML_LOCK_TIMEOUT``
+        by default); past it, ``StoreLockedError``.
 
         >>> import duckml, tempfile, os
         >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -348,12 +352,12 @@ class Store:
         (0,)
         """
         with self._lock:
-            self._ensure_ready(create=False)
+            self._ensure_ready(create=False, timeout=timeout)
             fresh = self._lingering_since is None
             # Only a read that follows another closely lingers: an isolated read gains nothing from it,
             # and a kept attachment makes a read-write duckdb.connect() of the file fail, even in this process.
             in_burst = time.monotonic() - self._last_read_end < self.read_linger
-            con = self._attach(read_only=True) if fresh else self._con
+            con = self._attach(read_only=True, timeout=timeout) if fresh else self._con
             keep = False
             now = None
             try:
@@ -416,7 +420,7 @@ class Store:
         (0,)
         """
         with self._lock:
-            self._ensure_ready()
+            self._ensure_ready(timeout=timeout)  # a bounded attempt (the background ingester's) stays bounded
             con = self._attach(read_only=False, timeout=timeout)
             try:
                 batches.ingest_all(con, self.journal_dir, self.table_schemas)  # bounded, crash-safe commits

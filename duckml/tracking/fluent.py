@@ -77,7 +77,7 @@ def set_experiment(experiment_name: str | None = None, experiment_id: str | None
     if experiment_name is not None:
         experiment = tracking.ensure_experiment(experiment_name, store=store)
     else:
-        experiment = tracking.get_experiment(experiment_id, store)
+        experiment = tracking.experiment_for_new_run(experiment_id, store)
     if experiment.lifecycle_stage != "active":
         raise RunStateError(f"experiment {experiment.name!r} is deleted; restore_experiment({experiment.name!r}) "
                             "to use it again")
@@ -108,19 +108,19 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         raise RunStateError(f"run {stack[-1].info.run_id} is already active; end_run() first, or "
                             "start_run(nested=True) for a child run")
     if run_id is not None:
-        run = tracking.get_run(run_id, store)
-        if run.info.lifecycle_stage != "active":
+        stored = tracking.run_info_for_resume(run_id, store)
+        if stored.lifecycle_stage != "active":
             raise RunStateError(f"run {run_id} is deleted; restore_run({run_id!r}) before resuming it")
         store.journal.update("runs", {"run_id": run_id, "status": RunStatus.RUNNING.value, "end_time": None})
         if tags:
             tracking.set_tags(run_id, tags, store)
-        info = RunInfo(run.info.run_id, run.info.experiment_id, run.info.run_name, RunStatus.RUNNING.value,
-                       run.info.start_time, None, run.info.lifecycle_stage, run.info.parent_run_id)
+        info = RunInfo(stored.run_id, stored.experiment_id, stored.run_name, RunStatus.RUNNING.value,
+                       stored.start_time, None, stored.lifecycle_stage, stored.parent_run_id)
     else:
         if experiment_name is not None:
             exp_id = tracking.create_experiment(experiment_name, store=store)
         elif experiment_id is not None:
-            exp_id = tracking.get_experiment(experiment_id, store).experiment_id
+            exp_id = tracking.experiment_for_new_run(experiment_id, store).experiment_id
         else:
             exp_id = _current_experiment_id(store)
         all_tags = dict(tags or {})

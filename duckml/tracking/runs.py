@@ -17,19 +17,18 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from duckml.tracking import validation
+from duckml.tracking import busy_lookup, validation
 from duckml.entities import Experiment, LifecycleStage, Run, RunData, RunInfo, RunStatus
 from duckml.clock import utcnow
 from duckml.sqlquote import execute
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
-from duckml.store import Store, get_store
+from duckml.store import Store, experiment_names, get_store
 
 if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
     import polars as pl
 
-DEFAULT_EXPERIMENT_NAME = "Default"
-DEFAULT_EXPERIMENT_ID = "0"
-_EXPERIMENT_NAMESPACE = uuid.UUID("5d7c6a52-8f0e-4d4f-9a51-8a7e3f1c2b10")
+DEFAULT_EXPERIMENT_NAME = experiment_names.DEFAULT_NAME
+DEFAULT_EXPERIMENT_ID = experiment_names.DEFAULT_ID
 
 
 @dataclass
@@ -58,9 +57,7 @@ def experiment_id_for(name: str) -> str:
     >>> experiment_id_for("Default")
     '0'
     """
-    if name == DEFAULT_EXPERIMENT_NAME:
-        return DEFAULT_EXPERIMENT_ID
-    return uuid.uuid5(_EXPERIMENT_NAMESPACE, name).hex
+    return experiment_names.derived_id(name)
 
 
 # -- experiments -------------------------------------------------------------------------------
@@ -75,6 +72,15 @@ def get_experiment_by_name(name: str, store: Store | None = None) -> Experiment 
         row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
                           "WHERE name = ? ORDER BY lifecycle_stage = 'active' DESC LIMIT 1", [name]).fetchone()
     return None if row is None else _experiment_from_row(row)
+
+
+def experiment_for_new_run(experiment_id: str, store: Store | None = None) -> Experiment:
+    """The experiment with this id, for a run to start in it; ``NotFoundError`` if there is none. While
+    another program holds the file, the journal folder's cache answers for the ids it knows."""
+    found = busy_lookup.by_id_for_logging(_store(store), experiment_id)
+    if found is None:
+        raise NotFoundError(f"no experiment with id {experiment_id!r}")
+    return found
 
 
 def get_experiment(experiment_id: str, store: Store | None = None) -> Experiment:
@@ -99,19 +105,19 @@ def resolve_experiment(name_or_id: str, store: Store | None = None) -> Experimen
 
 
 def ensure_experiment(name: str, tags: dict | None = None, store: Store | None = None) -> Experiment:
-    """The experiment called ``name``, created if missing (one read of the store)."""
+    """The experiment called ``name``, created if missing (one read of the store). While another program
+    holds the file, the journal folder's cache of experiment names answers instead (``busy_lookup``)."""
     validation.check_name(name, "experiment name")
     store = _store(store)
-    store.create()  # logging is what creates a store
-    existing = get_experiment_by_name(name, store)
+    existing = busy_lookup.by_name_for_logging(store, name)
     if existing is not None:
         if existing.lifecycle_stage == LifecycleStage.DELETED:
             raise RunStateError(f"experiment {name!r} is deleted; restore it with restore_experiment({name!r}) "
                                 "or remove it for good with `duckml gc`")
         experiment = existing
     else:
-        now = utcnow()
-        experiment = Experiment(experiment_id_for(name), name, LifecycleStage.ACTIVE.value, now)
+        experiment = busy_lookup.new_experiment(name)
+        now = experiment.creation_time
         store.journal.insert("experiments", {"experiment_id": experiment.experiment_id, "name": name,
                                              "lifecycle_stage": LifecycleStage.ACTIVE.value,
                                              "creation_time": now, "last_update_time": now})
@@ -139,6 +145,9 @@ def _set_experiment_stage(name_or_id: str, stage: LifecycleStage, store: Store |
         raise InvalidInputError("the Default experiment cannot be deleted")
     store.journal.update("experiments", {"experiment_id": experiment.experiment_id,
                                          "lifecycle_stage": stage.value, "last_update_time": utcnow()})
+    # a run started while the file is busy must see the new stage, as it would with the file
+    experiment_names.remember_one(store.journal_dir, experiment.experiment_id, experiment.name, stage.value,
+                                  experiment.creation_time)
 
 
 def delete_experiment(name_or_id: str, store: Store | None = None) -> None:
@@ -231,13 +240,26 @@ def _state(store: Store, run_id: str) -> _RunState:
     validation.check_text(run_id, "run_id")
     state = _runs(store).get(run_id)
     if state is None:
-        with store.read() as con:
-            row = con.execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_id = ?", [run_id]).fetchone()
-            params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
-        if row is None:
+        found = busy_lookup.stored_run(store, run_id)  # while the file is held, the journal may answer
+        if found is None:
             raise run_not_found(run_id, store)
-        state = _runs(store).setdefault(run_id, _RunState(row[0], row[1], params))
+        info, params = RunInfo(*found[0]), found[1]
+        state = _runs(store).setdefault(run_id, _RunState(info.experiment_id, info.lifecycle_stage, params))
     return state
+
+
+def run_info_for_resume(run_id: str, store: Store | None = None) -> RunInfo:
+    """The run ``start_run(run_id=…)`` resumes; ``NotFoundError`` if unknown. While another program holds
+    the file, the journal segments that hold the run answer."""
+    store = _store(store)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
+    validation.check_text(run_id, "run_id")
+    found = busy_lookup.stored_run(store, run_id)
+    if found is None:
+        raise run_not_found(run_id, store)
+    _runs(store).setdefault(run_id, _RunState(found[0][1], found[0][6], found[1]))
+    return RunInfo(*found[0])
 
 
 def require_run(store: Store, run_id: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import duckdb
 
 from duckml.errors import InvalidInputError
@@ -18,6 +20,25 @@ def quiet_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET enable_progress_bar = false")
     return con
+
+
+@contextmanager
+def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None):
+    """Cap ``con``'s DuckDB threads inside the block (``None``: leave them).
+
+    >>> con = quiet_connection()
+    >>> with duckdb_threads(con, 1):
+    ...     con.execute("SELECT current_setting('threads')").fetchone()
+    (1,)
+    """
+    if threads is None:
+        yield
+        return
+    con.execute(f"SET threads = {int(threads)}")
+    try:
+        yield
+    finally:
+        con.execute("RESET threads")
 
 
 class JournalHandle:

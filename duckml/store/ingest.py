@@ -409,24 +409,29 @@ def overlay_view_sql(table: str) -> str:
         SELECT * FROM _duckml_overlay_final_{table}"""
 
 
-def register_overlay(con, folded: Folded | None) -> None:
-    """Point the overlay views at this read's pending data (empty tables when nothing is pending).
+def register_overlay(con, folded: Folded | None) -> set[str]:
+    """Load this read's pending data into the overlay's temp tables; return the tables it changes.
 
-    Empty tables are made in SQL, not from Arrow: handing duckdb an Arrow table makes it import
-    pyarrow.dataset and with it pandas (~0.2 s), which a CLI command with nothing pending never needs.
+    Only the tables with pending changes are loaded (and only their views need the overlay); ``None``
+    makes every temp table once, empty, so the overlay views can be created at all. Empty tables are made
+    in SQL, not from Arrow: handing duckdb an Arrow table makes it import pyarrow.dataset and with it
+    pandas (~0.2 s), which a CLI command with nothing pending never needs.
     """
-    for table, keys in TABLE_KEYS.items():
-        change = folded.tables.get(table) if folded else None
-        if change is None:
+    if folded is None:
+        for table, keys in TABLE_KEYS.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_touched_{table} AS "
                         f"SELECT {keys[0]} FROM {STORE}.{table} LIMIT 0")
             con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_final_{table} AS "
                         f"SELECT * FROM {STORE}.{table} LIMIT 0")
-            continue
-        load_temp(con, f"_duckml_overlay_touched_{table}", change.touched)
-        load_temp(con, f"_duckml_overlay_final_{table}", change.final)
-    if folded is None:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_overlay_metrics AS "
                     f"SELECT {', '.join(METRICS_SCHEMA.names)} FROM {STORE}.metrics LIMIT 0")
-    else:
+        return set()
+    changed = set()
+    for table, change in folded.tables.items():
+        load_temp(con, f"_duckml_overlay_touched_{table}", change.touched)
+        load_temp(con, f"_duckml_overlay_final_{table}", change.final)
+        changed.add(table)
+    if folded.metrics.num_rows:
         load_temp(con, "_duckml_overlay_metrics", folded.metrics)
+        changed |= {"metrics", "_duckml_latest"}
+    return changed

@@ -33,7 +33,7 @@ from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import batches, guard, ingest, lifecycle, linger, schema
 from duckml.store.background import BackgroundIngester, ingest_delay
 from duckml.store.settings import env_seconds_from_millis, lock_timeout
-from duckml.store.handles import JournalHandle, quiet_connection
+from duckml.store.handles import JournalHandle, duckdb_threads, quiet_connection
 
 _DUCKDB_MAGIC = b"DUCK"
 # Every this many points a writer hands its backlog to the background ingester, which moves it into the
@@ -94,7 +94,7 @@ class Store:
         self._lingering_since: float | None = None  # set while a read-only attachment is kept
         self._last_read_end = 0.0
         self._segment_offsets: dict | None = None  # valid while the read-only attachment lasts
-        self._overlaid: bool | None = None  # which live views are in place: overlay or direct
+        self._overlaid: set[str] | None = None  # tables whose live view is the overlay (None: unknown)
         self._con: duckdb.DuckDBPyConnection | None = None
         self._results: duckdb.DuckDBPyConnection | None = None
         self._definitions_ready = False
@@ -325,14 +325,16 @@ class Store:
                     con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
                                 f"SELECT * FROM store.main.{quote_ident(table)}")
                 self._passthrough.add(table)
-        overlaid = not pending.empty
-        if overlaid:
-            ingest.register_overlay(con, ingest.fold(con, pending, self.table_schemas))
-        if overlaid != self._overlaid:
-            for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
-                con.execute(ingest.overlay_view_sql(table) if overlaid else f"CREATE OR REPLACE VIEW "
+        changed = set() if pending.empty else ingest.register_overlay(
+            con, ingest.fold(con, pending, self.table_schemas))
+        # each view unions the overlay only while its own table has pending changes, and is recreated only
+        # when that changes: a run's pending params should not cost every other table's view a rebuild
+        for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
+            overlay = table in changed
+            if self._overlaid is None or (table in self._overlaid) != overlay:
+                con.execute(ingest.overlay_view_sql(table) if overlay else f"CREATE OR REPLACE VIEW "
                             f"{quote_ident(table)} AS SELECT * FROM store.main.{quote_ident(table)}")
-            self._overlaid = overlaid
+        self._overlaid = changed & self._passthrough
         if not self._definitions_ready:
             schema.create_definitions(con)
             self._definitions_ready = True
@@ -443,16 +445,8 @@ class Store:
         the training loop that is still logging.
         """
         written = self._journal.writer.points_written if self._journal is not None else 0
-        with self._lock:
-            if threads is None:
-                self._ingest(timeout)
-            else:
-                con = self._connection()
-                con.execute(f"SET threads = {int(threads)}")
-                try:
-                    self._ingest(timeout)
-                finally:
-                    con.execute("RESET threads")
+        with self._lock, duckdb_threads(self._connection(), threads):
+            self._ingest(timeout)
             self._points_ingested = max(self._points_ingested, written)
 
     def _ingest(self, timeout: float | None) -> None:

@@ -130,6 +130,7 @@ def test_predict_uses_the_compiled_form_and_records_the_engine(sales, store, tmp
     np.testing.assert_allclose([r[0] for r in sql_rows], pipeline.predict(week), rtol=1e-9)
 
 
+@pytest.mark.slow  # a size/resource test: big inputs on purpose
 def test_large_forest_compiles_but_predict_keeps_the_udf(store, tmp_path):
     frame = _frame()[["a", "b", "c"]]
     forest = RandomForestRegressor(n_estimators=30, max_depth=8, random_state=0).fit(frame, frame.a * 2)

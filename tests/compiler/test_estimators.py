@@ -256,6 +256,7 @@ def test_multi_output_regression_is_refused():
 
 
 # -- size limits --------------------------------------------------------------------------------------
+@pytest.mark.slow  # a size/resource test: big inputs on purpose
 def test_deep_tree_and_many_trees_stay_under_the_expression_depth_limit():
     deep = DecisionTreeRegressor(random_state=0).fit(X, Y)  # grown out: depth ~25
     assert_same(deep, X.head(300), proba=False)

@@ -50,17 +50,26 @@ def _counts() -> dict[str, int]:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
 
-@pytest.fixture
-def exported(tmp_path):
-    """Runs logged in store A and exported; the test continues in store B, which has runs of its own."""
-    _switch(tmp_path / "a.duckdb")
-    a_runs = _log_runs("a", tmp_path)
-    bundle = tmp_path / "handover.zip"
-    manifest = export_bundle(bundle, experiments=["churn"])
-    _switch(tmp_path / "b.duckdb")
-    b_runs = _log_runs("b", tmp_path, n=1)
+def _export_then_start_b(folder):
+    _switch(folder / "a.duckdb")
+    a_runs = _log_runs("a", folder)
+    manifest = export_bundle(folder / "handover.zip", experiments=["churn"])
+    _switch(folder / "b.duckdb")
+    b_runs = _log_runs("b", folder, n=1)
     duckml.flush()
-    return bundle, manifest, a_runs, b_runs
+    return manifest, a_runs, b_runs
+
+
+@pytest.fixture
+def exported(tmp_path, store_templates):
+    """Runs logged in store A and exported; the test continues in store B, which has runs of its own.
+
+    Both stores and the bundle are made once per session and copied into each test's folder.
+    """
+    duckml.reset_state()
+    manifest, a_runs, b_runs = store_templates.copy_into("bundle", _export_then_start_b, tmp_path)
+    duckml.set_store(tmp_path / "b.duckdb")
+    return tmp_path / "handover.zip", manifest, a_runs, b_runs
 
 
 def test_a_bundle_merges_into_a_store_with_runs_of_its_own(exported, tmp_path):

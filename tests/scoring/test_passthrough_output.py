@@ -78,6 +78,7 @@ def test_float_columns_are_written_plain_and_others_with_a_dictionary(tmp_path):
         assert dictionary == (name in ("id", "group")), (name, encodings)
 
 
+@pytest.mark.slow  # a size/resource test: big inputs on purpose
 def test_nothing_reaches_stdout_even_when_duckdb_would_show_its_progress_bar(tmp_path, capfd, monkeypatch):
     """DuckDB prints its progress bar to stdout once a query has run ``progress_bar_time`` ms (2,000 by default),
     so whether a given file shows it depends on the machine's speed and load. Every connection made during the

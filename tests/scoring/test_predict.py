@@ -313,6 +313,7 @@ def test_duckml_predict_is_callable_whatever_the_import_order(data, regressor):
     assert duckml.predict(regressor[1], data[2]).height == 5000
 
 
+@pytest.mark.slow  # a size/resource test: big inputs on purpose
 def test_streaming_larger_than_the_memory_limit(tmp_path):
     """An 80 MB file of incompressible doubles through a 64 MB DuckDB memory limit, from SQL and Python."""
     n = 1_000_000

@@ -26,3 +26,19 @@ def env_seconds_from_millis(name: str, default_ms: float, max_ms: float) -> floa
 def lock_timeout() -> float:
     """Seconds a write waits for a file another process holds (``$DUCKML_LOCK_TIMEOUT``, default 60)."""
     return float(os.environ.get("DUCKML_LOCK_TIMEOUT", "60"))
+
+
+def exit_lock_timeout() -> float:
+    """Seconds the exit-time flush waits for a file another program holds (``$DUCKML_EXIT_LOCK_TIMEOUT``,
+    default 5, never more than the lock timeout): a finished script should not hang for a minute because
+    someone has the store open in the duckdb CLI; its data stays in the journal for the next process.
+
+    >>> exit_lock_timeout() <= lock_timeout()
+    True
+    """
+    text = os.environ.get("DUCKML_EXIT_LOCK_TIMEOUT", "5")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise InvalidInputError(f"DUCKML_EXIT_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
+    return max(0.0, min(seconds, lock_timeout()))

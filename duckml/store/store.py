@@ -454,20 +454,21 @@ class Store:
         with self.write(timeout=timeout):
             pass
 
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Return once everything this process logged is in the DuckDB file (CONTRACT ``duckml.flush``).
 
         This process's segment is closed first, so the ingest can delete it: the next log call starts a
-        new one. The journal then holds nothing already in the file.
+        new one. The journal then holds nothing already in the file. ``timeout`` bounds the wait for a
+        file another program holds (default ``DUCKML_LOCK_TIMEOUT``).
         """
         if self._journal is None and not self.journal_dir.exists():
-            self._ensure_ready()
+            self._ensure_ready(timeout=timeout)
             return
         if self._journal is not None:
             self._journal.writer.close()
         with self._lock:
             covered = self._ingest_requests  # everything asked for until now rides along with this ingest
-            self.ingest()
+            self.ingest(timeout=timeout)
             self._ingest_covered = max(self._ingest_covered, covered)
 
     def ingest_soon(self) -> None:
@@ -567,9 +568,11 @@ class Store:
             self._results = quiet_connection()
         return self._results.from_arrow(table)
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Ingest this process's journal segment, let go of the file and close every connection this store
-        opened; the Store stays usable (the next operation opens what it needs)."""
+        opened; the Store stays usable (the next operation opens what it needs). ``timeout`` bounds the
+        wait for a file another program holds; the data then stays in the journal and ``StoreLockedError``
+        says so."""
         ingester, self._ingester = self._ingester, None
         if ingester is not None:
             ingester.stop()  # outside our lock: it may be finishing an ingest, which takes the lock
@@ -578,7 +581,7 @@ class Store:
             if self._journal is not None:
                 self._journal.writer.close()
                 self._journal = None
-                self.flush()
+                self.flush(timeout)
             lifecycle.forget(self)
             for con in (self._con, self._results):
                 if con is not None:

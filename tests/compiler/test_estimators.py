@@ -27,15 +27,17 @@ Y_INT = np.digitize(Y, [-1.0, 1.5])           # 3 int classes
 Y_STR = np.array(["low", "mid", "high"])[Y_INT]  # 3 text classes
 Y_BOOL = (Y > 0.5).to_numpy()
 
+# A few trees each: exactness is per tree and per sum, so more trees add time, not coverage (the slow
+# size tests below compile the large ensembles)
 REGRESSORS = [LinearRegression(), Ridge(alpha=2.0), Lasso(alpha=0.05), ElasticNet(alpha=0.05),
               DecisionTreeRegressor(max_depth=8, random_state=0),
-              RandomForestRegressor(n_estimators=12, max_depth=7, random_state=0),
-              ExtraTreesRegressor(n_estimators=8, max_depth=6, random_state=0),
-              GradientBoostingRegressor(n_estimators=30, max_depth=3, random_state=0)]
+              RandomForestRegressor(n_estimators=4, max_depth=7, random_state=0),
+              ExtraTreesRegressor(n_estimators=4, max_depth=6, random_state=0),
+              GradientBoostingRegressor(n_estimators=12, max_depth=3, random_state=0)]
 CLASSIFIERS = [LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=8, random_state=0),
-               RandomForestClassifier(n_estimators=12, max_depth=7, random_state=0),
-               ExtraTreesClassifier(n_estimators=8, max_depth=6, random_state=0),
-               GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0)]
+               RandomForestClassifier(n_estimators=4, max_depth=7, random_state=0),
+               ExtraTreesClassifier(n_estimators=4, max_depth=6, random_state=0),
+               GradientBoostingClassifier(n_estimators=8, max_depth=3, random_state=0)]
 
 
 @pytest.mark.parametrize("model", REGRESSORS, ids=lambda m: type(m).__name__)

@@ -177,9 +177,12 @@ def test_runs_start_and_end_while_a_plain_duckdb_client_holds_the_file(store, tm
                 duckml.log_param("p", 1)
                 duckml.log_metric("m", 2.0, step=1)
             print(run.info.run_id)
-            """, store.path, DUCKML_LOCK_TIMEOUT=1)  # its exit flush gives up: the journal keeps the run
+            """, store.path, DUCKML_LOCK_TIMEOUT=600, DUCKML_EXIT_LOCK_TIMEOUT=1)
+        # its exit flush gives up after 1 s, not the 600 s lock timeout (run_child fails after 120 s): the
+        # journal keeps the run, and stderr says so
         assert other.returncode == 0, other.stderr
         assert "Traceback" not in other.stderr
+        assert "stays in the journal" in other.stderr or "stays in the\njournal" in other.stderr, other.stderr
         other_run = other.stdout.split()[-1]
         duckml.log_metric("by_id", 3.0, run_id=other_run)  # a run of another process, from the journal
         with duckml.start_run(run_id=other_run):
@@ -209,3 +212,17 @@ def test_runs_start_and_end_while_a_plain_duckdb_client_holds_the_file(store, tm
     assert sorted(count for _, count in per_run) == [1] * 5  # every point exactly once
     assert params == 5
     assert duckml.get_run(other_run).data.metrics == {"m": 2.0, "by_id": 3.0, "resumed": 1.0}
+
+
+def test_the_exit_wait_is_bounded_and_checked(monkeypatch):
+    from duckml.errors import InvalidInputError
+    from duckml.store.settings import exit_lock_timeout
+
+    monkeypatch.setenv("DUCKML_LOCK_TIMEOUT", "60")
+    monkeypatch.delenv("DUCKML_EXIT_LOCK_TIMEOUT", raising=False)
+    assert exit_lock_timeout() == 5
+    monkeypatch.setenv("DUCKML_EXIT_LOCK_TIMEOUT", "120")
+    assert exit_lock_timeout() == 60  # never longer than the lock timeout
+    monkeypatch.setenv("DUCKML_EXIT_LOCK_TIMEOUT", "soon")
+    with pytest.raises(InvalidInputError, match="DUCKML_EXIT_LOCK_TIMEOUT"):
+        exit_lock_timeout()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 
 _HOLDER_PID = re.compile(r"PID (\d+)")
+# the word, not "block": a damaged file's "checksum ... in block at location 0" is no lock conflict
+_LOCK_WORD = re.compile(r"\block\b", re.IGNORECASE)
 
 
 def is_lock_conflict(error: BaseException) -> bool:
@@ -14,8 +16,23 @@ def is_lock_conflict(error: BaseException) -> bool:
     >>> import duckdb
     >>> is_lock_conflict(duckdb.IOException('Could not set lock on file "x": Conflicting lock is held'))
     True
+    >>> is_lock_conflict(duckdb.IOException('Corrupt database file: computed checksum 1 does not match '
+    ...                                     'stored checksum 2 in block at location 0'))
+    False
     """
-    return "lock" in str(error).lower()
+    return _LOCK_WORD.search(str(error)) is not None
+
+
+def is_not_a_database(error: BaseException) -> bool:
+    """Whether DuckDB found the file but not a valid database in it (foreign, damaged, or still being
+    created by another process, which writes its headers before it holds the lock).
+
+    >>> import duckdb
+    >>> is_not_a_database(duckdb.IOException('The file "x" exists, but it is not a valid DuckDB database file!'))
+    True
+    """
+    text = str(error).lower()
+    return "not a valid duckdb database" in text or "corrupt database file" in text
 
 
 def lock_holder(error: BaseException) -> int | None:

@@ -27,15 +27,14 @@ from pathlib import Path
 import duckdb
 
 from duckml import dberrors
-from duckml.errors import (InvalidInputError, QueryError, SchemaError, StoreError, StoreLockedError,
+from duckml.errors import (InvalidInputError, QueryError, StoreError, StoreLockedError,
                            StoreNotFoundError)
 from duckml.sqlquote import quote_ident, quote_literal
-from duckml.store import batches, guard, ingest, lifecycle, linger, schema
+from duckml.store import batches, guard, ingest, lifecycle, linger, schema, storefile
 from duckml.store.background import BackgroundIngester, ingest_delay
 from duckml.store.settings import env_seconds_from_millis, lock_timeout
 from duckml.store.handles import JournalHandle, duckdb_threads, quiet_connection
 
-_DUCKDB_MAGIC = b"DUCK"
 # Every this many points a writer hands its backlog to the background ingester, which moves it into the
 # file on the other core while logging goes on; flush() then only has the tail left.
 _BACKGROUND_INGEST_POINTS = 200_000
@@ -170,6 +169,12 @@ class Store:
                     self.write_wanted_marker.unlink(missing_ok=True)
                 return con
             except duckdb.IOException as error:
+                if dberrors.is_not_a_database(error):
+                    if storefile.being_created(self.path) and time.monotonic() < deadline:
+                        time.sleep(0.01)  # another process is writing the new file's headers: look again
+                        continue
+                    raise StoreError(f"cannot open store {self.path}: it is not a valid DuckDB database "
+                                     f"(damaged, or not written by DuckDB): {error}") from error
                 if not dberrors.is_lock_conflict(error):
                     raise StoreError(f"cannot open store {self.path}: {error}") from error
                 if not read_only:
@@ -231,18 +236,6 @@ class Store:
                 return None
             return min(self.read_linger - idle_for, 0.01)
 
-    def _check_file_kind(self) -> None:
-        # A file that is not DuckDB is refused before DuckDB may touch it. A file being created by
-        # another process may briefly lack its header, so look again for a moment before refusing.
-        for _ in range(20):
-            with open(self.path, "rb") as handle:
-                header = handle.read(12)
-            if header[8:12] == _DUCKDB_MAGIC:
-                return
-            time.sleep(0.1)
-        raise SchemaError(f"{self.path} is not a DuckDB database; duckml left it untouched "
-                          "(choose another path with set_store() or --store)")
-
     def exists(self) -> bool:
         """Whether the store has been created: its file, or journal records of a process logging into it.
 
@@ -282,7 +275,7 @@ class Store:
         if not create:
             self.require_existing()
         if self.path.exists():
-            self._check_file_kind()
+            storefile.refuse_foreign_file(self.path)
             con = self._attach(read_only=True, timeout=timeout)
             try:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)

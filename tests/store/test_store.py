@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
+import time
 
 import duckdb
 import pytest
@@ -221,3 +223,33 @@ def test_opening_a_store_does_not_import_pandas(tmp_path):
             "print('pandas' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_store_another_process_is_still_creating_is_waited_for(tmp_path, store):
+    """DuckDB writes a new file's headers before it holds the lock: a reader that comes in between sees
+    the magic but no valid database, and must look again rather than fail."""
+    import threading
+
+    ready = tmp_path / "ready.duckdb"
+    duckml.connect(ready).sql("SELECT 1")
+    duckml.reset_state()
+    path = tmp_path / "racing.duckdb"
+    path.write_bytes(ready.read_bytes()[:12] + b"\x00" * 4096)  # the magic, then nothing valid yet
+    finish = threading.Timer(0.3, lambda: os.replace(ready, path))
+    finish.start()
+    try:
+        assert duckml.connect(path, create=False).sql("SELECT count(*) FROM runs").fetchone() == (0,)
+    finally:
+        finish.join()
+
+
+def test_an_old_damaged_store_is_refused_at_once(tmp_path, store):
+    ready = tmp_path / "ready.duckdb"
+    duckml.connect(ready).sql("SELECT 1")
+    duckml.reset_state()
+    path = tmp_path / "damaged.duckdb"
+    path.write_bytes(ready.read_bytes()[:12] + b"\x00" * 4096)
+    long_ago = time.time() - 3600
+    os.utime(path, (long_ago, long_ago))
+    with pytest.raises(duckml.StoreError, match="not a valid DuckDB database"):
+        duckml.connect(path, create=False).sql("SELECT 1")

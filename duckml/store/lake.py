@@ -115,6 +115,11 @@ class LakeStore(Store):
 
     artifact_rows_can_hide = True  # each machine journals locally; the artifact folder is shared
 
+    def exit_flush_timeout(self) -> float | None:
+        """The whole lock timeout: this machine's journal is local, and a machine that is torn down after
+        its job would take un-ingested runs with it."""
+        return None
+
     def __init__(self, spec: str, data_path: str | None):
         if not data_path:
             raise InvalidInputError("a ducklake store needs a data path shared by every machine: "

@@ -19,7 +19,6 @@ import duckdb
 
 from duckml.errors import DuckmlError
 from duckml.store import linger
-from duckml.store.settings import exit_lock_timeout
 
 _exit_callbacks: list[Callable[[], None]] = []
 _stores: "weakref.WeakSet" = weakref.WeakSet()  # every Store of this process, for the fork reset
@@ -78,7 +77,7 @@ def _flush_at_exit() -> None:
             print(f"duckml: an exit hook failed: {error}", file=sys.stderr)
     for store in list(_journaling):
         try:
-            store.close(timeout=exit_lock_timeout())
+            store.close(timeout=store.exit_flush_timeout())
         except DuckmlError as error:  # a busy file, or a bad DUCKML_EXIT_LOCK_TIMEOUT  # data stays in the journal; the next ingest of any process takes it
             print(f"duckml: could not flush {store.path} at exit ({error}); its data stays in the "
                   "journal and is ingested by the next duckml process", file=sys.stderr)

@@ -32,7 +32,7 @@ from duckml.errors import (InvalidInputError, QueryError, StoreError, StoreLocke
 from duckml.sqlquote import quote_ident, quote_literal
 from duckml.store import batches, guard, ingest, lifecycle, linger, schema, storefile
 from duckml.store.background import BackgroundIngester, ingest_delay
-from duckml.store.settings import env_seconds_from_millis, lock_timeout
+from duckml.store.settings import env_seconds_from_millis, exit_lock_timeout, lock_timeout
 from duckml.store.handles import JournalHandle, duckdb_threads, quiet_connection
 
 # Every this many points a writer hands its backlog to the background ingester, which moves it into the
@@ -560,6 +560,11 @@ class Store:
         if self._results is None:
             self._results = quiet_connection()
         return self._results.from_arrow(table)
+
+    def exit_flush_timeout(self) -> float | None:
+        """How long the exit-time flush waits for a busy file: briefly, as the journal beside the file is
+        ingested by the next duckml process anyway (``DUCKML_EXIT_LOCK_TIMEOUT``)."""
+        return exit_lock_timeout()
 
     def close(self, timeout: float | None = None) -> None:
         """Ingest this process's journal segment, let go of the file and close every connection this store

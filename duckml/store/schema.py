@@ -76,11 +76,32 @@ def definition_names() -> frozenset[str]:
     return frozenset(path.stem for path in definition_files())
 
 
+@dataclass(frozen=True)
+class _Definitions:
+    texts: dict[str, str]  # file name -> statement, in the order that last applied without a retry
+    digest: str
+
+
+# Read once per process for each version of the files (keyed by their names, sizes and mtimes): every new
+# connection runs them, and reading, hashing and retrying out of order cost a few ms each time.
+_loaded: dict[tuple, _Definitions] = {}
+
+
+def _definitions() -> _Definitions:
+    files = definition_files()
+    stamp = tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
+    found = _loaded.get(stamp)
+    if found is None:
+        digest = hashlib.sha256()
+        for path in files:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        found = _loaded[stamp] = _Definitions({path.name: path.read_text() for path in files}, digest.hexdigest())
+    return found
+
+
 def definitions_digest() -> str:
-    digest = hashlib.sha256()
-    for path in definition_files():
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """A digest of every view and macro file: the file records the one its stored definitions came from."""
+    return _definitions().digest
 
 
 def _catalog_literal(catalog: str) -> str:
@@ -199,12 +220,15 @@ def create_definitions(con, *, strict: bool = True) -> None:
     Views are bound when created, so a view over another view must come after it; rather than keep an
     order by hand, failed files are retried after the others until no further progress is made.
     """
-    pending = {path.name: path.read_text() for path in definition_files()}
+    definitions = _definitions()
+    pending = dict(definitions.texts)
+    applied_order: list[str] = []
     while pending:
         failed: dict[str, tuple[str, Exception]] = {}
         for name, text in pending.items():
             try:
                 con.execute(text)
+                applied_order.append(name)
             except Exception as error:  # duckdb.Error: the dependency may simply not exist yet
                 failed[name] = (text, error)
         if len(failed) == len(pending):
@@ -213,6 +237,10 @@ def create_definitions(con, *, strict: bool = True) -> None:
                 raise SchemaError(f"sql definition {name} does not apply: {error}") from error
             return
         pending = {name: text for name, (text, _) in failed.items()}
+    if list(definitions.texts) != applied_order:  # the next connection runs them in an order that works
+        reordered = {name: definitions.texts[name] for name in applied_order}
+        definitions.texts.clear()
+        definitions.texts.update(reordered)
 
 
 def store_definitions(con, catalog: str) -> None:

@@ -54,8 +54,6 @@ def _read_linger() -> float:
     return env_seconds_from_millis("DUCKML_READ_LINGER_MS", 50, 10_000)
 
 
-
-
 class Store:
     """A duckml store. Use ``duckml.connect()`` or ``get_store()`` rather than building one.
 
@@ -132,8 +130,7 @@ class Store:
         return self._lock
 
     def is_lingering(self) -> bool:
-        """Whether a burst of reads left the file attached read-only."""
-        return self._lingering_since is not None
+        return self._lingering_since is not None  # a burst of reads left the file attached read-only
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -265,39 +262,46 @@ class Store:
                 f"no duckml store at {self.path} (chosen by {self.origin}); nothing was created. Log a run to "
                 "create it, run `duckml demo`, or choose another store with --store / $DUCKML_STORE")
 
-    def _ensure_ready(self, create: bool = True, timeout: float | None = None) -> None:
+    def _ensure_ready(self, create: bool = True, timeout: float | None = None,
+                      keep_attached: bool = False) -> duckdb.DuckDBPyConnection | None:
         """Create or migrate the schema once per process; set up the live views on our connection.
 
-        With ``create=False`` (every read) a missing store raises ``StoreNotFoundError`` instead.
+        With ``create=False`` (every read) a missing store raises ``StoreNotFoundError`` instead. With
+        ``keep_attached``, a store found up to date stays attached read-only and its connection is returned,
+        so the first read of a process attaches once rather than twice; otherwise None.
         """
         if self._ready:
-            return
+            return None
         if not create:
             self.require_existing()
         if self.path.exists():
             storefile.refuse_foreign_file(self.path)
             con = self._attach(read_only=True, timeout=timeout)
+            needs_migration = needs_definitions = True
             try:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)
             finally:
-                self._detach()
+                if not keep_attached or needs_migration or needs_definitions:
+                    self._detach()
+            if not (needs_migration or needs_definitions):
+                self._ready = True
+                return con if keep_attached else None
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            needs_migration = needs_definitions = True
-        if needs_migration or needs_definitions:
-            con = self._attach(read_only=False, timeout=timeout)
-            try:
-                # checked again under the write lock: another process may have just done it
-                needs_migration, needs_definitions = schema.check(con, "store", self.path)
-                if needs_migration:
-                    schema.migrate(con, "store")
-                    self.table_schemas = {}
-                    needs_definitions = True
-                if needs_definitions:
-                    schema.store_definitions(con, "store")
-            finally:
-                self._detach()
+        con = self._attach(read_only=False, timeout=timeout)
+        try:
+            # checked again under the write lock: another process may have just done it
+            needs_migration, needs_definitions = schema.check(con, "store", self.path)
+            if needs_migration:
+                schema.migrate(con, "store")
+                self.table_schemas = {}
+                needs_definitions = True
+            if needs_definitions:
+                schema.store_definitions(con, "store")
+        finally:
+            self._detach()
         self._ready = True
+        return None
 
     def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool) -> None:
         """Views in the in-memory catalog for every table of the file.
@@ -347,12 +351,13 @@ class Store:
         (0,)
         """
         with self._lock:
-            self._ensure_ready(create=False, timeout=timeout)
             fresh = self._lingering_since is None
+            con = self._ensure_ready(create=False, timeout=timeout, keep_attached=fresh)
             # Only a read that follows another closely lingers: an isolated read gains nothing from it,
             # and a kept attachment makes a read-write duckdb.connect() of the file fail, even in this process.
             in_burst = time.monotonic() - self._last_read_end < self.read_linger
-            con = self._attach(read_only=True, timeout=timeout) if fresh else self._con
+            if con is None:
+                con = self._attach(read_only=True, timeout=timeout) if fresh else self._con
             keep = False
             now = None
             try:
@@ -557,8 +562,8 @@ class Store:
                 raise QueryError(str(error).strip()) from error
         if table is None:
             return None
-        if self._results is None:
-            self._results = quiet_connection()
+        if self._results is None:  # a cursor: a second DuckDB instance would cost ~7 ms to start
+            self._results = self._connection().cursor()
         return self._results.from_arrow(table)
 
     def exit_flush_timeout(self) -> float | None:
@@ -581,7 +586,7 @@ class Store:
                 self._journal = None
                 self.flush(timeout)
             lifecycle.forget(self)
-            for con in (self._con, self._results):
+            for con in (self._results, self._con):  # the cursor first, then its connection
                 if con is not None:
                     con.close()
             self._con = self._results = None

@@ -18,9 +18,10 @@ def refuse_foreign_file(path: Path) -> None:
 
     A file being created by another process may briefly lack its header, so look again for a moment.
 
-    >>> import tempfile, pathlib
+    >>> import os, tempfile, pathlib
     >>> notes = pathlib.Path(tempfile.mkdtemp()) / "notes.duckdb"
     >>> _ = notes.write_text("my notes, not a database" * 10)
+    >>> os.utime(notes, (0, 0))  # an old file: one written just now would be waited for
     >>> refuse_foreign_file(notes)
     Traceback (most recent call last):
     ...

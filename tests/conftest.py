@@ -92,7 +92,7 @@ def fresh_store(tmp_path, monkeypatch, store_templates):
     yield path
     while duckml.active_run() is not None:
         duckml.end_run()
-    duckml.reset_state()
+    duckml.reset_state(flush=False)  # the folder is thrown away: ingesting what is left would be wasted
 
 
 @pytest.fixture

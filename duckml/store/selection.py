@@ -120,10 +120,11 @@ def open_stores() -> list[Store]:
         return list(_stores.values())
 
 
-def reset_stores() -> None:
+def reset_stores(flush: bool = True) -> None:
     """Close every store of this process and forget the selection: a clean slate (tests, notebooks).
 
-    Data logged so far is ingested first; nothing is lost.
+    Data logged so far is ingested first; with ``flush=False`` it stays in the journal for the next ingest
+    of any process. Either way nothing is lost.
 
     >>> reset_stores()
     """
@@ -132,5 +133,5 @@ def reset_stores() -> None:
         stores = list(_stores.values())
         _stores.clear()
     for store in stores:
-        store.close()
+        store.close(flush=flush)
     _selected_path = _selected_data_path = None

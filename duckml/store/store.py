@@ -571,11 +571,11 @@ class Store:
         ingested by the next duckml process anyway (``DUCKML_EXIT_LOCK_TIMEOUT``)."""
         return exit_lock_timeout()
 
-    def close(self, timeout: float | None = None) -> None:
-        """Ingest this process's journal segment, let go of the file and close every connection this store
-        opened; the Store stays usable (the next operation opens what it needs). ``timeout`` bounds the
-        wait for a file another program holds; the data then stays in the journal and ``StoreLockedError``
-        says so."""
+    def close(self, timeout: float | None = None, flush: bool = True) -> None:
+        """Ingest this process's journal segment (``flush=False``: leave it to the next ingest of any process),
+        let go of the file and close every connection this store opened; the Store stays usable. ``timeout``
+        bounds the wait for a file another program holds; the data then stays in the journal and
+        ``StoreLockedError`` says so."""
         ingester, self._ingester = self._ingester, None
         if ingester is not None:
             ingester.stop()  # outside our lock: it may be finishing an ingest, which takes the lock
@@ -584,7 +584,8 @@ class Store:
             if self._journal is not None:
                 self._journal.writer.close()
                 self._journal = None
-                self.flush(timeout)
+                if flush:
+                    self.flush(timeout)
             lifecycle.forget(self)
             for con in (self._results, self._con):  # the cursor first, then its connection
                 if con is not None:

@@ -48,7 +48,8 @@ def _read_all(store: Store) -> list:
     """Every experiment in the store, active first, after creating or migrating it (bounded wait); the
     journal folder's cache is refreshed from the answer."""
     wait = busy_wait()
-    store.create(timeout=wait)  # logging is what creates a store
+    if not (isinstance(store.path, Path) and store.path.exists()):  # an existing file is checked by the read
+        store.create(timeout=wait)  # logging is what creates a store
     with store.read(timeout=wait) as con:
         rows = con.execute(f"SELECT {_COLUMNS} FROM experiments "
                            "ORDER BY lifecycle_stage = 'active' DESC, experiment_id").fetchall()

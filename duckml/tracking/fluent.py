@@ -318,9 +318,13 @@ def flush() -> None:
     get_store().flush()
 
 
-def reset_state() -> None:
+def reset_state(flush: bool = True) -> None:
     """Forget this process's active runs and close every store (their journals are ingested first): the
     state of a fresh interpreter. For tests and notebooks; runs left active are not ended.
+
+    ``flush=False`` closes without ingesting: what was logged stays in the journal beside the store, and the
+    next duckml process (or ``flush()``) that opens it moves it into the file. A test whose store is thrown
+    away saves the ingest that way.
 
     >>> import duckml
     >>> duckml.reset_state()
@@ -331,7 +335,7 @@ def reset_state() -> None:
     _last_active_run[0] = None
     with _all_active_lock:
         _all_active.clear()
-    reset_stores()
+    reset_stores(flush=flush)
 
 
 def _forget_parent_runs() -> None:

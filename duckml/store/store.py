@@ -536,8 +536,9 @@ class Store:
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInputError("query must be a non-empty SQL string")
-        try:
-            statements = self._connection().extract_statements(query)
+        try:  # under the lock: entering the connection while an ingest's Arrow scan waits for our GIL deadlocks
+            with self._lock:
+                statements = self._connection().extract_statements(query)
         except duckdb.Error as error:
             raise QueryError(f"query does not parse: {error}") from error
         reading = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN, duckdb.StatementType.COPY,
@@ -560,11 +561,9 @@ class Store:
                     table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
                 raise QueryError(str(error).strip()) from error
-        if table is None:
-            return None
-        if self._results is None:  # a cursor: a second DuckDB instance would cost ~7 ms to start
-            self._results = self._connection().cursor()
-        return self._results.from_arrow(table)
+            if self._results is None:  # a cursor: a second DuckDB instance would cost ~7 ms to start
+                self._results = self._connection().cursor()
+        return None if table is None else self._results.from_arrow(table)
 
     def exit_flush_timeout(self) -> float | None:
         """How long the exit-time flush waits for a busy file: briefly, as the journal beside the file is

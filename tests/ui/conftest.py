@@ -3,6 +3,7 @@ every kind and a registered model whose alias moved; a TestClient that speaks as
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 
@@ -60,13 +61,18 @@ def shared_ui(store_templates, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("ui-shared")
     ids = store_templates.copy_into("ui", fill_ui_store, folder)
-    app = create_app(folder / STORE_FILE)
+    path = folder / STORE_FILE
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    app = create_app(path)
     try:
         with TestClient(app, base_url=BASE_URL) as test_client:
             yield SharedUI(ids, test_client)
     finally:
         app.state.store.close()
         duckml.reset_state()
+    # a test that wrote to the shared store would have changed what the tests after it saw
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before, "a test wrote to the shared UI store"
+    assert not any(path.with_name(path.stem + ".artifacts").joinpath(".journal").glob("*.events"))
 
 
 @pytest.fixture

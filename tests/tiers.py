@@ -6,10 +6,9 @@ loop keeps its id and its assertions: it is only marked ``slow``.
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import pytest
-from _pytest.mark.structures import ParameterSet
+
+ParameterSet = type(pytest.param(None))  # what pytest.param returns (pytest's own module is private)
 
 
 def slow_case(case, *, single: bool = True):
@@ -19,11 +18,3 @@ def slow_case(case, *, single: bool = True):
     values = (case,) if single else tuple(case)
     return pytest.param(*values, marks=pytest.mark.slow)
 
-
-def inner_loop_keeps(cases: Iterable, fast: Iterable[int], *, single: bool = True) -> list:
-    """``cases`` with every one whose index is not in ``fast`` marked slow.
-
-    ``single``: each case is one argument's value (else a tuple of the arguments' values).
-    """
-    keep = set(fast)
-    return [case if index in keep else slow_case(case, single=single) for index, case in enumerate(cases)]

@@ -10,6 +10,9 @@ import duckml
 from duckml.cli import cli
 
 
+# An end-to-end story (2.5 s): the inner loop keeps one case per behaviour (logging, the registry, PREDICT,
+# compiled macros and the CLI each have their own cheaper tests); the full suite runs the whole demo
+@pytest.mark.slow
 def test_demo_tells_the_whole_story(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False)
     assert result.exit_code == 0, result.output

@@ -37,7 +37,14 @@ def _log(model, frame, name):
 
 
 @pytest.fixture
-def sales(tmp_path):
+def sales(store_from_template, tmp_path):
+    """Two registered versions (a pipeline, @champion, and a tree) and a week to score in the test's folder:
+    logged once per session, the store and the Parquet file copied per test."""
+    pipeline, tree, week = store_from_template("compiled-sales", _log_sales)
+    return pipeline, tree, week, str(tmp_path / "new_week.parquet")
+
+
+def _log_sales(folder):
     frame = _frame()
     target = 3 * frame.a - frame.b + (frame.region == "north") * 2
     pipeline = make_pipeline(ColumnTransformer([("num", StandardScaler(), ["a", "b", "c"]),
@@ -49,9 +56,8 @@ def sales(tmp_path):
     _log(tree, frame[["a", "b", "c"]], "sales-forecast")
     duckml.set_registered_model_alias("sales-forecast", "champion", 1)
     week = _frame(500, seed=1)
-    path = tmp_path / "new_week.parquet"
-    week.to_parquet(path)
-    return pipeline, tree, week, str(path)
+    week.to_parquet(folder / "new_week.parquet")
+    return pipeline, tree, week
 
 
 def test_compile_model_creates_a_named_macro_equal_to_sklearn(sales, store):

@@ -18,6 +18,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from duckml.compiler import compile_sklearn
 from duckml.errors import ModelNotCompilableError
+from tiers import slow_case
 
 RNG = np.random.default_rng(7)
 N = 1500
@@ -45,8 +46,15 @@ def test_regressors_match_sklearn(model):
     assert_same(model.fit(X, Y), X, proba=False)
 
 
-@pytest.mark.parametrize("target", [Y_INT, Y_STR, Y_BOOL], ids=["int", "str", "bool"])
-@pytest.mark.parametrize("model", CLASSIFIERS, ids=lambda m: type(m).__name__)
+TARGETS = [(Y_INT, "int"), (Y_STR, "str"), (Y_BOOL, "bool")]
+# The inner loop keeps one case per behaviour; the full suite runs the matrix: each classifier once, on the
+# targets in turn (every target kind is met), the other 10 pairs are slow
+CLASSIFIER_CASES = [pytest.param(model, target, id=f"{type(model).__name__}-{name}",
+                                 marks=() if t == m % len(TARGETS) else pytest.mark.slow)
+                    for t, (target, name) in enumerate(TARGETS) for m, model in enumerate(CLASSIFIERS)]
+
+
+@pytest.mark.parametrize("model, target", CLASSIFIER_CASES)
 def test_classifiers_match_sklearn_labels_and_probabilities(model, target):
     compiled = assert_same(model.fit(X, target), X)
     assert compiled.prediction_type == {"i": "BIGINT", "U": "VARCHAR", "b": "BOOLEAN"}[np.asarray(target).dtype.kind]
@@ -87,7 +95,9 @@ def test_trees_route_missing_values_as_they_learned(model):
 
 
 @pytest.mark.parametrize("model", [DecisionTreeClassifier(max_depth=10, random_state=0),
-                                   RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0)],
+                                   # the inner loop keeps one case per behaviour (forests: the regressor
+                                   # test above); the full suite runs the matrix
+                                   slow_case(RandomForestClassifier(n_estimators=6, max_depth=6, random_state=0))],
                          ids=lambda m: type(m).__name__)
 def test_tree_classifiers_route_missing_values(model):
     model.fit(_with_nan(X), Y_STR)
@@ -183,12 +193,18 @@ def _column_transformer(**one_hot):
     ], remainder="drop")
 
 
-@pytest.mark.parametrize("one_hot", [dict(handle_unknown="ignore"), dict(drop="first"), dict(drop="if_binary"),
-                                     dict(handle_unknown="ignore", drop="first"), dict(handle_unknown="error")],
-                         ids=str)
-@pytest.mark.parametrize("final", [Ridge(), LogisticRegression(max_iter=500),
-                                   DecisionTreeClassifier(max_depth=6, random_state=0)],
-                         ids=lambda m: type(m).__name__)
+ONE_HOTS = [dict(handle_unknown="ignore"), dict(drop="first"), dict(drop="if_binary"),
+            dict(handle_unknown="ignore", drop="first"), dict(handle_unknown="error")]
+FINALS = [Ridge(), LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=6, random_state=0)]
+# The inner loop keeps one case per behaviour; the full suite runs the matrix: every encoder setting once and
+# every final step at least once (the final index per encoder setting), the other 10 pairs are slow
+FAST_FINAL = [2, 0, 0, 2, 1]
+PIPELINE_CASES = [pytest.param(one_hot, final, id=f"{type(final).__name__}-{one_hot}",
+                               marks=() if f == FAST_FINAL[o] else pytest.mark.slow)
+                  for f, final in enumerate(FINALS) for o, one_hot in enumerate(ONE_HOTS)]
+
+
+@pytest.mark.parametrize("one_hot, final", PIPELINE_CASES)
 def test_column_transformer_pipelines(one_hot, final):
     target = Y if type(final) is Ridge else Y_STR
     model = make_pipeline(_column_transformer(**one_hot), final).fit(_with_nan(CATS[["a", "b"]]).join(
@@ -287,7 +303,9 @@ def test_nan_in_parquet_routes_through_trees_like_sklearn(tmp_path):
     np.testing.assert_allclose(_parquet_rows(tmp_path, probe, model), model.predict(probe), rtol=1e-12)
 
 
-@pytest.mark.parametrize("target", [Y_BOOL, Y_STR], ids=["binary", "multinomial"])
+# the inner loop keeps one case per behaviour (multinomial logistic: the classifier matrix); the full suite
+# runs both
+@pytest.mark.parametrize("target", [Y_BOOL, slow_case(Y_STR)], ids=["binary", "multinomial"])
 def test_nan_in_parquet_gives_no_label_from_a_logistic_model(tmp_path, target):
     model = LogisticRegression(max_iter=500).fit(X, target)
     probe = _with_nan(X, seed=12)

@@ -22,6 +22,15 @@ def mlflow_uri(request, tmp_path):
     return str(build_file_store(tmp_path / "mlflow"))
 
 
+# The inner loop keeps one case per behaviour; the full suite runs the matrix: each check below runs on
+# both MLflow sources in the full suite, and on one of them (in turn) in the inner loop; the first check
+# reads both there, so each source's reader stays in the inner loop
+def _on_sources(fast: str):
+    return pytest.mark.parametrize("mlflow_uri", [
+        source if source == fast else pytest.param(source, marks=pytest.mark.slow)
+        for source in ("sqlite", "mlruns")], indirect=True)
+
+
 def _counts(store) -> dict[str, int]:
     tables = ["experiments", "experiment_tags", "runs", "params", "tags", "metrics", "_duckml_latest", "artifacts",
               "datasets", "run_inputs", "registered_models", "model_versions", "model_aliases",
@@ -54,6 +63,7 @@ def test_runs_params_tags_and_times_come_across(mlflow_uri):
     assert found["run_id"].to_list() == [RUN_PARENT]
 
 
+@_on_sources("mlruns")
 def test_every_metric_point_is_exact(mlflow_uri):
     import_mlflow(mlflow_uri)
     for run_id in (RUN_PARENT, RUN_CHILD, RUN_FAILED):
@@ -74,6 +84,7 @@ def test_every_metric_point_is_exact(mlflow_uri):
     assert duckml.get_run(RUN_PARENT).data.metrics["odd"] == float("-inf")
 
 
+@_on_sources("sqlite")
 def test_artifacts_and_datasets_come_across(mlflow_uri, tmp_path):
     import_mlflow(mlflow_uri)
     files = {f.path for f in duckml.list_artifacts(RUN_PARENT, "docs")}
@@ -86,6 +97,7 @@ def test_artifacts_and_datasets_come_across(mlflow_uri, tmp_path):
     assert inputs["context"].to_list() == ["training"]
 
 
+@_on_sources("mlruns")
 def test_registry_versions_aliases_and_tags_keep_their_numbers(mlflow_uri):
     import_mlflow(mlflow_uri)
     v1 = duckml.get_model_version("churn-model", 1)
@@ -97,6 +109,7 @@ def test_registry_versions_aliases_and_tags_keep_their_numbers(mlflow_uri):
     assert models["tags"].to_list() == [{"owner": "growth"}]
 
 
+@_on_sources("sqlite")
 def test_reimport_adds_nothing(mlflow_uri):
     store = duckml.get_store()
     import_mlflow(mlflow_uri)
@@ -107,6 +120,7 @@ def test_reimport_adds_nothing(mlflow_uri):
     assert _counts(store) == before
 
 
+@_on_sources("mlruns")
 def test_a_changed_run_is_reported_not_overwritten(mlflow_uri):
     import_mlflow(mlflow_uri)
     duckml.set_tag("reviewed", "yes", run_id=RUN_CHILD)
@@ -116,6 +130,7 @@ def test_a_changed_run_is_reported_not_overwritten(mlflow_uri):
     assert duckml.get_run(RUN_CHILD).data.tags["reviewed"] == "yes"
 
 
+@_on_sources("sqlite")
 def test_skops_models_load_and_pickles_do_not_until_trusted(mlflow_uri):
     report = import_mlflow(mlflow_uri)
     assert report.models_untrusted == [f"runs:/{RUN_PARENT}/model"]

@@ -54,18 +54,27 @@ def data(tmp_path):
     return df, source, str(path)
 
 
-@pytest.fixture
-def regressor(data):
-    df = data[0]
+def _log_regressor(folder):
+    df = _frame(5000)
     model = LinearRegression().fit(df, 2 * df.a - df.b + 0.5 * df.c)
     return model, _log(model, "reg", df.head())
 
 
-@pytest.fixture
-def classifier(data):
-    df = data[0]
+def _log_classifier(folder):
+    df = _frame(5000)
     model = LogisticRegression().fit(df, (df.a + df.b > 0).astype(int) + (df.c > 1))
     return model, _log(model, "clf", df.head())
+
+
+# The model fitted on ``data``'s frame and registered: logged once per session, the store copied per test
+@pytest.fixture
+def regressor(data, store_from_template):
+    return store_from_template("predict-regressor", _log_regressor)
+
+
+@pytest.fixture
+def classifier(data, store_from_template):
+    return store_from_template("predict-classifier", _log_classifier)
 
 
 def test_regressor_through_sql_and_python_equals_model_predict(data, regressor):

@@ -121,7 +121,13 @@ def test_backticked_rendering_parses_to_the_same_ast(expr, data):
 # -- end to end: the same runs as the bare form ---------------------------------------------------
 
 @pytest.fixture
-def three_runs(tmp_path):
+def three_runs(store_from_template):
+    """Three runs (one with a dataset input), logged once per session and copied per test: the tests only
+    search them."""
+    return store_from_template("backtick-three-runs", _log_three_runs)
+
+
+def _log_three_runs(tmp_path):
     path = tmp_path / "train.parquet"
     pl.DataFrame({"x": [1, 2, 3]}).write_parquet(path)
     ids = {}

@@ -27,13 +27,21 @@ CONTRACT_COLUMNS = {
 }
 
 
-@pytest.fixture
-def plain(store):
+def _log_one_run(folder):
     with duckml.start_run(run_name="r"):
         duckml.log_param("model", "rf")
         duckml.log_metric("rmse", 0.5)
-    duckml.flush()
-    con = duckdb.connect(str(store.path), read_only=True)
+
+
+@pytest.fixture(scope="module")
+def plain(store_templates, tmp_path_factory):
+    """A plain read-only duckdb client on a store holding one run (flushed by duckml, then closed).
+
+    Its tests only read: one copy and one client serve the module instead of a run logged per test.
+    """
+    folder = tmp_path_factory.mktemp("sql-views")
+    store_templates.copy_into("sql-views-one-run", _log_one_run, folder)
+    con = duckdb.connect(str(folder / "test.duckdb"), read_only=True)
     yield con
     con.close()
 

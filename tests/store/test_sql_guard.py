@@ -13,6 +13,7 @@ import duckml
 from duckml.cli import cli
 from duckml.errors import QueryError, SchemaError
 from duckml.store import schema
+from tiers import slow_case
 
 
 def _cli(*args):
@@ -38,17 +39,19 @@ def test_cli_drop_of_internal_table_is_refused_and_later_commands_work(store):
     assert store.sql("SELECT count(*) FROM runs").fetchone()[0] == 2
 
 
+# The inner loop keeps one case per refused kind (internal table, DDL on a table, view, macro, a hidden or
+# quoted or CTE-wrapped write, a second statement, a transaction, DETACH); the full suite runs the matrix
 @pytest.mark.parametrize("query, named", [
     ("DROP TABLE _duckml_series", "_duckml_series"),
-    ("DROP TABLE runs", "runs"),
+    slow_case(("DROP TABLE runs", "runs"), single=False),
     ("ALTER TABLE metrics ADD COLUMN extra INTEGER", "metrics"),
-    ("ALTER TABLE params RENAME TO params_old", "params"),
-    ("CREATE OR REPLACE TABLE experiments AS SELECT 1 AS x", "experiments"),
+    slow_case(("ALTER TABLE params RENAME TO params_old", "params"), single=False),
+    slow_case(("CREATE OR REPLACE TABLE experiments AS SELECT 1 AS x", "experiments"), single=False),
     ("CREATE OR REPLACE VIEW run_list AS SELECT 1 AS x", "run_list"),
     ("DROP MACRO TABLE compare_runs", "compare_runs"),
-    ("DELETE FROM _duckml_segments", "_duckml_segments"),
-    ("TRUNCATE _duckml_latest", "_duckml_latest"),
-    ("INSERT INTO runs SELECT * FROM runs", "runs"),
+    slow_case(("DELETE FROM _duckml_segments", "_duckml_segments"), single=False),
+    slow_case(("TRUNCATE _duckml_latest", "_duckml_latest"), single=False),
+    slow_case(("INSERT INTO runs SELECT * FROM runs", "runs"), single=False),
     ('UPDATE "Metrics" SET value = 0', "Metrics"),
     ("/* hide */ DELETE FROM store.main.tags", "tags"),
     ("WITH x AS (SELECT 1) DELETE FROM params", "params"),
@@ -56,8 +59,10 @@ def test_cli_drop_of_internal_table_is_refused_and_later_commands_work(store):
     ("BEGIN; DROP TABLE runs; COMMIT", "transaction"),
     ("DETACH store", "DETACH"),
 ])
-def test_writes_to_duckml_tables_are_refused_and_nothing_changes(store, query, named):
-    run_id = _log_something()
+def test_writes_to_duckml_tables_are_refused_and_nothing_changes(store_from_template, query, named):
+    # the run logged before the attempt is the same for every case: built once, copied per case
+    run_id = store_from_template("sql-guard-one-run", lambda folder: _log_something())
+    store = duckml.connect()
     before = store.sql("SELECT count(*) FROM metrics").fetchone()[0]
     with pytest.raises(QueryError, match=named):
         store.sql(query)

@@ -39,8 +39,16 @@ def rows_of(store, run_id: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def two_runs(store):
-    """Run one: shared.txt + only-one.txt + a dataset; run two: shared.txt + only-two.txt."""
+def two_runs(store_from_template):
+    """Run one: shared.txt + only-one.txt + a dataset; run two: shared.txt + only-two.txt.
+
+    Logged once per session and copied per test; tests ask for it before ``store`` so that their store is
+    the copy's.
+    """
+    return store_from_template("gc-two-runs", _log_two_runs)
+
+
+def _log_two_runs(folder):
     with duckml.start_run(run_name="one") as one:
         duckml.log_param("lr", 0.1)
         duckml.log_metrics({"rmse": 1.0, "mae": 2.0})
@@ -54,14 +62,14 @@ def two_runs(store):
     return one.info.run_id, two.info.run_id
 
 
-def test_gc_with_nothing_deleted_changes_nothing(store, two_runs):
+def test_gc_with_nothing_deleted_changes_nothing(two_runs, store):
     before = object_files(store)
     report = duckml.gc()
     assert report == GcReport(0, 0, 0, 0, 0)
     assert object_files(store) == before
 
 
-def test_gc_frees_exactly_the_unreferenced_files(store, two_runs):
+def test_gc_frees_exactly_the_unreferenced_files(two_runs, store):
     one, two = two_runs
     only_one = artifact_local_path(one, "only-one.txt")
     shared = artifact_local_path(one, "shared.txt")
@@ -81,7 +89,7 @@ def test_gc_frees_exactly_the_unreferenced_files(store, two_runs):
     assert Path(duckml.download_artifacts(two, "copy/shared.txt")).read_text() == "shared bytes"
 
 
-def test_dry_run_reports_the_same_and_changes_nothing(store, two_runs):
+def test_dry_run_reports_the_same_and_changes_nothing(two_runs, store):
     one, _ = two_runs
     duckml.delete_run(one)
     files_before = object_files(store)
@@ -109,7 +117,7 @@ def test_deleted_experiment_goes_with_its_runs(store):
     duckml.set_experiment("doomed")  # the name is free again
 
 
-def test_a_run_with_a_registered_model_version_is_kept(store, two_runs):
+def test_a_run_with_a_registered_model_version_is_kept(two_runs, store):
     one, _ = two_runs
     with store.write() as con:
         con.execute("INSERT INTO model_versions (name, version, run_id, source_uri, created_at) VALUES (?, 1, ?, ?, ?)",
@@ -122,7 +130,7 @@ def test_a_run_with_a_registered_model_version_is_kept(store, two_runs):
     assert object_files(store) == before and rows_of(store, one)["artifacts"] == 2
 
 
-def test_orphans_stale_temps_and_tombstones(store, two_runs):
+def test_orphans_stale_temps_and_tombstones(two_runs, store):
     objects = Path(store.artifact_root) / "objects"
     orphan = object_path(store.artifact_root, "ab" * 32)
     orphan.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +152,7 @@ def test_orphans_stale_temps_and_tombstones(store, two_runs):
     assert kept.read_text() == "only in run one" and not tomb.exists()
 
 
-def test_an_object_reused_during_gc_is_restored(store, two_runs, monkeypatch):
+def test_an_object_reused_during_gc_is_restored(two_runs, store, monkeypatch):
     """The race gc guards against: a logger references an object between gc's two reads."""
     one, two = two_runs
     duckml.delete_run(one)
@@ -177,7 +185,7 @@ def test_report_str_is_one_line(store):
     assert text == "gc removed 1 run(s), 0 experiment(s), 7 row(s) and 2 file(s), freeing 48213 bytes"
 
 
-def test_min_age_spares_recent_unreferenced_objects(store, two_runs):
+def test_min_age_spares_recent_unreferenced_objects(two_runs, store):
     recent = object_path(store.artifact_root, "cd" * 32)
     old = object_path(store.artifact_root, "ef" * 32)
     for path in (recent, old):
@@ -211,7 +219,7 @@ def test_reusing_an_object_refreshes_its_mtime(store):
     assert path.stat().st_mtime > time.time() - 600
 
 
-def test_cli_gc_min_age(store, two_runs):
+def test_cli_gc_min_age(two_runs, store):
     from click.testing import CliRunner
 
     from duckml.cli import cli

@@ -3,6 +3,7 @@ every kind and a registered model whose alias moved; a TestClient that speaks as
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 
@@ -17,6 +18,7 @@ with warnings.catch_warnings():  # Starlette 1.0 nudges towards httpx2; httpx is
 
 import duckml
 
+STORE_FILE = "test.duckdb"  # the name StoreTemplates copies a template under (tests/conftest.py)
 HOSTILE = "<script>alert('x')</script>"
 
 
@@ -33,9 +35,56 @@ def tiny_png() -> bytes:
             + chunk(b"IEND", b""))
 
 
+BASE_URL = "http://localhost:5000"
+
+
+class SharedUI:
+    """One copy of the UI store and one TestClient over it, for a module's tests that only read."""
+
+    def __init__(self, ids: dict, client: TestClient):
+        self.ids = ids
+        self.client = client
+        self.store = client.app.state.store  # the app's connection (duckml.connect) to the shared copy
+
+
+@pytest.fixture(scope="module")
+def shared_ui(store_templates, tmp_path_factory):
+    """The UI store copied once per module, and one app and TestClient serving it.
+
+    Building a client and copying the store for each test cost more than most route tests themselves. The
+    app holds its own store object: the autouse ``fresh_store`` resets duckml's process state around each
+    test (this store object is then closed and forgotten by the selection, and reopens for the app's next
+    read), so nothing of it reaches a test that does not ask for it. Tests that write get
+    ``private_ui_store`` / ``private_client`` instead.
+    """
+    from duckml.ui import create_app
+
+    folder = tmp_path_factory.mktemp("ui-shared")
+    ids = store_templates.copy_into("ui", fill_ui_store, folder)
+    path = folder / STORE_FILE
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    app = create_app(path)
+    try:
+        with TestClient(app, base_url=BASE_URL) as test_client:
+            yield SharedUI(ids, test_client)
+    finally:
+        app.state.store.close()
+        duckml.reset_state()
+    # a test that wrote to the shared store would have changed what the tests after it saw
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before, "a test wrote to the shared UI store"
+    assert not any(path.with_name(path.stem + ".artifacts").joinpath(".journal").glob("*.events"))
+
+
 @pytest.fixture
-def ui_store(store_from_template):
-    """The test store filled in (built once per session, copied per test); returns the ids the tests need."""
+def ui_store(shared_ui):
+    """The ids of the shared, read-only UI store (see ``shared_ui``)."""
+    return shared_ui.ids
+
+
+@pytest.fixture
+def private_ui_store(store_from_template):
+    """This test's own copy of the UI store (built once per session), selected as its store: for tests that
+    write to it; returns the ids the tests need."""
     return store_from_template("ui", fill_ui_store)
 
 
@@ -80,8 +129,15 @@ def fill_ui_store(tmp_path):
 
 
 @pytest.fixture
-def client(ui_store, fresh_store):
+def client(shared_ui):
+    """A TestClient over the shared, read-only UI store (see ``shared_ui``)."""
+    return shared_ui.client
+
+
+@pytest.fixture
+def private_client(private_ui_store, fresh_store):
+    """A TestClient of its own over this test's own copy of the UI store."""
     from duckml.ui import create_app
 
-    with TestClient(create_app(fresh_store), base_url="http://localhost:5000") as test_client:
+    with TestClient(create_app(fresh_store), base_url=BASE_URL) as test_client:
         yield test_client

@@ -62,12 +62,12 @@ def test_loopback_hosts_are_accepted(client, host):
     assert client.get("/", headers={"host": host}).status_code == 200
 
 
-def test_bound_address_is_accepted_and_others_refused(ui_store, store):
+def test_bound_address_is_accepted_and_others_refused(shared_ui):
     from starlette.testclient import TestClient
 
     from duckml.ui import create_app
 
-    app = create_app(store.path, host="192.168.1.20")
+    app = create_app(shared_ui.store.path, host="192.168.1.20")
     with TestClient(app, base_url="http://192.168.1.20:5000") as remote:
         assert remote.get("/").status_code == 200
         assert remote.get("/", headers={"host": "192.168.1.21"}).status_code == 400
@@ -183,11 +183,11 @@ def test_artifact_of_another_run_is_not_served(client, ui_store):
     assert client.get("/runs/../artifact", params={"path": "notes/readme.txt"}).status_code == 404
 
 
-def test_artifact_row_pointing_outside_objects_is_refused(client, ui_store, store):
+def test_artifact_row_pointing_outside_objects_is_refused(private_client, private_ui_store, store):
     with store.write() as con:  # a hand-edited row must not lead the UI to another file
         con.execute("UPDATE artifacts SET sha256 = '../../test' WHERE run_id = ? AND path = 'page.html'",
-                    [ui_store["hostile"]])
-    response = client.get(f"/runs/{ui_store['hostile']}/artifact", params={"path": "page.html"})
+                    [private_ui_store["hostile"]])
+    response = private_client.get(f"/runs/{private_ui_store['hostile']}/artifact", params={"path": "page.html"})
     assert response.status_code == 404
 
 
@@ -260,9 +260,9 @@ def test_run_list_paginates(store):
     assert beyond["runs"] == [] and beyond["total"] == 130
 
 
-def test_compare_puts_differing_params_first(client, ui_store):
+def test_compare_puts_differing_params_first(shared_ui, client, ui_store):
     ids = ui_store["children"]
-    data = queries.compare(duckml.connect(), ids)
+    data = queries.compare(shared_ui.store, ids)
     kinds = [(r["kind"], r["differs"]) for r in data["rows"]]
     assert kinds == sorted(kinds, key=lambda k: (k[0] != "param", not k[1]))
     assert data["rows"][0]["key"] == "alpha" and data["rows"][0]["differs"]
@@ -277,36 +277,36 @@ def test_compare_needs_runs(client):
     assert client.get("/compare").status_code == 400
 
 
-def test_model_page_versions_aliases_timeline_and_snippet(client):
+def test_model_page_versions_aliases_timeline_and_snippet(shared_ui, client):
     body = client.get("/models/reg").text
     assert "models:/reg@champion" in body
     assert "predict('models:/reg@champion', 'new_data.parquet')" in body
     assert body.count("@champion") >= 3  # the version's alias, the history rows
-    data = queries.model_page(duckml.connect(), "reg")
+    data = queries.model_page(shared_ui.store, "reg")
     assert [(h["alias"], h["version"]) for h in data["history"]] == [("champion", 1), ("champion", 2)]
     assert data["history"][0]["valid_to"] == data["history"][1]["valid_from"]
 
 
-def test_model_page_as_of(client):
-    data = queries.model_page(duckml.connect(), "reg")
+def test_model_page_as_of(shared_ui, client):
+    data = queries.model_page(shared_ui.store, "reg")
     first = data["history"][0]
     inside = first["valid_from"]
-    assert queries.model_page(duckml.connect(), "reg", inside)["as_of"] == [("champion", 1)]
-    assert queries.model_page(duckml.connect(), "reg", data["history"][1]["valid_from"])["as_of"] == [("champion", 2)]
+    assert queries.model_page(shared_ui.store, "reg", inside)["as_of"] == [("champion", 1)]
+    assert queries.model_page(shared_ui.store, "reg", data["history"][1]["valid_from"])["as_of"] == [("champion", 2)]
     assert client.get("/models/reg", params={"as_of": inside.isoformat()}).status_code == 200
     assert client.get("/models/reg", params={"as_of": "yesterday"}).status_code == 400
 
 
-def test_running_runs_ask_for_refresh(client, ui_store):
+def test_running_runs_ask_for_refresh(private_client, private_ui_store):
     run = duckml.start_run(run_name="live", experiment_name="live-exp")
     duckml.log_metric("loss", 1.0)
     try:
-        body = client.get("/experiments/live-exp").text
+        body = private_client.get("/experiments/live-exp").text
         assert 'data-running="1"' in body
-        assert 'data-running="1"' in client.get(f"/runs/{run.info.run_id}").text
+        assert 'data-running="1"' in private_client.get(f"/runs/{run.info.run_id}").text
     finally:
         duckml.end_run()
-    assert 'data-running="0"' in client.get("/experiments/live-exp").text
+    assert 'data-running="0"' in private_client.get("/experiments/live-exp").text
 
 
 def test_view_state_survives_in_links(client):
@@ -346,9 +346,11 @@ def test_sql_console_refuses_writes_files_and_predict(client, query, message):
     assert error and message in error.group(1)
 
 
-def test_sql_console_caps_rows_and_time(store, ui_store):
+def test_sql_console_caps_rows_and_time(shared_ui):
     from duckml.errors import QueryError
     from duckml.ui import console
+
+    store = shared_ui.store
 
     result = console.run_console_query(store, "SELECT * FROM range(5000)", row_cap=100)
     assert len(result["rows"]) == 100 and result["truncated"]

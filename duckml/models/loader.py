@@ -164,7 +164,7 @@ def resolve_model_uri(model_uri: str) -> ResolvedModel:
     """
     parsed = parse_model_uri(model_uri)
     store = get_store()
-    with store.read() as con:
+    with store.read(definitions=False) as con:  # registry tables only
         return resolve_parsed(con, store, parsed)
 
 

@@ -321,7 +321,7 @@ class LakeStore(Store):
 
     # -- the two ways in ---------------------------------------------------------------------------
     @contextmanager
-    def read(self, timeout: float | None = None):
+    def read(self, timeout: float | None = None, definitions: bool = True):
         """One DuckLake snapshot, plus this machine's journal records not yet ingested (a lake has no
         file lock: ``timeout`` is accepted for ``Store.read``'s signature and not needed)."""
         with self._lock:
@@ -333,7 +333,7 @@ class LakeStore(Store):
                 # no segment here, nothing pending: skip the catalog query for this machine's offsets
                 owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
                 pending = ingest.collect(con, self.journal_dir, owned)
-                self._prepare_live_views(con, pending, fresh)
+                self._prepare_live_views(con, pending, fresh, definitions)
             except duckdb.Error as error:
                 self._rollback(con)
                 self._passthrough, self._overlaid, self._definitions_ready = set(), None, False

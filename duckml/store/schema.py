@@ -115,12 +115,12 @@ def _catalog_literal(catalog: str) -> str:
     return f"'{catalog}'"
 
 
-def applied(con, catalog: str) -> dict[int, str]:
-    """Applied migration versions -> checksums; empty for a store that has none yet."""
-    exists = con.execute(
-        f"SELECT count(*) FROM duckdb_tables() WHERE database_name = {_catalog_literal(catalog)} "
-        "AND table_name = '_duckml_migrations'").fetchone()[0]
-    if not exists:
+def applied(con, catalog: str, tables: list[str] | None = None) -> dict[int, str]:
+    """Applied migration versions -> checksums; empty for a store that has none yet (``tables``: the
+    catalog's tables, if the caller has listed them already)."""
+    if tables is None:
+        tables = user_tables(con, catalog)
+    if "_duckml_migrations" not in tables:
         return {}
     return dict(con.execute(f"SELECT version, checksum FROM {catalog}.main._duckml_migrations").fetchall())
 
@@ -149,7 +149,8 @@ def foreign_objects(con, catalog: str) -> list[str]:
 
 def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
     """Validate an attached store; return (needs_migration, needs_definitions)."""
-    done = applied(con, catalog)
+    tables = user_tables(con, catalog)
+    done = applied(con, catalog, tables)
     if not done:
         foreign = foreign_objects(con, catalog)
         if foreign:
@@ -168,7 +169,7 @@ def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
                               "duckml ships; released migrations must never be edited")
     needs_migration = any(v not in done for v in known)
     if not needs_migration:
-        missing = sorted((CORE_TABLES | REQUIRED_INTERNAL_TABLES) - set(user_tables(con, catalog)))
+        missing = sorted((CORE_TABLES | REQUIRED_INTERNAL_TABLES) - set(tables))
         if missing:
             raise SchemaError(f"{path} is a damaged duckml store: table(s) {', '.join(missing)} are missing "
                               "(dropped by SQL run outside duckml?). duckml will not write to it; restore the "

@@ -303,15 +303,14 @@ class Store:
         self._ready = True
         return None
 
-    def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool) -> None:
-        """Views in the in-memory catalog for every table of the file.
-
-        With journal records pending, the journal tables' views union the file with them (the overlay);
-        without, they read the file directly, which keeps the overlay's joins out of every query plan.
-        """
+    def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool, definitions: bool = True) -> None:
+        """Views in the in-memory catalog for every table of the file, and with ``definitions`` the views and
+        macros of ``sql/`` (~9 ms, once per connection; a script that only logs never needs them). With
+        journal records pending, the journal tables' views union the file with them (the overlay); without,
+        they read the file directly, which keeps the overlay's joins out of every query plan."""
         if fresh:  # a file kept attached cannot gain tables: only our own writes could add them
             tables = schema.user_tables(con, "store")
-            if not self._definitions_ready:
+            if not self._passthrough:
                 ingest.register_overlay(con, None)  # the overlay views need their tables to exist
             for table in tables:
                 if table in self._passthrough:
@@ -332,17 +331,18 @@ class Store:
                 con.execute(ingest.overlay_view_sql(table) if overlay else f"CREATE OR REPLACE VIEW "
                             f"{quote_ident(table)} AS SELECT * FROM store.main.{quote_ident(table)}")
         self._overlaid = changed & self._passthrough
-        if not self._definitions_ready:
+        if definitions and not self._definitions_ready:
             schema.create_definitions(con)
             self._definitions_ready = True
 
     # -- the two ways in ---------------------------------------------------------------------------
     @contextmanager
-    def read(self, timeout: float | None = None):
+    def read(self, timeout: float | None = None, definitions: bool = True):
         """A read snapshot: every table and view by plain name, including not-yet-ingested journal data.
 
         ``timeout`` bounds the wait for a file another program holds read-write (``DUCKML_LOCK_TIMEOUT``
-        by default); past it, ``StoreLockedError``.
+        by default); past it, ``StoreLockedError``. ``definitions=False``: the tables only, not yet the
+        views and macros of ``sql/`` (a look-up on the logging path).
 
         >>> import duckml, tempfile, os
         >>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -366,7 +366,7 @@ class Store:
                 if fresh and batches.backlog_points(self.journal_dir, self._segment_offsets) > _READER_INGEST_AT:
                     con = self._ingest_backlog_for_reader()
                 pending = ingest.collect(con, self.journal_dir, self._segment_offsets)
-                self._prepare_live_views(con, pending, fresh)
+                self._prepare_live_views(con, pending, fresh, definitions)
                 yield con
                 now = time.monotonic()
                 keep = in_burst and self._may_linger(now)

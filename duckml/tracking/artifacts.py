@@ -174,7 +174,7 @@ def resolve_run(run_id: str | None) -> tuple[object, str]:
 
 def _check_targets(store, run_id: str, paths: list[str]) -> None:
     """Refuse a path that is a file where a folder is needed, or a folder where a file is."""
-    with store.read() as con:
+    with store.read(definitions=False) as con:
         existing = [r[0] for r in con.execute("SELECT path FROM artifacts WHERE run_id = ?", [run_id]).fetchall()]
     files = set(existing)
     dirs = {str(parent) for p in existing for parent in PurePosixPath(p).parents if str(parent) != "."}
@@ -361,7 +361,7 @@ def log_figure(figure, artifact_file: str, run_id: str | None = None) -> None:
 # -- reading ------------------------------------------------------------------------------------
 def _rows(store, run_id: str, path: str) -> list[tuple[str, int, str]]:
     """(path, size, sha256) of the file ``path`` or of every file under the folder ``path``."""
-    with store.read() as con:
+    with store.read(definitions=False) as con:
         return con.execute(
             """SELECT path, size, sha256 FROM artifacts
                WHERE run_id = ? AND (? = '' OR path = ? OR starts_with(path, ? || '/'))
@@ -384,7 +384,7 @@ def artifact_files(run_id: str, path: str | None = None) -> list[dict]:
     store = get_store()
     runs.require_run(store, run_id)
     prefix = normalize_artifact_path(path)
-    with store.read() as con:
+    with store.read(definitions=False) as con:
         result = execute(con, """SELECT path, size, media_type, sha256, created_at FROM artifacts
                                  WHERE run_id = ? AND (? = '' OR path = ? OR starts_with(path, ? || '/'))
                                  ORDER BY path""", [run_id, prefix, prefix, prefix])
@@ -433,7 +433,7 @@ def artifact_local_path(run_id: str, path: str) -> Path:
 
     store = get_store()
     clean = normalize_artifact_path(path, allow_root=False)
-    with store.read() as con:
+    with store.read(definitions=False) as con:
         found = con.execute("SELECT sha256 FROM artifacts WHERE run_id = ? AND path = ?", [run_id, clean]).fetchall()
     if not found:
         raise NotFoundError(f"run {run_id!r} has no artifact file {clean!r}; see duckml.list_artifacts({run_id!r})")

@@ -50,7 +50,7 @@ def _read_all(store: Store) -> list:
     wait = busy_wait()
     if not (isinstance(store.path, Path) and store.path.exists()):  # an existing file is checked by the read
         store.create(timeout=wait)  # logging is what creates a store
-    with store.read(timeout=wait) as con:
+    with store.read(timeout=wait, definitions=False) as con:
         rows = con.execute(f"SELECT {_COLUMNS} FROM experiments "
                            "ORDER BY lifecycle_stage = 'active' DESC, experiment_id").fetchall()
     experiment_names.remember(store.journal_dir, rows)
@@ -84,7 +84,7 @@ def by_id_for_logging(store: Store, experiment_id: str) -> Experiment | None:
     knows and the look-up waits the full ``DUCKML_LOCK_TIMEOUT`` for the others (an unknown id must not
     get runs)."""
     def read(timeout: float | None):
-        with store.read(timeout=timeout) as con:
+        with store.read(timeout=timeout, definitions=False) as con:
             row = con.execute(f"SELECT {_COLUMNS} FROM experiments WHERE experiment_id = ?",
                               [str(experiment_id)]).fetchone()
         return None if row is None else _experiment(row)
@@ -113,7 +113,7 @@ def stored_run(store: Store, run_id: str) -> tuple[tuple, dict[str, str]] | None
     columns = ", ".join(journal_runs.RUN_COLUMNS)
 
     def read(timeout: float | None):
-        with store.read(timeout=timeout) as con:
+        with store.read(timeout=timeout, definitions=False) as con:
             row = con.execute(f"SELECT {columns} FROM runs WHERE run_id = ?", [run_id]).fetchone()
             params = dict(con.execute("SELECT key, value FROM params WHERE run_id = ?", [run_id]).fetchall())
         return None if row is None else (row, params)

@@ -68,7 +68,7 @@ def _experiment_from_row(row) -> Experiment:
 def get_experiment_by_name(name: str, store: Store | None = None) -> Experiment | None:
     """The experiment called ``name``, or ``None``."""
     validation.check_name(name, "experiment name")
-    with _store(store).read() as con:
+    with _store(store).read(definitions=False) as con:
         row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
                           "WHERE name = ? ORDER BY lifecycle_stage = 'active' DESC LIMIT 1", [name]).fetchone()
     return None if row is None else _experiment_from_row(row)
@@ -85,7 +85,7 @@ def experiment_for_new_run(experiment_id: str, store: Store | None = None) -> Ex
 
 def get_experiment(experiment_id: str, store: Store | None = None) -> Experiment:
     """The experiment with this id; ``NotFoundError`` if there is none."""
-    with _store(store).read() as con:
+    with _store(store).read(definitions=False) as con:
         row = con.execute("SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
                           "WHERE experiment_id = ?", [str(experiment_id)]).fetchone()
     if row is None:
@@ -223,7 +223,7 @@ def resolve_run_id(run_id: str, store: Store | None = None) -> str:
         return run_id
     if len(run_id) < 4:
         raise InvalidInputError(f"run id prefix {run_id!r} is too short: give at least 4 characters")
-    with store.read() as con:
+    with store.read(definitions=False) as con:
         found = [r[0] for r in execute(con, "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id "
                                             "LIMIT 6", [run_id]).fetchall()]
     if not found:
@@ -471,7 +471,7 @@ def get_metric_history(run_id: str, key: str, store: Store | None = None) -> pl.
     if not isinstance(run_id, str) or not run_id:
         raise InvalidInputError(f"run_id must be a non-empty string, got {run_id!r}")
     validation.check_key(key, "metric key")
-    with store.read() as con:  # one read: attaching the file costs more than both queries
+    with store.read(definitions=False) as con:  # one read: attaching the file costs more than both queries
         if run_id not in _runs(store) and \
                 con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
             raise run_not_found(run_id, store)

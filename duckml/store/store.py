@@ -93,7 +93,6 @@ class Store:
         self._segment_offsets: dict | None = None  # valid while the read-only attachment lasts
         self._overlaid: set[str] | None = None  # tables whose live view is the overlay (None: unknown)
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._results: duckdb.DuckDBPyConnection | None = None
         self._definitions_ready = False
         self._passthrough: set[str] = set()
         self._journal: JournalHandle | None = None
@@ -107,7 +106,7 @@ class Store:
     def reset_after_fork(self) -> None:
         """In a forked child: own nothing of the parent's (DuckDB connections and held locks do not
         survive fork, the journal segment and the caches are the parent's)."""
-        lifecycle.never_destroy(self._con, self._results)  # see there: destroying them would hang
+        lifecycle.never_destroy(self._con)  # see there: destroying it would hang
         self._start_process_state()
 
     def cache(self, name: str, factory):
@@ -561,9 +560,9 @@ class Store:
                     table = None if relation is None else relation.to_arrow_table()
             except duckdb.Error as error:
                 raise QueryError(str(error).strip()) from error
-            if self._results is None:  # a cursor: a second DuckDB instance would cost ~7 ms to start
-                self._results = self._connection().cursor()
-        return None if table is None else self._results.from_arrow(table)
+            # a cursor per result (closed with the connection): two threads' results must not share one
+            results = None if table is None else self._connection().cursor()
+        return None if table is None else results.from_arrow(table)
 
     def exit_flush_timeout(self) -> float | None:
         """How long the exit-time flush waits for a busy file: briefly, as the journal beside the file is
@@ -586,10 +585,9 @@ class Store:
                 if flush:
                     self.flush(timeout)
             lifecycle.forget(self)
-            for con in (self._results, self._con):  # the cursor first, then its connection
-                if con is not None:
-                    con.close()
-            self._con = self._results = None
+            if self._con is not None:
+                self._con.close()
+            self._con = None
             self._passthrough = set()
             self._overlaid = None
             self._definitions_ready = False

@@ -47,3 +47,37 @@ def test_store_sql_waits_for_a_statement_another_thread_runs_on_the_connection(t
     result = run_child(CALLBACK_WHILE_SQL, tmp_path / "s.duckdb", timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[(42,)]", "worker alive: False"]
+
+
+RESULTS_OF_TWO_THREADS = """
+    import threading
+    import duckml
+
+    store = duckml.connect().store
+    done, errors = [0, 0], []
+
+    def consume(k):
+        try:
+            for _ in range(150):
+                result = store.sql("SELECT range AS x FROM range(20000)")
+                assert result.aggregate("sum(x)").fetchall() == [(199990000,)]
+                assert result.pl().height == 20000
+                done[k] += 1
+        except Exception as error:  # reported, not swallowed: the parent asserts on it
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=consume, args=(k,)) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    print(done, errors)
+"""
+
+
+def test_results_of_two_threads_do_not_share_a_connection(tmp_path):
+    # they did: both threads' relations ran on one results connection and broke each other's queries
+    # ("Attempting to execute an unsuccessful or closed pending query result")
+    result = run_child(RESULTS_OF_TWO_THREADS, tmp_path / "s.duckdb", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[150, 150] []"

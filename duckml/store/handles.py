@@ -8,16 +8,19 @@ import duckdb
 
 from duckml.errors import InvalidInputError
 from duckml.store.journal import DELETE, INSERT, TABLE_KEYS, UPDATE, UPSERT, JournalWriter
+from duckml.store.settings import duckdb_threads_setting
 
 
 def quiet_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that never prints: DuckDB's progress bar would go to the caller's
-    stdout during long queries, and a library's stdout belongs to its caller.
+    stdout during long queries, and a library's stdout belongs to its caller. It starts with
+    ``$DUCKML_DUCKDB_THREADS`` threads when that is set.
 
     >>> quiet_connection().execute("SELECT current_setting('enable_progress_bar')").fetchone()
     (False,)
     """
-    con = duckdb.connect(":memory:")
+    threads = duckdb_threads_setting()
+    con = duckdb.connect(":memory:", config={} if threads is None else {"threads": threads})
     con.execute("SET enable_progress_bar = false")
     return con
 
@@ -27,18 +30,23 @@ def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None):
     """Cap ``con``'s DuckDB threads inside the block (``None``: leave them).
 
     >>> con = quiet_connection()
+    >>> con.execute("SET threads = 2")  # doctest: +ELLIPSIS
+    <...>
     >>> with duckdb_threads(con, 1):
     ...     con.execute("SELECT current_setting('threads')").fetchone()
     (1,)
+    >>> con.execute("SELECT current_setting('threads')").fetchone()
+    (2,)
     """
     if threads is None:
         yield
         return
+    before = con.execute("SELECT current_setting('threads')").fetchone()[0]
     con.execute(f"SET threads = {int(threads)}")
     try:
         yield
-    finally:
-        con.execute("RESET threads")
+    finally:  # back to what it was (RESET would go to DuckDB's default, not $DUCKML_DUCKDB_THREADS)
+        con.execute(f"SET threads = {int(before)}")
 
 
 class JournalHandle:

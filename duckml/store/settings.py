@@ -42,3 +42,19 @@ def exit_lock_timeout() -> float:
     except ValueError:
         raise InvalidInputError(f"DUCKML_EXIT_LOCK_TIMEOUT must be a number of seconds, got {text!r}") from None
     return max(0.0, min(seconds, lock_timeout()))
+
+
+def duckdb_threads_setting() -> int | None:
+    """DuckDB threads for every connection duckml opens (``$DUCKML_DUCKDB_THREADS``; unset: DuckDB's
+    default, one per core). N processes of a sweep on N cores do best with 1 each: every in-memory DuckDB
+    instance otherwise starts a thread per core, and they fight over the cores the training needs.
+
+    >>> duckdb_threads_setting() is None or duckdb_threads_setting() >= 1
+    True
+    """
+    text = os.environ.get("DUCKML_DUCKDB_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise InvalidInputError(f"DUCKML_DUCKDB_THREADS must be a whole number of threads (1 or more), got {text!r}")
+    return int(text)

@@ -74,12 +74,13 @@ settings.register_profile("quick", max_examples=8)
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: multi-process, server, browser or benchmark test (deselect with "
                                        "-m 'not slow' for the seconds-long inner loop)")
-    # An xdist worker is one of N test processes on N cores: a DuckDB thread per core in each in-memory
-    # instance only fights the other workers for the cores (-n 2 on 2 cores: 45 s -> 39 s). One process
-    # (CI's full suite) keeps DuckDB's default, so multi-threaded scans stay covered.
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ.setdefault("DUCKML_DUCKDB_THREADS", "1")
     inner_loop = "not slow" in (config.getoption("markexpr", "") or "")
+    # The inner loop's DuckDB connections run on one thread: an xdist worker is one of N processes on N
+    # cores, where a thread per core in each in-memory instance only fights the other workers (-n 2 on 2
+    # cores: 45 s -> 36 s), and even one process spends less starting them (64 s -> 57 s). The full suite
+    # (CI) keeps DuckDB's default, so multi-threaded scans stay covered.
+    if inner_loop or os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("DUCKML_DUCKDB_THREADS", "1")
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("quick" if inner_loop else "thorough"))
 
 

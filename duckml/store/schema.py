@@ -76,9 +76,11 @@ def definition_names() -> frozenset[str]:
     return frozenset(path.stem for path in definition_files())
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Definitions:
-    texts: dict[str, str]  # file name -> statement, in the order that last applied without a retry
+    # file name -> statement, in the order that last applied without a retry; replaced whole, never
+    # edited in place, as another thread may be reading it
+    texts: dict[str, str]
     digest: str
 
 
@@ -89,7 +91,7 @@ _loaded: dict[tuple, _Definitions] = {}
 
 def _definitions() -> _Definitions:
     files = definition_files()
-    stamp = tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
+    stamp = tuple((str(path), stat.st_size, stat.st_mtime_ns) for path in files for stat in [path.stat()])
     found = _loaded.get(stamp)
     if found is None:
         digest = hashlib.sha256()
@@ -239,9 +241,7 @@ def create_definitions(con, *, strict: bool = True) -> None:
             return
         pending = {name: text for name, (text, _) in failed.items()}
     if list(definitions.texts) != applied_order:  # the next connection runs them in an order that works
-        reordered = {name: definitions.texts[name] for name in applied_order}
-        definitions.texts.clear()
-        definitions.texts.update(reordered)
+        definitions.texts = {name: definitions.texts[name] for name in applied_order}
 
 
 def store_definitions(con, catalog: str) -> None:

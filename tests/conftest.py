@@ -28,6 +28,11 @@ class StoreTemplates:
         self.root = root
         self.built: dict[str, object] = {}
 
+    @staticmethod
+    def store_path(folder: Path) -> Path:
+        """The store file of a copy made into ``folder``."""
+        return folder / STORE_FILE
+
     def copy_into(self, name: str, build: Callable[[Path], object], folder: Path) -> object:
         """Copy the store ``name`` into ``folder``, building it first (through the fluent API) if new.
 

@@ -41,7 +41,7 @@ def plain(store_templates, tmp_path_factory):
     """
     folder = tmp_path_factory.mktemp("sql-views")
     store_templates.copy_into("sql-views-one-run", _log_one_run, folder)
-    con = duckdb.connect(str(folder / "test.duckdb"), read_only=True)
+    con = duckdb.connect(str(store_templates.store_path(folder)), read_only=True)
     yield con
     con.close()
 

@@ -18,7 +18,6 @@ with warnings.catch_warnings():  # Starlette 1.0 nudges towards httpx2; httpx is
 
 import duckml
 
-STORE_FILE = "test.duckdb"  # the name StoreTemplates copies a template under (tests/conftest.py)
 HOSTILE = "<script>alert('x')</script>"
 
 
@@ -61,7 +60,7 @@ def shared_ui(store_templates, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("ui-shared")
     ids = store_templates.copy_into("ui", fill_ui_store, folder)
-    path = folder / STORE_FILE
+    path = store_templates.store_path(folder)
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     app = create_app(path)
     try:

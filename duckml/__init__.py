@@ -58,6 +58,7 @@ _LAZY = {
     "predict": "duckml.scoring.prediction",
     "compile_model": "duckml.models.compiled",
     "autolog": "duckml.interop.autolog",
+    "evaluate": "duckml.interop.evaluation",
 }
 
 

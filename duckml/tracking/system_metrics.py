@@ -184,7 +184,10 @@ class SystemMetricsSampler:
             _running.add(self)
         self._thread.start()
 
-    def _sample_once(self) -> None:
+    def sample_now(self) -> None:
+        """Take and log one sample at once (what the thread does every interval; benchmarks time it)."""
+        if self._sources is None:
+            self._sources = default_sources()
         metrics = {}
         for source in self._sources:
             # one decimal, as MLflow's monitors round their averages
@@ -200,7 +203,7 @@ class SystemMetricsSampler:
         # MLflow samples after each interval, not at once: a run shorter than the interval logs nothing
         while not self._stop.wait(self.interval):
             try:
-                self._sample_once()
+                self.sample_now()
             except Exception as error:  # a failing reading or a run deleted meanwhile: say so once and stop
                 print(f"duckml: system metrics stopped: {error}", file=sys.stderr)
                 return

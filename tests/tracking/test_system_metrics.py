@@ -21,6 +21,9 @@ MLFLOW_NAMES = {
 }
 
 
+_original_nvml_source = system_metrics.nvml_source  # kept before a test replaces it
+
+
 def _sampler_threads():
     return [t for t in threading.enumerate() if t.name == "duckml-system-metrics"]
 
@@ -162,9 +165,6 @@ def test_gpu_metrics_reach_the_run_when_a_gpu_is_found(store, monkeypatch):
     assert metrics["system/gpu_0_utilization_percentage"] == 40.0
     assert metrics["system/gpu_1_memory_usage_megabytes"] == 4000.0
     assert MLFLOW_NAMES <= set(metrics)
-
-
-_original_nvml_source = system_metrics.nvml_source
 
 
 @pytest.mark.slow  # a fresh interpreter

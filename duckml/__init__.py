@@ -45,6 +45,7 @@ _LAZY = {
     "log_artifact": "duckml.tracking.artifacts", "log_artifacts": "duckml.tracking.artifacts", "log_text": "duckml.tracking.artifacts",
     "log_dict": "duckml.tracking.artifacts", "log_figure": "duckml.tracking.artifacts", "list_artifacts": "duckml.tracking.artifacts",
     "download_artifacts": "duckml.tracking.artifacts",
+    "log_image": "duckml.tracking.media", "log_table": "duckml.tracking.media", "load_table": "duckml.tracking.media",
     "log_input": "duckml.tracking.datasets", "get_run_inputs": "duckml.tracking.datasets", "get_dataset_runs": "duckml.tracking.datasets",
     "gc": "duckml.tracking.cleanup",
     "log_model": "duckml.models.registry", "register_model": "duckml.models.registry", "load_model": "duckml.models.registry",
@@ -57,6 +58,7 @@ _LAZY = {
     "predict": "duckml.scoring.prediction",
     "compile_model": "duckml.models.compiled",
     "autolog": "duckml.interop.autolog",
+    "evaluate": "duckml.interop.evaluation",
 }
 
 

@@ -14,6 +14,7 @@ import threading
 
 
 from duckml.tracking import runs as tracking
+from duckml.tracking import system_metrics
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
 from duckml.errors import InvalidInputError, RunStateError
 from duckml.store import get_store, on_exit, reset_stores
@@ -40,6 +41,7 @@ class ActiveRun:
         self.info = info
         self._store = store
         self._store_path = store.path_key
+        self._system_metrics = None  # its SystemMetricsSampler, when it logs system metrics
 
     @property
     def run_id(self) -> str:
@@ -93,8 +95,12 @@ def _current_experiment_id(store) -> str:
 
 def start_run(run_name: str | None = None, experiment_name: str | None = None, nested: bool = False,
               tags: dict | None = None, run_id: str | None = None, experiment_id: str | None = None,
-              description: str | None = None) -> ActiveRun:
+              description: str | None = None, log_system_metrics: bool | None = None) -> ActiveRun:
     """Start a run (or resume one with ``run_id``) and make it active in this thread.
+
+    ``log_system_metrics=True`` samples CPU, memory, disk, network (and GPU) use into ``system/…`` metrics
+    until the run ends; ``None`` follows ``$DUCKML_ENABLE_SYSTEM_METRICS_LOGGING`` (see
+    ``duckml.tracking.system_metrics``).
 
     >>> import duckml
     >>> with duckml.start_run(run_name="rf-1") as run:
@@ -102,6 +108,9 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
     >>> duckml.get_run(run.run_id).info.status
     'FINISHED'
     """
+    if log_system_metrics is None:  # settings are checked before anything is created
+        log_system_metrics = system_metrics.enabled_by_environment()
+    interval = system_metrics.sampling_interval() if log_system_metrics else None
     store = get_store()
     stack = _local.stack
     if stack and not nested and run_id != stack[-1].info.run_id:
@@ -129,14 +138,34 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         parent = stack[-1].info.run_id if stack and nested else None
         info = tracking.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent, store=store)
     active = ActiveRun(info, store)
+    if log_system_metrics:
+        _start_system_metrics(active, interval, resumed=run_id is not None)
     stack.append(active)
     with _all_active_lock:
         _all_active.add(active)
     return active
 
 
+def _start_system_metrics(active: ActiveRun, interval: float, resumed: bool) -> None:
+    run_id, store = active.info.run_id, active._store
+    first_step = 0
+    if resumed:  # continue the series after its last step, as MLflow does
+        history = tracking.get_metric_history(run_id, system_metrics.PREFIX + "cpu_utilization_percentage", store)
+        first_step = int(history["step"].max()) + 1 if history.height else 0
+
+    def log(metrics: dict, step: int) -> None:
+        tracking.log_metrics(run_id, metrics, step, None, store)
+
+    sampler = system_metrics.SystemMetricsSampler(log, interval, first_step=first_step)
+    sampler.start()
+    active._system_metrics = sampler
+
+
 def _end(active: ActiveRun, status: str) -> None:
     store = active._store
+    if active._system_metrics is not None:  # its last points go in before the run is marked ended
+        active._system_metrics.stop()
+        active._system_metrics = None
     tracking.set_terminated(active.info.run_id, status, store=store)
     with _all_active_lock:
         _all_active.discard(active)

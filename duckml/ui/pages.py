@@ -124,7 +124,7 @@ def run(request: Request) -> Response:
         preview = _preview(store, run_id, wanted)
     chart_data = {"runs": [{"run_id": run_id, "name": detail["run_name"] or run_id[:8],
                             "params": dict(detail["params"])}],
-                  "keys": [m["key"] for m in detail["metrics"] if m["count"] > 1],
+                  "keys": [m["key"] for m in detail["metrics"] + detail["system_metrics"] if m["count"] > 1],
                   "running": detail["status"] == "RUNNING"}
     return _render(request, "run.html", {"run": detail, "preview": preview, "chart_data": chart_data})
 

@@ -289,7 +289,12 @@ def run_detail(store, run_id: str) -> dict:
     return {
         **dict(zip(names, row)),
         "params": params, "tags": [t for t in tags if not t[0].startswith("mlflow.")],
-        "metrics": [dict(zip(("key", "last", "min", "max", "count", "step"), m)) for m in metrics],
+        "metrics": [dict(zip(("key", "last", "min", "max", "count", "step"), m)) for m in metrics
+                    if not m[0].startswith(SYSTEM_PREFIX)],
+        "system_metrics": [dict(zip(("key", "last", "min", "max", "count", "step"), m)) for m in metrics
+                           if m[0].startswith(SYSTEM_PREFIX)],
+        "image_series": image_series(run_id, [a[0] for a in artifacts]),
+        "tables": logged_tables(store, run_id, dict(tags).get("mlflow.loggedArtifacts")),
         "datasets": [dict(zip(("name", "digest", "context", "rows", "source", "source_type", "schema"), d))
                      for d in datasets],
         "models": [dict(zip(("name", "version", "aliases", "created_at"), m)) for m in models],
@@ -419,6 +424,69 @@ def model_page(store, name: str, as_of=None) -> dict:
         "as_of": at,
         "aliases": sorted({a for v in versions for a in v[1]}),
     }
+
+
+# -- images and tables of a run ---------------------------------------------------------------------------
+SYSTEM_PREFIX = "system/"  # the sampler's metrics (duckml.tracking.system_metrics), shown apart
+TABLE_ROWS_SHOWN = 200
+TABLE_BYTES_READ = 8 * 1024 * 1024
+
+
+def image_series(run_id: str, paths: list[str]) -> list[dict]:
+    """The run's image series (``log_image(key=, step=)``), one per key: its points by step, each with the
+    URL of the full image and of its thumbnail."""
+    from urllib.parse import quote
+
+    from duckml.tracking.media import series_from_paths
+
+    def url(path):
+        return f"/runs/{quote(run_id, safe='')}/artifact?path={quote(path, safe='')}" if path else None
+
+    grouped: dict[str, list[dict]] = {}
+    for point in series_from_paths(paths):
+        full, thumbnail = url(point.path), url(point.thumbnail)
+        grouped.setdefault(point.key, []).append({"step": point.step, "timestamp": point.timestamp,
+                                                  "url": full or thumbnail, "thumbnail": thumbnail or full})
+    return [{"key": key, "points": points} for key, points in grouped.items()]
+
+
+def logged_tables(store, run_id: str, tag: str | None) -> list[dict]:
+    """The JSON tables ``log_table`` recorded in the run's ``mlflow.loggedArtifacts`` tag, each with its
+    columns and its first TABLE_ROWS_SHOWN rows (``error`` says why one cannot be shown)."""
+    import json
+
+    try:
+        listed = json.loads(tag) if tag else []
+    except ValueError:
+        return []
+    paths = [e["path"] for e in listed if isinstance(e, dict) and e.get("type") == "table" and isinstance(e.get("path"), str)]
+    tables = []
+    for path in dict.fromkeys(paths):
+        entry = {"path": path, "columns": [], "rows": [], "total": 0, "error": None}
+        try:
+            found = artifact_object(store, run_id, path)
+            if found.size > TABLE_BYTES_READ:
+                raise InvalidInputError(f"too large to show here ({found.size} bytes)")
+            table = json.loads(found.file.read_text(encoding="utf-8"))
+            columns, rows = table["columns"], table["data"]
+            if not isinstance(columns, list) or not isinstance(rows, list):
+                raise InvalidInputError("not a table of columns and data")
+        except (NotFoundError, InvalidInputError, ValueError, KeyError, TypeError) as error:
+            entry["error"] = str(error)
+        else:
+            entry.update(columns=[str(c) for c in columns], total=len(rows),
+                         rows=[[_cell(v) for v in row] if isinstance(row, list) else [_cell(row)]
+                               for row in rows[:TABLE_ROWS_SHOWN]])
+        tables.append(entry)
+    return tables
+
+
+def _cell(value) -> str:
+    import json
+
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 # -- artifacts -------------------------------------------------------------------------------------------

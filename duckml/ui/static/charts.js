@@ -195,6 +195,9 @@
     const opts = options();
     charts.splice(0).forEach((u) => u.destroy());
     root.textContent = "";
+    // the run page charts system/ metrics in their own section
+    const systemRoot = document.getElementById("system-charts");
+    if (systemRoot) systemRoot.textContent = "";
     let hover = document.getElementById("hover-params");
     if (!hover) {
       hover = document.createElement("div");
@@ -215,7 +218,7 @@
       const legend = document.createElement("div");
       legend.className = "legend";
       box.append(title, note, plot, legend);
-      root.appendChild(box);
+      (systemRoot && key.startsWith("system/") ? systemRoot : root).appendChild(box);
       drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners ? data.owners[key] : null).catch((e) => { note.textContent = String(e); });
     });
   }

@@ -16,11 +16,23 @@ What a patched ``fit`` does, as ``mlflow.sklearn.autolog`` does it:
   the best estimator as ``best_estimator``, and one child run per candidate (its params and the aggregate
   ``cv_results_`` columns), the ``max_tuning_runs`` best-ranked ones by ``rank_test_score``.
 
+- ``fit_transform`` and ``fit_predict`` log the same way (a PCA or KMeans fit is a run); an estimator
+  without labels (a clusterer, a decomposition) still logs ``training_score`` when it has ``score``;
+- the training data is logged as a dataset input with MLflow's context ``train`` *before* training, so a
+  ``fit`` that fails still records what it was given;
+- artifacts (``autolog_artifacts``): ``estimator.html``, ``training_confusion_matrix.png`` and, for binary
+  classifiers, ``training_roc_curve.png`` and ``training_precision_recall_curve.png``; ``cv_results.csv`` for
+  a search;
+- post-training metrics (``autolog_post``): ``accuracy_score(y_test, model.predict(X_test))`` logs
+  ``accuracy_score_X_test`` into the model's run, ``model.score(X_test, y_test)`` logs
+  ``<Class>_score_X_test``, and the datasets predicted on are logged with the context ``eval``.
+
 Only the outermost ``fit`` of a thread logs: a per-thread depth counter keeps a pipeline's steps, a
 meta-estimator's inner estimators and a search's refits silent. Logging problems never break training:
-they become a warning. ``fit`` is patched on every class of ``sklearn.utils.all_estimators()`` (plus
-``Pipeline`` and the searches) that defines it, minus the preprocessing modules MLflow leaves out; what
-each class defined is kept, so ``autolog(disable=True)`` puts them back.
+they become a warning. ``fit``, ``fit_transform``, ``fit_predict``, the prediction methods and ``score`` are
+patched on every class of ``sklearn.utils.all_estimators()`` (plus ``Pipeline`` and the searches) that has
+them, minus the preprocessing modules MLflow leaves out, and the metric functions of ``sklearn.metrics`` on
+that module; what each patched place held is kept, so ``autolog(disable=True)`` puts it back.
 """
 
 from __future__ import annotations
@@ -29,9 +41,11 @@ from duckml.clock import utcnow
 
 import functools
 import inspect
-import math
 import threading
 import warnings
+
+from duckml.interop import autolog_artifacts, autolog_post
+from duckml.interop.training_metrics import training_metrics
 
 MAX_PARAM_VALUE_LENGTH = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH in MLflow 3
 MAX_KEY_LENGTH = 250
@@ -42,6 +56,9 @@ PARENT_TAG = "mlflow.parentRunId"
 _EXCLUDED_MODULES = ("sklearn.preprocessing", "sklearn.impute", "sklearn.feature_extraction",
                      "sklearn.feature_selection")
 _EXCLUDED_CLASSES = ("sklearn.compose._column_transformer.ColumnTransformer",)
+TRAINING_METHODS = ("fit", "fit_transform", "fit_predict")
+DATASET_CONTEXT_TRAIN = "train"  # MLflow's mlflow.data.context for the data a fit was given
+DATASET_CONTEXT_EVAL = "eval"  # ... and for data a fitted model predicted on
 
 
 class _Config:
@@ -52,11 +69,15 @@ class _Config:
     max_tuning_runs: int | None = 5
     registered_model_name: str | None = None
     silent = False
+    log_post_training_metrics = True
 
 
 _config = _Config()
 _patch_lock = threading.Lock()
-_originals: dict[type, object] = {}  # class -> the fit it defined before patching, or _INHERITED
+# (owner, attribute) -> what the owner held itself before patching, or _INHERITED. The owner is a class, the
+# sklearn.metrics module, or one of scikit-learn's available_if descriptors (whose ``fn`` is patched, so
+# that hasattr() keeps answering as scikit-learn decides).
+_originals: dict[tuple[object, str], object] = {}
 _INHERITED = object()
 
 
@@ -69,12 +90,14 @@ _depth = _Depth()
 
 def autolog(disable: bool = False, log_models: bool = True, log_datasets: bool = True,
             log_input_examples: bool = True, max_tuning_runs: int | None = 5,
-            registered_model_name: str | None = None, silent: bool = False) -> None:
+            registered_model_name: str | None = None, silent: bool = False,
+            log_post_training_metrics: bool = True) -> None:
     """Make every scikit-learn ``fit`` log a run (params, training metrics, model, dataset); undo with ``disable=True``.
 
     ``max_tuning_runs`` caps the child runs of a parameter search (``None``: all candidates);
     ``registered_model_name`` registers every logged model under that name; ``silent`` drops the
-    warnings a failed logging step emits.
+    warnings a failed logging step emits; ``log_post_training_metrics`` follows metrics computed on the
+    fitted model's predictions afterwards (``accuracy_score_X_test``).
 
     >>> import duckml
     >>> from sklearn.linear_model import LinearRegression
@@ -97,11 +120,13 @@ def autolog(disable: bool = False, log_models: bool = True, log_datasets: bool =
         if disable:
             _config.enabled = False
             _unpatch_all()
+            autolog_post.forget_all()
             return
         _config.log_models, _config.log_datasets = bool(log_models), bool(log_datasets)
         _config.log_input_examples = bool(log_input_examples)
         _config.max_tuning_runs, _config.registered_model_name = max_tuning_runs, registered_model_name
         _config.silent = bool(silent)
+        _config.log_post_training_metrics = bool(log_post_training_metrics)
         _patch_all()
         _config.enabled = True
 
@@ -113,7 +138,7 @@ def is_enabled() -> bool:
 
 # -- patching -------------------------------------------------------------------------------------------
 def estimators_to_patch() -> list[type]:
-    """The classes whose own ``fit`` autolog patches."""
+    """The classes whose ``fit`` (and ``fit_transform``, ``fit_predict``, predictions, ``score``) autolog patches."""
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
     from sklearn.pipeline import Pipeline
     from sklearn.utils import all_estimators
@@ -131,22 +156,46 @@ def estimators_to_patch() -> list[type]:
     return sorted(chosen, key=lambda c: (c.__module__, c.__name__))
 
 
+def _patch_method(cls: type, name: str, make_wrapper) -> None:
+    try:
+        raw = inspect.getattr_static(cls, name)
+    except AttributeError:
+        return
+    if inspect.isfunction(raw):
+        if (cls, name) not in _originals:
+            _originals[(cls, name)] = cls.__dict__.get(name, _INHERITED)
+            setattr(cls, name, make_wrapper(getattr(raw, "_duckml_autolog_original", raw)))
+    elif inspect.isfunction(getattr(raw, "fn", None)) and hasattr(raw, "check"):  # sklearn's available_if
+        if (raw, "fn") not in _originals:
+            _originals[(raw, "fn")] = raw.fn
+            raw.fn = make_wrapper(raw.fn)
+
+
 def _patch_all() -> None:
     # Each class gets its own wrapper, even when it inherits fit (GridSearchCV inherits BaseSearchCV's):
     # patching the defining base instead would also log the excluded classes that share it.
     for cls in estimators_to_patch():
-        if cls not in _originals:
-            _originals[cls] = cls.__dict__.get("fit", _INHERITED)
-            setattr(cls, "fit", _patched(getattr(cls, "fit")))
+        for name in TRAINING_METHODS:
+            _patch_method(cls, name, _patched)
+        for name in autolog_post.PREDICT_METHODS:
+            _patch_method(cls, name, _followed_prediction)
+        _patch_method(cls, "score", _followed_score)
+    import sklearn.metrics
+
+    for name in autolog_post.metric_function_names():
+        if (sklearn.metrics, name) not in _originals:
+            original = getattr(sklearn.metrics, name)
+            _originals[(sklearn.metrics, name)] = original
+            setattr(sklearn.metrics, name, _followed_metric(original))
 
 
 def _unpatch_all() -> None:
-    for cls, original in list(_originals.items()):
+    for (owner, name), original in list(_originals.items()):
         if original is _INHERITED:
-            delattr(cls, "fit")
+            delattr(owner, name)
         else:
-            setattr(cls, "fit", original)
-        del _originals[cls]
+            setattr(owner, name, original)
+        del _originals[(owner, name)]
 
 
 def _patched(original):
@@ -162,6 +211,74 @@ def _patched(original):
 
     fit._duckml_autolog_original = original
     return fit
+
+
+def _following() -> bool:
+    """Whether a prediction or metric call now is the user's own, after training (not one inside a fit)."""
+    return (_config.enabled and _config.log_post_training_metrics and _depth.value == 0
+            and not autolog_post.is_quiet())
+
+
+def _followed_prediction(original):
+    @functools.wraps(original)
+    def predict(self, *args, **kwargs):
+        if not _following() or autolog_post.run_of(self) is None:
+            return original(self, *args, **kwargs)
+        with autolog_post.quiet():
+            result = original(self, *args, **kwargs)
+        if args or kwargs:
+            dataset = args[0] if args else next(iter(kwargs.values()))
+            log_eval = _log_eval_dataset if _config.log_datasets else None
+            _guarded("following a prediction", autolog_post.follow_prediction, self, dataset, result, log_eval)
+        return result
+
+    predict._duckml_autolog_original = original
+    return predict
+
+
+def _followed_score(original):
+    @functools.wraps(original)
+    def score(self, *args, **kwargs):
+        if not _following() or autolog_post.run_of(self) is None:
+            return original(self, *args, **kwargs)
+        with autolog_post.quiet():
+            value = original(self, *args, **kwargs)
+        _guarded("logging a post-training score", autolog_post.log_score_call, _log_post_training_metric,
+                 self, original, args, kwargs, value)
+        return value
+
+    score._duckml_autolog_original = original
+    return score
+
+
+def _followed_metric(original):
+    @functools.wraps(original)
+    def metric(*args, **kwargs):
+        if not _following():
+            return original(*args, **kwargs)
+        with autolog_post.quiet():
+            value = original(*args, **kwargs)
+        _guarded("logging a post-training metric", autolog_post.log_metric_call, _log_post_training_metric,
+                 original, args, kwargs, value)
+        return value
+
+    return metric
+
+
+def _log_post_training_metric(run_id: str, key: str, value: float, call_info: dict) -> None:
+    import duckml
+    from duckml.tracking import runs as tracking
+
+    tracking.log_metrics(run_id, {key: value})
+    duckml.log_dict(call_info, "metric_info.json", run_id=run_id)
+
+
+def _log_eval_dataset(run_id: str, dataset) -> None:
+    import duckml
+
+    if hasattr(dataset, "toarray"):
+        return
+    duckml.log_input(_training_table(dataset, None), context=DATASET_CONTEXT_EVAL, run_id=run_id)
 
 
 # -- one logged fit -------------------------------------------------------------------------------------
@@ -211,14 +328,18 @@ def _autologged_fit(original, estimator, args, kwargs):
     try:
         if run_id is not None:
             _guarded("logging params and tags", _log_before_fit, run_id, estimator)
+            if _config.log_datasets and x is not None:  # before training, so a failed fit keeps it too
+                _guarded("logging the training data", _log_dataset, run_id, x, y)
         try:
             result = original(estimator, *args, **kwargs)
         except BaseException:
+            _training_datasets.pop(run_id, None)
             if started is not None:
                 _guarded("ending the failed run", duckml.end_run, "FAILED")
             raise
         if run_id is not None:
             _guarded("logging the training results", _log_after_fit, run_id, estimator, x, y, sample_weight)
+            autolog_post.remember_model(estimator, run_id)
     finally:
         _depth.value -= 1
     if started is not None:
@@ -285,12 +406,14 @@ def _log_after_fit(run_id: str, estimator, x, y, sample_weight) -> None:
     example = _input_example(x) if _config.log_input_examples else None
     if _config.log_models:
         _guarded("logging the model", _log_model, estimator, "model", example, _config.registered_model_name)
-    dataset = None
-    if _config.log_datasets and x is not None:
-        dataset = _guarded_value("logging the training data", _log_dataset, run_id, x, y)
-    metrics = training_metrics(estimator, x, y, sample_weight) if y is not None else {}
+    dataset = _training_datasets.pop(run_id, None)
+    metrics = training_metrics(estimator, x, y, sample_weight) if x is not None else {}
     if metrics:
         tracking.log_metrics(run_id, metrics)
+    _guarded("logging estimator.html", autolog_artifacts.log_estimator_html, run_id, estimator)
+    if x is not None and y is not None:
+        _guarded("logging the training plots", autolog_artifacts.log_training_plots, run_id, estimator, x, y,
+                 sample_weight, _warn)
     if _is_search(estimator):
         if _config.log_models and hasattr(estimator, "best_estimator_"):
             _guarded("logging the best estimator", _log_model, estimator.best_estimator_, "best_estimator",
@@ -301,14 +424,7 @@ def _log_after_fit(run_id: str, estimator, x, y, sample_weight) -> None:
             _log_params(run_id, {f"best_{k}": v for k, v in estimator.best_params_.items()})
         if hasattr(estimator, "cv_results_"):
             _log_child_runs(run_id, estimator, dataset)
-
-
-def _guarded_value(what: str, function, *args):
-    try:
-        return function(*args)
-    except Exception as error:
-        _warn(what, error)
-        return None
+            _guarded("logging cv_results.csv", autolog_artifacts.log_cv_results, run_id, estimator)
 
 
 def _input_example(x):
@@ -357,94 +473,17 @@ def _training_table(x, y):
     return table
 
 
+_training_datasets: dict[str, object] = {}  # run id -> the dataset its fit was given (for the child runs)
+
+
 def _log_dataset(run_id: str, x, y):
     import duckml
 
     if hasattr(x, "toarray"):  # sparse: densifying it to describe it could exhaust memory
         return None
-    return duckml.log_input(_training_table(x, y), context="training", run_id=run_id)
-
-
-# -- metrics --------------------------------------------------------------------------------------------
-def training_metrics(estimator, x, y, sample_weight=None) -> dict[str, float]:
-    """The ``training_*`` metrics MLflow's sklearn autolog logs for a fitted estimator.
-
-    >>> from sklearn.linear_model import LinearRegression
-    >>> m = LinearRegression().fit([[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0])
-    >>> sorted(training_metrics(m, [[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0]))[:2]
-    ['training_mean_absolute_error', 'training_mean_squared_error']
-    """
-    from sklearn.base import is_classifier, is_regressor
-
-    metrics: dict[str, float] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined-metric warnings are the user's training data speaking
-        if is_classifier(estimator):
-            metrics.update(_classifier_metrics(estimator, x, y, sample_weight))
-        elif is_regressor(estimator):
-            metrics.update(_regressor_metrics(estimator, x, y, sample_weight))
-        if hasattr(estimator, "score"):
-            try:
-                if "sample_weight" in inspect.signature(estimator.score).parameters:
-                    metrics["training_score"] = float(estimator.score(x, y, sample_weight=sample_weight))
-                else:
-                    metrics["training_score"] = float(estimator.score(x, y))
-            except Exception:
-                pass
-    return metrics
-
-
-def _try(metrics: dict, name: str, compute) -> None:
-    try:
-        metrics[name] = float(compute())
-    except Exception:
-        pass  # a metric undefined for this data (one class, multi-output…) is left out, as MLflow does
-
-
-def _classifier_metrics(estimator, x, y, sample_weight) -> dict[str, float]:
-    from sklearn import metrics as sk
-
-    out: dict[str, float] = {}
-    try:
-        predicted = estimator.predict(x)
-    except Exception:
-        return out
-    weights = {"sample_weight": sample_weight}
-    _try(out, "training_precision_score",
-         lambda: sk.precision_score(y, predicted, average="weighted", **weights))
-    _try(out, "training_recall_score", lambda: sk.recall_score(y, predicted, average="weighted", **weights))
-    _try(out, "training_f1_score", lambda: sk.f1_score(y, predicted, average="weighted", **weights))
-    _try(out, "training_accuracy_score", lambda: sk.accuracy_score(y, predicted, normalize=True, **weights))
-    if hasattr(estimator, "predict_proba"):
-        try:
-            proba = estimator.predict_proba(x)
-        except Exception:
-            return out
-        labels = getattr(estimator, "classes_", None)
-        _try(out, "training_log_loss", lambda: sk.log_loss(y, proba, labels=labels, **weights))
-        if getattr(proba, "ndim", 0) == 2 and proba.shape[1] == 2:
-            _try(out, "training_roc_auc", lambda: sk.roc_auc_score(y, proba[:, 1], **weights))
-        else:
-            _try(out, "training_roc_auc", lambda: sk.roc_auc_score(
-                y, proba, average="weighted", multi_class="ovo", labels=labels, **weights))
-    return out
-
-
-def _regressor_metrics(estimator, x, y, sample_weight) -> dict[str, float]:
-    from sklearn import metrics as sk
-
-    out: dict[str, float] = {}
-    try:
-        predicted = estimator.predict(x)
-    except Exception:
-        return out
-    weights = {"sample_weight": sample_weight, "multioutput": "uniform_average"}
-    _try(out, "training_mean_squared_error", lambda: sk.mean_squared_error(y, predicted, **weights))
-    if "training_mean_squared_error" in out:
-        out["training_root_mean_squared_error"] = math.sqrt(out["training_mean_squared_error"])
-    _try(out, "training_mean_absolute_error", lambda: sk.mean_absolute_error(y, predicted, **weights))
-    _try(out, "training_r2_score", lambda: sk.r2_score(y, predicted, **weights))
-    return dict(sorted(out.items()))
+    dataset = duckml.log_input(_training_table(x, y), context=DATASET_CONTEXT_TRAIN, run_id=run_id)
+    _training_datasets[run_id] = dataset
+    return dataset
 
 
 # -- parameter searches ---------------------------------------------------------------------------------
@@ -486,5 +525,5 @@ def _log_child_runs(parent_run_id: str, search, dataset) -> None:
             tracking.log_metrics(child.run_id, values)
         if dataset is not None:
             store.journal.insert("run_inputs", {"run_id": child.run_id, "dataset_id": dataset.dataset_id,
-                                                "context": "training", "created_at": utcnow()})
+                                                "context": DATASET_CONTEXT_TRAIN, "created_at": utcnow()})
         tracking.set_terminated(child.run_id, "FINISHED", store=store)

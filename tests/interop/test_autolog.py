@@ -49,7 +49,9 @@ def test_a_fit_logs_a_complete_run(iris):
     files = {f.path for f in duckml.list_artifacts(run.info.run_id, "model")}
     assert "model/input_example.json" in files
     inputs = duckml.get_run_inputs(run.info.run_id)
-    assert inputs["row_count"].to_list() == [150] and inputs["context"].to_list() == ["training"]
+    # MLflow's contexts: the data fit was given ("train"), and the data the fitted model then predicted on
+    # ("eval": the predict() calls above, on the same rows here)
+    assert inputs["row_count"].to_list() == [150, 150] and sorted(inputs["context"].to_list()) == ["eval", "train"]
 
 
 def test_regressor_metrics_match_sklearn():
@@ -88,7 +90,7 @@ def test_an_exception_in_fit_fails_the_run_and_is_reraised_unchanged():
 
     # LinearRegression's patched fit calls the original, which we make raise for this subclass only
     original = autolog_module._originals  # the patch is in place
-    assert LinearRegression in original
+    assert (LinearRegression, "fit") in original
     Exploding.fit = autolog_module._patched(explode)
     with pytest.raises(ValueError) as caught:
         Exploding().fit([[0.0], [1.0]], [0.0, 1.0])
@@ -140,14 +142,23 @@ def test_randomized_search_with_no_cap_logs_every_candidate(iris):
 
 
 def test_disable_restores_every_fit():
+    import sklearn.metrics
+
+    patched_names = ("fit", "fit_transform", "fit_predict", "predict", "predict_proba", "transform", "score")
+    every_method = {(cls, name): cls.__dict__.get(name) for cls in autolog_module.estimators_to_patch()
+                    for name in patched_names}
+    metric_functions = {name: getattr(sklearn.metrics, name) for name in sklearn.metrics.__all__}
     before = {cls: cls.__dict__.get("fit") for cls in autolog_module.estimators_to_patch()}
     duckml.autolog()
     assert GridSearchCV.__dict__["fit"] is not before[GridSearchCV]
     duckml.autolog()  # twice: still one layer of patching
     assert GridSearchCV.fit._duckml_autolog_original is not None
     assert not hasattr(GridSearchCV.fit._duckml_autolog_original, "_duckml_autolog_original")
+    assert sklearn.metrics.accuracy_score is not metric_functions["accuracy_score"]
     duckml.autolog(disable=True)
     assert {cls: cls.__dict__.get("fit") for cls in before} == before
+    assert {key: key[0].__dict__.get(key[1]) for key in every_method} == every_method
+    assert {name: getattr(sklearn.metrics, name) for name in sklearn.metrics.__all__} == metric_functions
     LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
     assert len(_runs()) == 0
 

@@ -7,13 +7,18 @@ in SQL, register the best model as ``champion``, and let PREDICT forecast the ne
 
 from __future__ import annotations
 
-import tempfile
+import shutil
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 FEATURES = ["lag_1", "lag_2", "lag_3", "lag_4", "week_sin", "week_cos", "store_size"]
+DEFAULT_FOLDER = "duckml-demo"
+# Marks a folder the demo made, so running the demo again replaces its own store and nothing else.
+_MARKER = ".duckml-demo"
+_MADE = ("duckml.duckdb", "duckml.duckdb.wal", "duckml.artifacts", "new_week.parquet", "sales_last_year.parquet",
+         "sales_all_weeks.parquet")
 
 
 def make_sales(n_stores: int = 30, n_weeks: int = 110, seed: int = 7) -> pl.DataFrame:
@@ -47,8 +52,36 @@ def _show(frame: pl.DataFrame) -> str:
         return str(frame)
 
 
+def prepare_folder(directory: str | None) -> Path:
+    """The demo's folder: ``./duckml-demo`` by default. A folder a previous demo made is reused (its store
+    replaced, so repeated demos leave one folder, not one each); any other folder must hold no store.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp()) / "d"
+    >>> prepare_folder(str(folder)) == folder and (folder / ".duckml-demo").exists()
+    True
+    """
+    import duckml
+
+    root = Path(directory) if directory else Path(DEFAULT_FOLDER)
+    store_path = root / "duckml.duckdb"
+    if (root / _MARKER).exists():
+        duckml.reset_state()  # this process may still hold the previous demo's store open
+        for name in _MADE:
+            target = root / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            elif target.exists() or target.is_symlink():
+                target.unlink()
+    elif store_path.exists():
+        raise duckml.InvalidInputError(f"{store_path} exists; the demo needs a fresh folder (--dir)")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / _MARKER).write_text("made by `duckml demo`; running it again replaces this folder's store\n")
+    return root
+
+
 def run_demo(directory: str | None = None, echo=print) -> Path:
-    """Run the whole story; return the store path.
+    """Run the whole story in ``directory`` (default ``./duckml-demo``); return the store path.
 
     >>> from duckml.demo import make_sales
     >>> make_sales(n_stores=2, n_weeks=3).shape
@@ -61,11 +94,8 @@ def run_demo(directory: str | None = None, echo=print) -> Path:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    root = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="duckml-demo-"))
-    root.mkdir(parents=True, exist_ok=True)
+    root = prepare_folder(directory)
     store_path = root / "duckml.duckdb"
-    if store_path.exists():
-        raise duckml.InvalidInputError(f"{store_path} exists; the demo needs a fresh folder (--dir)")
     duckml.set_store(store_path)
     echo(f"store: {store_path}")
 
@@ -132,7 +162,8 @@ def run_demo(directory: str | None = None, echo=print) -> Path:
                   SELECT store, week + 1 AS forecast_week, prediction AS forecast_sales
                   FROM predict('models:/sales-forecast@champion', '{source}')""")
     echo("\nPREDICT with the champion into table `forecasts` (first rows):")
-    echo(_show(store.sql("SELECT * FROM forecasts ORDER BY store LIMIT 5").pl()))
+    echo(_show(store.sql("SELECT store, forecast_week, round(forecast_sales, 1) AS forecast_sales "
+                         "FROM forecasts ORDER BY store LIMIT 5").pl()))
     # PREDICT without Python: the champion compiled to a table macro stored in the file, run by a plain
     # duckdb connection (what a BI tool or the duckdb CLI does; no duckml, no scikit-learn involved)
     macro = duckml.compile_model("models:/sales-forecast@champion")
@@ -146,9 +177,20 @@ def run_demo(directory: str | None = None, echo=print) -> Path:
                              "ORDER BY store LIMIT 5", [str(root / "new_week.parquet")]).pl()
     finally:
         plain.close()
-    echo(f"\nThe champion compiled to SQL ({macro}); a plain duckdb connection scores the new week:")
+    echo(f"\nThe champion compiled to SQL ({macro}); a plain duckdb connection scores the new week "
+         "(the same forecasts):")
     echo(_show(week))
-    echo(f"\nOpen it yourself:  duckdb -readonly {store_path}  then  SELECT * FROM runs_overview;")
-    echo(f"                   SELECT * FROM {macro}('{root / 'new_week.parquet'}');")
-    echo(f"or:                duckml --store {store_path} runs list --order-by 'metrics.rmse ASC'")
+    store_arg = _shell_quote(str(store_path))
+    echo("\nLook at it yourself:")
+    echo(f"  duckml --store {store_arg} ui                 # runs, charts, compare, the model, in the browser")
+    echo(f"  duckml --store {store_arg} runs list --order-by 'metrics.rmse ASC'")
+    echo(f"  duckml --store {store_arg} sql \"SELECT * FROM forecasts\"")
+    echo(f"Any DuckDB client reads the file too (no duckml needed): SELECT * FROM runs_overview; "
+         f"SELECT * FROM {macro}('{root / 'new_week.parquet'}');")
     return store_path
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

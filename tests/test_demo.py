@@ -37,7 +37,10 @@ def test_demo_tells_the_whole_story(tmp_path):
                            "USING (store)").fetchall()
     assert len(compiled) == 30 and all(abs(a - b) <= 1e-9 * max(1.0, abs(a)) for a, b in compiled)
     assert "predict_sales_forecast_champion" in result.output
+    assert "ui " in result.output and "duckdb -readonly" not in result.output
     con.close()
+    again = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False)
+    assert again.exit_code == 0, again.output  # the demo's own folder is reused: one folder, not one per run
 
 
 def test_demo_refuses_a_used_folder(tmp_path):

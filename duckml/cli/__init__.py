@@ -17,8 +17,8 @@ from datetime import timedelta
 import click
 
 import duckml
-from duckml.cli.output import emit, format_option, short_ids
-from duckml.clock import duration_text
+from duckml.cli.output import emit, format_option
+from duckml.cli.tables import compare_rows, parse_columns, runs_table, versions_rows
 from duckml.errors import DuckmlError, InvalidInputError
 
 
@@ -106,13 +106,21 @@ def runs():
 @click.option("--max-results", type=click.IntRange(min=1), default=None, help="At most this many runs.")
 @click.option("--view", "run_view_type", type=click.Choice(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]),
               default="ACTIVE_ONLY", show_default=True, help="Which runs by lifecycle stage.")
+@click.option("--columns", default=None, metavar="KEYS",
+              help="Comma-separated keys to show, e.g. \"model,metrics.rmse,tags.team\" (a bare name is a param, "
+                   "else a metric, else a tag); the order-by and filter keys are always shown.")
 @format_option
-def runs_list(experiment_names, filter_string, order_by, max_results, run_view_type, fmt):
+def runs_list(experiment_names, filter_string, order_by, max_results, run_view_type, columns, fmt):
     """List runs with their params, latest metrics and tags (the Run list).
+
+    The table shows the run, its name, then the keys you ordered and filtered by, so they stay in view on a
+    narrow terminal (columns that do not fit are dropped from the right), then status, start, duration, the
+    other params, the metrics and your tags (MLflow's and duckml's own tags are in csv/json).
 
     \b
     Example:
         duckml runs list -e weekly-sales --filter "params.model = 'rf'" --order-by "metrics.rmse ASC"
+        duckml runs list --columns "model,max_depth,metrics.rmse,tags.team"
     """
     _store()
     found = duckml.search_runs(experiment_names=list(experiment_names) or None, filter_string=filter_string,
@@ -120,27 +128,21 @@ def runs_list(experiment_names, filter_string, order_by, max_results, run_view_t
                                run_view_type=run_view_type, output_format="list")
     keys = {prefix: sorted({k for run in found for k in getattr(run.data, prefix)})
             for prefix in ("params", "metrics", "tags")}
-    columns = ["run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "parent_run_id",
-               *(f"{prefix}.{k}" for prefix in ("params", "metrics", "tags") for k in keys[prefix])]
+    all_columns = ["run_id", "experiment_id", "run_name", "status", "start_time", "end_time", "parent_run_id",
+                   *(f"{prefix}.{k}" for prefix in ("params", "metrics", "tags") for k in keys[prefix])]
     rows = [(r.info.run_id, r.info.experiment_id, r.info.run_name, r.info.status, r.info.start_time,
              r.info.end_time, r.info.parent_run_id,
              *(getattr(r.data, prefix).get(k) for prefix in ("params", "metrics", "tags") for k in keys[prefix]))
             for r in found]
     if fmt != "table":
-        emit(columns, rows, fmt)
+        if columns is not None:  # the run's own columns, then only the chosen keys
+            chosen = [f"{kind}.{key}" for kind, key in parse_columns(columns, keys)]
+            keep = [i for i, c in enumerate(all_columns) if i < 7 or c in chosen]
+            all_columns, rows = [all_columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+        emit(all_columns, rows, fmt)
         return
-    # For people: short ids, start time and duration, params then latest metrics; tags stay in csv/json.
-    short = short_ids([r[0] for r in rows])
-    one_experiment = len({r[1] for r in rows}) <= 1
-    table = [(short[r[0]], *(() if one_experiment else (r[1],)), r[2], r[3], r[4], _duration(r[4], r[5]),
-              *r[7:7 + len(keys["params"]) + len(keys["metrics"])]) for r in rows]
-    header = ["run", *(() if one_experiment else ("experiment",)), "name", "status", "start", "duration",
-              *(f"{k}" for k in keys["params"]), *(f"{k}" for k in keys["metrics"])]
+    header, table = runs_table(found, filter_string, order_by, columns)
     emit(header, table, "table")
-
-
-def _duration(start, end) -> str:
-    return duration_text(start, end, sep="")  # compact: tables fit the terminal
 
 
 @runs.command("show")
@@ -166,16 +168,25 @@ def runs_show(run_id, fmt):
 
 @runs.command("compare")
 @click.argument("run_ids", nargs=-1, required=True)
+@click.option("-d", "--differences-only", is_flag=True, help="Only the params and metrics whose values differ.")
 @format_option
-def runs_compare(run_ids, fmt):
+def runs_compare(run_ids, differences_only, fmt):
     """Params and latest metrics of several runs side by side; `differs` marks what changed.
+
+    In the table, each metric shows the digits that keep the runs apart (csv and json keep every digit).
 
     \b
     Example:
-        duckml runs compare 3f2a... 9b1c...
+        duckml runs compare 3f2a 9b1c --differences-only
     """
     frame = duckml.compare_runs([_run_id(r) for r in run_ids])
-    emit(frame.columns, frame.rows(), fmt)
+    if fmt != "table":
+        if differences_only:
+            frame = frame.filter(frame["differs"])
+        emit(frame.columns, frame.rows(), fmt)
+        return
+    header, rows = compare_rows(frame, differences_only)
+    emit(header, rows, "table")
 
 
 @runs.command("delete")
@@ -327,7 +338,11 @@ def models_show(name, fmt):
     from duckml.models.compiled import versions_with_engines
 
     frame = versions_with_engines(name)
-    emit(frame.columns, frame.rows(), fmt)
+    if fmt != "table":
+        emit(frame.columns, frame.rows(), fmt)
+        return
+    header, rows = versions_rows(frame)
+    emit(header, rows, "table", max_cell=100)
 
 
 @models.command("compile")
@@ -428,17 +443,27 @@ def sql(query, fmt):
 
 @cli.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
-              help="Folder for the demo's store and data (default: a new temporary folder).")
-def demo(directory):
+              help="Folder for the demo's store and data (default: ./duckml-demo, replaced on each run).")
+@click.option("--ui/--no-ui", "open_ui", default=None,
+              help="Open `duckml ui` on the demo's store at the end (default: ask, in a terminal).")
+def demo(directory, open_ui):
     """Run the end-to-end example on a fresh store: train, track, compare, register, PREDICT.
 
     \b
     Example:
-        duckml demo --dir ./duckml-demo
+        duckml demo
+        duckml demo --dir ./my-demo --no-ui
     """
     from duckml.demo import run_demo
 
-    run_demo(directory, echo=click.echo)
+    store_path = run_demo(directory, echo=click.echo)
+    if open_ui is None:
+        open_ui = sys.stdin.isatty() and sys.stdout.isatty() and click.confirm(
+            f"\nOpen duckml ui on {store_path} now?", default=True)
+    if open_ui:
+        from duckml.ui.command import serve
+
+        serve(open_browser=True)
 
 
 @cli.command("ui")

@@ -66,12 +66,30 @@ def lossless(value):
     return str(value)  # Decimal, UUID and other scalars: their exact text
 
 
-def _cell(value) -> str:
-    """A compact table cell: 6 significant digits, times to the second, nothing longer than _MAX_CELL."""
+def distinguishing_digits(values, least: int = 6) -> int:
+    """The fewest significant digits (at least ``least``, at most 17) at which distinct floats print apart.
+
+    A table of 0.957834 and 0.957754 at 4 digits shows 0.9578 twice; this keeps differences visible while
+    equal-looking columns stay short.
+
+    >>> distinguishing_digits([0.9578341, 0.9578342, 0.5])
+    7
+    >>> distinguishing_digits([1.0, 2.0])
+    6
+    """
+    distinct = {v for v in values if isinstance(v, float) and math.isfinite(v)}
+    for digits in range(least, 18):
+        if len({f"{v:.{digits}g}" for v in distinct}) == len(distinct):
+            return digits
+    return 17
+
+
+def _cell(value, digits: int = 6, max_cell: int = _MAX_CELL) -> str:
+    """A compact table cell: ``digits`` significant digits, times to the second, at most _MAX_CELL long."""
     if value is None:
         text = ""
     elif isinstance(value, float):
-        text = lossless(value) if not math.isfinite(value) else f"{value:.6g}"
+        text = lossless(value) if not math.isfinite(value) else f"{value:.{digits}g}"
     elif isinstance(value, dt.datetime):
         text = value.strftime("%Y-%m-%d %H:%M:%S")
     elif isinstance(value, (dict, list, tuple, bytes)):
@@ -79,11 +97,12 @@ def _cell(value) -> str:
     else:
         text = str(value)
     text = text.replace("\n", " ")
-    return text if len(text) <= _MAX_CELL else text[:_MAX_CELL - 1] + "…"
+    return text if len(text) <= max_cell else text[:max_cell - 1] + "…"
 
 
-def emit(columns: list[str], rows: list[tuple], fmt: str, table_columns: list[str] | None = None) -> None:
-    """Print rows as a table (only ``table_columns`` if given), CSV or JSON records, on stdout."""
+def emit(columns: list[str], rows: list[tuple], fmt: str, table_columns: list[str] | None = None,
+         max_cell: int = _MAX_CELL) -> None:
+    """Print rows as a table (only ``table_columns`` if given; cells cut at ``max_cell``), CSV or JSON records."""
     if fmt == "json":
         records = [{c: lossless(v) for c, v in zip(columns, row)} for row in rows]
         click.echo(json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False))
@@ -98,16 +117,17 @@ def emit(columns: list[str], rows: list[tuple], fmt: str, table_columns: list[st
                              for v in row])
         click.echo(out.getvalue(), nl=False)
     else:
-        _table(columns, rows, table_columns)
+        _table(columns, rows, table_columns, max_cell)
 
 
-def _table(columns: list[str], rows: list[tuple], shown: list[str] | None) -> None:
+def _table(columns: list[str], rows: list[tuple], shown: list[str] | None, max_cell: int = _MAX_CELL) -> None:
     if not rows:
         click.echo("(no rows)")
         return
     keep = [columns.index(c) for c in (shown or columns)]
     header = [columns[i] for i in keep]
-    cells = [[_cell(row[i]) for i in keep] for row in rows]
+    digits = [distinguishing_digits([row[i] for row in rows]) for i in keep]
+    cells = [[_cell(row[i], d, max_cell) for i, d in zip(keep, digits)] for row in rows]
     widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(header)]
     if sys.stdout.isatty():  # fit the terminal: drop the rightmost columns that do not fit, and say so
         room = shutil.get_terminal_size((120, 24)).columns

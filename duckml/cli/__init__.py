@@ -17,7 +17,7 @@ from datetime import timedelta
 import click
 
 import duckml
-from duckml.cli.output import emit, format_option, short_ids
+from duckml.cli.output import emit, emit_relation, format_option, short_ids
 from duckml.clock import duration_text
 from duckml.errors import DuckmlError, InvalidInputError
 
@@ -423,7 +423,7 @@ def sql(query, fmt):
     if relation is None:
         click.echo("ok")
     else:
-        emit(relation.columns, relation.fetchall(), fmt)
+        emit_relation(relation, fmt)
 
 
 @cli.command("demo")
@@ -507,7 +507,7 @@ def as_of(moment, query, fmt):
     if relation is None:
         click.echo("ok")
     else:
-        emit(relation.columns, relation.fetchall(), fmt)
+        emit_relation(relation, fmt)
 
 
 from duckml.interop.cli import register_interop_commands  # noqa: E402  (import-mlflow, export, import)

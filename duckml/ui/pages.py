@@ -226,7 +226,8 @@ def sql_console(request: Request) -> Response:
         except InvalidInputError as exc:  # QueryError included: shown inline, like a filter error
             error = str(exc)
     return _render(request, "sql.html", {"query": query, "result": result, "error": error,
-                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS})
+                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS,
+                                         "cell_chars": console.CELL_CHARS, "page_chars": console.PAGE_CHARS})
 
 
 # -- JSON ------------------------------------------------------------------------------------------------

@@ -71,3 +71,55 @@ def test_columns_per_page_are_limited(client):
     shown = client.get(EXPERIMENT, params={"col": tokens[:100]})
     assert shown.status_code == 200
     assert len(shown.content) < 1_000_000
+
+
+def _console_error(response) -> str | None:
+    found = re.search(r'<p class="error">(.*?)</p>', response.text, re.S)
+    return found.group(1) if found else None
+
+
+def test_sql_console_page_has_a_byte_budget(client):
+    response = client.get("/sql", params={"q": "SELECT repeat('<', 200000) AS big, range AS n FROM range(1000)"})
+    assert response.status_code == 200
+    assert _console_error(response) is None
+    # 800 MB before: every cell is cut in SQL at CELL_CHARS, and rows stop at PAGE_CHARS characters
+    assert len(response.content) < 6 * console_limits()["page_chars"] + 100_000
+    info = re.search(r'id="result-info">(.*?)</p>', response.text, re.S).group(1)
+    assert "cut at 1000 characters" in info and "stopped at the page" in info
+    assert '<span class="cut"' in response.text
+    assert "&lt;" * 1000 in response.text and "&lt;" * 1001 not in response.text
+
+
+def console_limits() -> dict:
+    from duckml.ui import console
+
+    return {"cell_chars": console.CELL_CHARS, "page_chars": console.PAGE_CHARS}
+
+
+def test_sql_console_cuts_in_sql_rows_columns_and_nested_values(shared_ui):
+    from duckml.sqlresult import Cut
+    from duckml.ui import console
+
+    result = console.run_console_query(
+        shared_ui.store, "SELECT [repeat('x', 5000)] AS l, repeat('y', 50) AS short, 'z' || range AS n "
+                         "FROM range(10) ORDER BY range DESC", cell_chars=100, page_chars=10**6)
+    assert [row[2] for row in result["rows"]] == [f"z{i}" for i in range(9, -1, -1)]
+    assert all(isinstance(row[0], Cut) and len(row[0]) == 100 for row in result["rows"])
+    assert result["rows"][0][1] == "y" * 50 and not isinstance(result["rows"][0][1], Cut)
+    assert result["cut_cells"] == 10
+    wide = console.run_console_query(
+        shared_ui.store, "SELECT " + ", ".join(f"{i} AS c{i}" for i in range(console.MAX_COLUMNS + 5)))
+    assert wide["column_count"] == console.MAX_COLUMNS + 5 and len(wide["columns"]) == console.MAX_COLUMNS
+    assert len(wide["rows"][0]) == console.MAX_COLUMNS
+
+
+def test_sql_console_shows_timestamptz_and_infinite_times(client, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pytz", None)  # as with the declared dependencies
+    response = client.get("/sql", params={"q": "SELECT TIMESTAMPTZ '2026-01-02 03:04:05+02' AS t, now() AS now, "
+                                               "'infinity'::TIMESTAMP AS i, '-infinity'::DATE AS d"})
+    assert _console_error(response) is None, _console_error(response)
+    assert "2026-01-02 01:04:05+00:00" in response.text
+    assert "<td>infinity</td>" in response.text.replace('<td class="">', "<td>")
+    assert "-infinity" in response.text and "9999-12-31" not in response.text

@@ -126,8 +126,8 @@ def compile_filter(expr: Expr | None, alias: str = "r", target: str = "runs",
 
     ``source="maps"``: the row has MAP columns params, metrics, tags (runs_overview, run_list).
     ``source="joins"``: the row has run_id, and values come from the params, latest_metrics and tags tables
-    through the narrow LEFT JOINs that ``joins`` collects (no MAP is built); the caller puts ``joins.sql()``
-    after the row's FROM item, whose parameters come before these.
+    through the one LEFT JOIN per table that ``joins`` collects (no MAP is built); the caller puts
+    ``joins.sql()`` after the row's FROM item and binds every part's parameters in the order of the text.
 
     >>> compile_filter(parse_filter("params.model LIKE 'r%'"))
     ('r.params[?] LIKE ?', ['model', 'r%'])
@@ -165,7 +165,9 @@ def compile_order_by(order: tuple[OrderBy, ...], alias: str = "r", target: str =
                      source: str = "maps", joins: KeyJoins | None = None) -> tuple[list[str], list]:
     """ORDER BY terms (a list of SQL strings) and their parameters; runs missing a key sort last.
 
-    Metrics follow MLflow's SQL store: values, then NaN, then missing, in either direction.
+    Metrics follow MLflow's SQL store: values, then NaN, then missing, in either direction. With
+    ``source="joins"`` the terms bind their keys too: where the terms sit before the joins in the statement's
+    text (a window's ORDER BY), their parameters come first.
 
     >>> compile_order_by(parse_order_by(["params.model DESC"]))
     (['r.params[?] DESC NULLS LAST'], ['model'])

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "duckml"
 # lower number = lower layer; a module may import its own package and anything ranked lower
 LAYERS = {
     "duckml.errors": 0, "duckml.entities": 0, "duckml.sqlquote": 0, "duckml.clock": 0, "duckml.dberrors": 0,
-    "duckml.version": 0,
+    "duckml.version": 0, "duckml.sqlresult": 0,
     "duckml.compiler": 0.5,  # pure: scikit-learn objects in, SQL text out; only errors below it
     "duckml.store": 1,
     "duckml.tracking": 2,

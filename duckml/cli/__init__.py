@@ -17,7 +17,7 @@ from datetime import timedelta
 import click
 
 import duckml
-from duckml.cli.output import emit, format_option
+from duckml.cli.output import emit, emit_relation, format_option
 from duckml.cli.tables import compare_rows, parse_columns, runs_table, versions_rows
 from duckml.errors import DuckmlError, InvalidInputError
 
@@ -438,7 +438,7 @@ def sql(query, fmt):
     if relation is None:
         click.echo("ok")
     else:
-        emit(relation.columns, relation.fetchall(), fmt)
+        emit_relation(relation, fmt)
 
 
 @cli.command("demo")
@@ -532,7 +532,7 @@ def as_of(moment, query, fmt):
     if relation is None:
         click.echo("ok")
     else:
-        emit(relation.columns, relation.fetchall(), fmt)
+        emit_relation(relation, fmt)
 
 
 from duckml.interop.cli import register_interop_commands  # noqa: E402  (import-mlflow, export, import)

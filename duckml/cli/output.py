@@ -120,6 +120,15 @@ def emit(columns: list[str], rows: list[tuple], fmt: str, table_columns: list[st
         _table(columns, rows, table_columns, max_cell)
 
 
+def emit_relation(relation, fmt: str) -> None:
+    """Print a DuckDB relation (``duckml sql``) like :func:`emit`, its values made exact first: TIMESTAMPTZ
+    without pytz, ±infinity times as ``infinity``/``-infinity``; a table cuts long text in SQL already."""
+    from duckml.sqlresult import fetch_exact
+
+    columns, rows = fetch_exact(relation, text_limit=_MAX_CELL + 1 if fmt == "table" else None)
+    emit(columns, rows, fmt)
+
+
 def _table(columns: list[str], rows: list[tuple], shown: list[str] | None, max_cell: int = _MAX_CELL) -> None:
     if not rows:
         click.echo("(no rows)")

@@ -93,6 +93,10 @@ TARGETS = {
 _OPS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
 _MAX_INT = 2**63 - 1  # integers bind as BIGINT
 _MAX_DEPTH = 100  # nesting beyond this is not a real filter; keeps Python's recursion limit out of reach
+# Bounds on one search's work, far above any filter a person writes: the SQL grows with each key and term.
+MAX_FILTER_KEYS = 200  # distinct params/metrics/tags keys one filter names
+MAX_FILTER_TERMS = 500  # comparisons in one filter
+MAX_ORDER_BY = 50  # order_by clauses
 
 
 def _value_kind(entity: str, key: str, target: str) -> str:
@@ -245,6 +249,8 @@ class _Parser:
         self.tokens = _tokenize(text)
         self.i = 0
         self.depth = 0
+        self.terms = 0
+        self.keys: set[tuple[str, str]] = set()
 
     def peek(self, offset: int = 0) -> _Token:
         return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
@@ -355,6 +361,13 @@ class _Parser:
 
     def comparison(self) -> Comparison:
         entity, key, start = self.identifier()
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            self.fail(f"the filter has more than {MAX_FILTER_TERMS} comparisons (the limit per filter)", start)
+        if entity in ("param", "metric", "tag"):
+            self.keys.add((entity, key))
+            if len(self.keys) > MAX_FILTER_KEYS:
+                self.fail(f"the filter names more than {MAX_FILTER_KEYS} keys (the limit per filter)", start)
         tok = self.peek()
         if tok.kind == "op":
             self.next()
@@ -438,6 +451,8 @@ def parse_order_by(order_by: list[str] | tuple[str, ...] | str | None, target: s
         return ()
     if isinstance(order_by, str):
         order_by = [order_by]
+    if isinstance(order_by, (list, tuple)) and len(order_by) > MAX_ORDER_BY:
+        raise FilterSyntaxError(f"order_by has {len(order_by)} clauses; the limit is {MAX_ORDER_BY}")
     result, seen = [], set()
     for clause in order_by:
         if not isinstance(clause, str):

@@ -192,7 +192,8 @@ def search_runs(experiment_names=None, filter_string: str | None = "", order_by=
             params += filter_params
         terms, order_params = _order_terms(order, "runs", ["r.start_time DESC", "r.run_id ASC"], joins)
         join_sql, join_params = joins.sql()
-        params = scope_params + join_params + params + order_params
+        # in the order the statement's text binds them: WITH scope, the window's ORDER BY, the joins, WHERE
+        params = scope_params + order_params + join_params + params
         qualify = ""
         if limit is not None:
             qualify = f"QUALIFY {_ROW} <= ?"

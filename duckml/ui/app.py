@@ -23,6 +23,7 @@ from starlette.templating import Jinja2Templates
 
 from duckml.clock import duration_text
 from duckml.errors import NotFoundError
+from duckml.sqlresult import Cut
 from duckml.ui.security import GuardMiddleware, allowed_hosts
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -71,6 +72,7 @@ def _templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes)
+    env.tests["cut"] = lambda value: isinstance(value, Cut)  # text the SQL console fetched cut short
     env.globals.update(duration=duration_text)
     return Jinja2Templates(env=env)
 

@@ -27,14 +27,24 @@ def _render(request: Request, name: str, context: dict, status: int = 200) -> Re
     return request.app.state.templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _int(request: Request, name: str, default: int | None) -> int | None:
+_INT64 = (-(2**63), 2**63 - 1)  # what DuckDB binds a Python int as
+MAX_PAGE = _INT64[1] // max(queries.PAGE_SIZES)  # the page's row offset must fit too
+MAX_COLUMNS = 100  # chosen columns per run-list page: every sort link carries them all
+
+
+def _int(request: Request, name: str, default: int | None, low: int = _INT64[0], high: int = _INT64[1]) -> int | None:
+    """The integer query parameter ``name``; a 400 (InvalidInputError) naming it when it is not an
+    integer from ``low`` to ``high``."""
     text = request.query_params.get(name)
     if text in (None, ""):
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
-        raise InvalidInputError(f"{name} must be an integer, got {text!r}") from None
+        raise InvalidInputError(f"{name} must be an integer, got {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise InvalidInputError(f"{name} must be an integer from {low} to {high}, got {text[:40]}")
+    return value
 
 
 def _store(request: Request):
@@ -83,9 +93,12 @@ def experiment(request: Request) -> Response:
     q = request.query_params
     filter_string = q.get("filter", "")
     order_by = [part for o in q.getlist("order_by") for part in split_order_by(o)]
-    page = max(1, _int(request, "page", 1))
+    page = max(1, _int(request, "page", 1, high=MAX_PAGE))
     page_size = _int(request, "page_size", 50)
-    chosen = [queries.parse_column(c) for c in q.getlist("col") if c]
+    tokens = [c for c in q.getlist("col") if c]
+    if len(tokens) > MAX_COLUMNS:
+        raise InvalidInputError(f"col is given {len(tokens)} times; a page shows at most {MAX_COLUMNS} columns")
+    chosen = [queries.parse_column(c) for c in tokens]
     error = None
     try:
         data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size)
@@ -213,7 +226,8 @@ def sql_console(request: Request) -> Response:
         except InvalidInputError as exc:  # QueryError included: shown inline, like a filter error
             error = str(exc)
     return _render(request, "sql.html", {"query": query, "result": result, "error": error,
-                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS})
+                                         "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS,
+                                         "cell_chars": console.CELL_CHARS, "page_chars": console.PAGE_CHARS})
 
 
 # -- JSON ------------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A page on evil.example whose name resolves to 127.0.0.1 could otherwise read the UI from the user's own
 browser (MLflow's CVE-2025-14279): every request whose Host is not the bound address or localhost gets a
 400 before any route runs. Every response gets a strict CSP (scripts, styles and images from this origin
-only, no framing), ``nosniff``, and no CORS header at all.
+only, no framing), ``nosniff``, and no CORS header at all, error responses included (an unexpected error
+gets a plain 500 from here, since Starlette's own error page is built outside any middleware).
 """
 
 from __future__ import annotations
@@ -69,4 +70,22 @@ class GuardMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        return await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            return await self.app(scope, receive, send_tracked)
+        except Exception:
+            # Starlette's own 500 page is sent by a middleware outside this one, without these headers:
+            # answer here, then let the error propagate to be logged (the server sends nothing more).
+            if not started:
+                body = b"Internal Server Error\n"
+                await send({"type": "http.response.start", "status": 500,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(body)).encode()), *HEADERS]})
+                await send({"type": "http.response.body", "body": body})
+            raise

@@ -187,17 +187,19 @@ def test_an_unknown_compile_source_is_refused():
         compile_filter(None, source="tables")  # the per-key subquery mode is gone: joins replaced it
 
 
-def test_joins_source_joins_each_key_once():
+def test_joins_source_reads_each_key_once():
     joins = KeyJoins("r")
     sql, params = compile_filter(parse_filter("metrics.m > 1 OR (metrics.m < 0 AND tags.t IS NULL)"),
                                  source="joins", joins=joins)
-    assert sql == "((_k0.value > ? AND NOT isnan(_k0.value)) OR ((_k0.value < ? AND NOT isnan(_k0.value)) AND " \
-                  "_k1.run_id IS NULL))"
-    assert params == [1.0, 0.0]
+    m = "_metrics.vs[list_position(_metrics.ks, ?::VARCHAR)]"
+    assert sql == f"(({m} > ? AND NOT isnan({m})) OR (({m} < ? AND NOT isnan({m})) AND " \
+                  "list_contains(_tags.ks, ?::VARCHAR) IS NOT TRUE))"
+    assert params == ["m", 1.0, "m", "m", 0.0, "m", "t"]
     terms, params = compile_order_by(parse_order_by(["metrics.m DESC", "params.p"]), source="joins", joins=joins)
-    assert terms == ["isnan(_k0.value) ASC NULLS LAST", "_k0.value DESC NULLS LAST", "_k2.value ASC NULLS LAST"]
-    assert params == []
-    assert joins.sql()[1] == ["m", "t", "p"]
+    assert terms == [f"isnan({m}) ASC NULLS LAST", f"{m} DESC NULLS LAST",
+                     "_params.vs[list_position(_params.ks, ?::VARCHAR)] ASC NULLS LAST"]
+    assert params == ["m", "m", "p"]
+    assert joins.sql()[1] == [["m"], ["t"], ["p"]]
     assert joins.sql()[0].count("LEFT JOIN") == 3
     with pytest.raises(FilterSyntaxError, match="KeyJoins"):
         compile_filter(None, source="joins")

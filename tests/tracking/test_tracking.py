@@ -283,3 +283,16 @@ def test_every_run_carries_mlflows_context_tags(store, monkeypatch):
     with duckml.start_run() as console:
         pass
     assert duckml.get_run(console.run_id).data.tags["mlflow.source.name"] == "<console>"
+
+
+def test_start_run_with_parent_run_id_makes_a_child_of_a_run_not_active(store):
+    with duckml.start_run() as parent:
+        pass
+    with duckml.start_run(parent_run_id=parent.run_id) as child:  # MLflow's way to attach to an ended run
+        with pytest.raises(duckml.RunStateError, match="parent_run_id"):
+            duckml.start_run(parent_run_id=parent.run_id, nested=True)  # the active run is not that parent
+        with duckml.start_run(parent_run_id=child.run_id) as grandchild:  # = the active run: nested
+            pass
+    assert duckml.get_run(child.run_id).info.parent_run_id == parent.run_id
+    assert duckml.get_run(grandchild.run_id).info.parent_run_id == child.run_id
+    assert duckml.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent.run_id

@@ -61,6 +61,12 @@ def _active_experiment_id() -> str:
     return duckml.get_store().active_experiment_id or "0"
 
 
+def _no_tracing(trace_location) -> None:
+    if trace_location is not None:
+        raise MlflowException("trace_location is not supported: tracing is not part of duckml",
+                              error_code="INVALID_PARAMETER_VALUE")
+
+
 # -- experiments ---------------------------------------------------------------------------------------
 def _experiment(experiment_id) -> Experiment:
     found = convert.experiment_by_id(experiment_id)
@@ -70,8 +76,10 @@ def _experiment(experiment_id) -> Experiment:
 
 
 @mlflow_errors
-def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None) -> Experiment:
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None,
+                   trace_location=None) -> Experiment:
     """Make an experiment active (created by name if missing) and return it as MLflow's ``Experiment``."""
+    _no_tracing(trace_location)
     return _experiment(duckml.set_experiment(experiment_name, experiment_id).experiment_id)
 
 
@@ -88,8 +96,10 @@ def get_experiment_by_name(name: str) -> Experiment | None:
 
 
 @mlflow_errors
-def create_experiment(name: str, artifact_location: str | None = None, tags: dict | None = None) -> str:
+def create_experiment(name: str, artifact_location: str | None = None, tags: dict | None = None,
+                      trace_location=None) -> str:
     """Create an experiment and return its id; an existing name is an error, as in MLflow."""
+    _no_tracing(trace_location)
     if duckml.get_experiment_by_name(name) is not None:
         raise MlflowException(f"Experiment(name={name}) already exists.", error_code="RESOURCE_ALREADY_EXISTS")
     if artifact_location is not None:
@@ -124,7 +134,13 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None, run_n
                   run_name=run_name, nested=nested, tags=tags, description=description,
                   parent_run_id=parent_run_id)
     if log_system_metrics is not None:
-        kwargs["log_system_metrics"] = log_system_metrics  # duckml.start_run has it once system metrics exist
+        import inspect
+
+        if "log_system_metrics" in inspect.signature(duckml.start_run).parameters:
+            kwargs["log_system_metrics"] = log_system_metrics
+        elif log_system_metrics:
+            raise MlflowException("start_run(log_system_metrics=True) needs duckml's system metrics sampler, "
+                                  "which this duckml version does not have", error_code="INVALID_STATE")
     return _wrap(duckml.start_run(**kwargs))
 
 

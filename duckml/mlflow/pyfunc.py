@@ -67,6 +67,7 @@ def load_model(model_uri: str, suppress_warnings: bool = False, dst_path=None, m
     return PyFuncModel(duckml.load_model(model_uri), ModelMetadata(resolved, FLAVORS))
 
 
-def spark_udf(*args, **kwargs):
+def spark_udf(spark, model_uri, result_type=None, env_manager=None, params=None, extra_env=None,
+              prebuilt_env_uri=None, model_config=None):
     raise MlflowException("mlflow.pyfunc.spark_udf is not part of duckml.mlflow; duckml.spark.predict scores a "
                           "Spark DataFrame", error_code="INVALID_PARAMETER_VALUE")

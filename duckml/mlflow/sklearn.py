@@ -26,7 +26,8 @@ def log_model(sk_model, artifact_path: str | None = None, conda_env=None, code_p
               input_example=None, await_registration_for: int = 300, pip_requirements=None,
               extra_pip_requirements=None, pyfunc_predict_fn: str = "predict", metadata=None, extra_files=None,
               params: dict | None = None, tags: dict | None = None, model_type=None, step: int = 0,
-              model_id=None, name: str | None = None, **kwargs) -> ModelInfo:
+              model_id=None, name: str | None = None, skops_trusted_types: list | None = None,
+              **kwargs) -> ModelInfo:
     """Save a fitted estimator as an artifact of the active run (``name``, or MLflow 2's ``artifact_path``);
     ``params`` and ``tags`` go to the run. The environment arguments (conda, pip) have no use in duckml."""
     if params:

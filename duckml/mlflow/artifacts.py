@@ -93,7 +93,10 @@ def load_dict(artifact_uri: str) -> dict:
 @mlflow_errors
 def load_image(artifact_uri: str):
     """An image artifact as a PIL image (loaded: the temporary copy may go)."""
-    from PIL import Image
+    try:
+        from PIL import Image
+    except ImportError:
+        raise MlflowException("load_image needs Pillow: pip install pillow", error_code="INVALID_STATE") from None
 
     with Image.open(_local_file(artifact_uri)) as image:
         image.load()

@@ -172,7 +172,8 @@ def render(entries: list[Entry] = ENTRIES) -> str:
              "against `duckml.mlflow` and MLflow's signatures); do not edit by hand. `import duckml.mlflow as mlflow`",
              "runs MLflow scripts; the scripts in `tests/mlflow/scripts/` print the same as under MLflow.", "",
              "Every run also carries MLflow's tags `mlflow.runName`, `mlflow.user`, `mlflow.source.name`,",
-             "`mlflow.source.type` (and `mlflow.parentRunId` on a child); `run.info.user_id` is `mlflow.user`.", "",
+             "`mlflow.source.type` (and `mlflow.parentRunId` on a child); `run.info.user_id` is `mlflow.user`.",
+             "`MLFLOW_TRACKING_URI` is not read: choose the store with `set_tracking_uri` or `DUCKML_STORE`.", "",
              "| MLflow call | duckml.mlflow | difference |", "|---|---|---|"]
     lines += [f"| `{e.call}` | {_STATUS_TEXT[e.status]} | {e.note} |" for e in entries]
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import weakref
 
 import duckml
-from duckml.mlflow import convert
+from duckml.mlflow import config, convert
 from duckml.mlflow.entities import Experiment, Run
 from duckml.mlflow.exceptions import MlflowException, mlflow_errors
 
@@ -69,6 +69,7 @@ def _no_tracing(trace_location) -> None:
 
 # -- experiments ---------------------------------------------------------------------------------------
 def _experiment(experiment_id) -> Experiment:
+    config.ensure_store()
     found = convert.experiment_by_id(experiment_id)
     if found is None:
         raise MlflowException(f"No Experiment with id={experiment_id} exists", error_code="RESOURCE_DOES_NOT_EXIST")
@@ -91,6 +92,7 @@ def get_experiment(experiment_id: str) -> Experiment:
 
 @mlflow_errors
 def get_experiment_by_name(name: str) -> Experiment | None:
+    config.ensure_store()  # MLflow makes its store on first use, a read included
     found = duckml.get_experiment_by_name(name)
     return None if found is None else _experiment(found.experiment_id)
 
@@ -100,6 +102,7 @@ def create_experiment(name: str, artifact_location: str | None = None, tags: dic
                       trace_location=None) -> str:
     """Create an experiment and return its id; an existing name is an error, as in MLflow."""
     _no_tracing(trace_location)
+    config.ensure_store()
     if duckml.get_experiment_by_name(name) is not None:
         raise MlflowException(f"Experiment(name={name}) already exists.", error_code="RESOURCE_ALREADY_EXISTS")
     if artifact_location is not None:

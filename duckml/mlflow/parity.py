@@ -41,7 +41,8 @@ ENTRIES = [
     Entry("mlflow.delete_experiment", _S),
     Entry("mlflow.set_experiment_tag", _S),
     Entry("mlflow.set_experiment_tags", _S),
-    Entry("mlflow.search_experiments", _S),
+    Entry("mlflow.search_experiments", _D, "the Default experiment is listed once a run went to it (MLflow "
+          "makes it with the store)"),
     # -- runs --
     Entry("mlflow.start_run", _P, "log_system_metrics=True needs duckml's system metrics sampler",
           needs="start_run:log_system_metrics"),
@@ -82,7 +83,8 @@ ENTRIES = [
     # -- models and registry --
     Entry("mlflow.evaluate", _P, "MLflow's default classifier/regressor metrics and plots", needs="evaluate"),
     Entry("mlflow.register_model", _S, "await_registration_for is moot: registration is synchronous"),
-    Entry("mlflow.search_model_versions", _S, "filters on name, run_id, source_path, version_number, tags"),
+    Entry("mlflow.search_model_versions", _D, "filters on name, run_id, source_path, version_number, tags; a "
+          "version's last_updated_timestamp is its creation time"),
     Entry("mlflow.search_registered_models", _S, "filters on name and tags"),
     Entry("mlflow.get_latest_versions", _E, "MlflowClient.get_latest_versions at the top level"),
     Entry("mlflow.set_registered_model_alias", _E, "MlflowClient.set_registered_model_alias at the top level"),
@@ -140,7 +142,7 @@ ENTRIES = [
     Entry("MlflowClient.delete_model_version", _S),
     Entry("MlflowClient.set_model_version_tag", _S),
     Entry("MlflowClient.get_latest_versions", _D, "no stages: the latest version, in stage 'None'"),
-    Entry("MlflowClient.search_model_versions", _S, _NO_PAGES),
+    Entry("MlflowClient.search_model_versions", _D, f"{_NO_PAGES}; last_updated_timestamp is the creation time"),
     Entry("MlflowClient.set_registered_model_alias", _S),
     Entry("MlflowClient.delete_registered_model_alias", _S),
     Entry("MlflowClient.get_model_version_by_alias", _S),

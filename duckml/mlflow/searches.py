@@ -4,7 +4,7 @@ a pandas frame with MLflow's columns and dtypes (duckml's own ``search_runs`` st
 from __future__ import annotations
 
 import duckml
-from duckml.mlflow import convert
+from duckml.mlflow import config, convert
 from duckml.mlflow.entities import Experiment, Run, ViewType
 from duckml.mlflow.exceptions import MlflowException, mlflow_errors
 
@@ -41,6 +41,7 @@ def search_runs(experiment_ids=None, filter_string: str = "", run_view_type: int
     if output_format not in ("pandas", "list"):
         raise MlflowException(f"Unsupported output format: {output_format}. Supported string values are "
                               "'pandas' or 'list'", error_code="INVALID_PARAMETER_VALUE")
+    config.ensure_store()
     if not experiment_ids and not experiment_names and not search_all_experiments:
         experiment_ids = [duckml.get_store().active_experiment_id or "0"]
     try:
@@ -60,5 +61,6 @@ def search_runs(experiment_ids=None, filter_string: str = "", run_view_type: int
 @mlflow_errors
 def search_experiments(view_type: int = ViewType.ACTIVE_ONLY, max_results: int | None = None,
                        filter_string: str | None = None, order_by=None) -> list[Experiment]:
+    config.ensure_store()
     found = convert.experiments(view_type, filter_string, order_by)
     return found if max_results is None else found[:max_results]

@@ -154,3 +154,19 @@ def test_importing_duckml_mlflow_loads_no_frame_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
                           env={"PYTHONPATH": str(root), "PATH": ""}, timeout=120)
     assert done.stdout.strip() == "False False", done.stderr
+
+
+def test_scripts_import_the_signature_from_either_path():
+    from duckml.mlflow.models import ModelSignature
+    from duckml.mlflow.models.model import ModelInfo
+    from duckml.mlflow.models.signature import infer_signature
+
+    assert isinstance(infer_signature([[1.0, 2.0]]), ModelSignature) and ModelInfo.__name__ == "ModelInfo"
+
+
+def test_reads_on_a_store_not_made_yet_answer_as_mlflow(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUCKML_STORE", str(tmp_path / "new" / "runs.duckdb"))
+    duckml.reset_state()
+    assert mlflow.get_experiment_by_name("x") is None
+    assert [e.name for e in mlflow.search_experiments()] == []  # MLflow lists Default: duckml makes it on first use
+    assert len(mlflow.search_runs()) == 0

@@ -289,8 +289,8 @@ def load_table(artifact_file: str, run_ids: list | None = None, extra_columns: l
         table = forward("load_table", artifact_file, run_ids=run_ids, extra_columns=extra_columns)
     else:
         table = forward("load_table", artifact_file, run_ids=run_ids)
-    return table.to_pandas() if hasattr(table, "to_pandas") and type(table).__module__.startswith(("polars", "pyarrow")) \
-        else table
+    from_frame_library = type(table).__module__.startswith(("polars", "pyarrow"))
+    return table.to_pandas() if from_frame_library and hasattr(table, "to_pandas") else table
 
 
 def evaluate(model=None, data=None, *, model_type=None, targets=None, **kwargs):

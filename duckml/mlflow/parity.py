@@ -29,7 +29,7 @@ _NO_PAGES = "one page with every match (token None)"
 
 ENTRIES = [
     # -- tracking URI and experiments --
-    Entry("mlflow.set_tracking_uri", _D, "a store path, duckml:<path> or a ducklake: spec, created on the spot; "
+    Entry("mlflow.set_tracking_uri", _D, "a store path, `duckml:<path>` or a ducklake: spec, created on the spot; "
           "http(s)://, sqlite://, file:, databricks raise MlflowException naming `duckml import-mlflow`"),
     Entry("mlflow.get_tracking_uri", _S, "the URI given, else the path of the store in use"),
     Entry("mlflow.set_registry_uri", _D, "must name the tracking store: duckml keeps the registry in it"),
@@ -49,7 +49,7 @@ ENTRIES = [
     Entry("mlflow.end_run", _S),
     Entry("mlflow.active_run", _S),
     Entry("mlflow.last_active_run", _S),
-    Entry("mlflow.get_run", _S, "run.info.artifact_uri is runs:/<run_id>"),
+    Entry("mlflow.get_run", _S, "run.info.artifact_uri is `runs:/<run_id>`"),
     Entry("mlflow.get_parent_run", _S),
     Entry("mlflow.delete_run", _S),
     Entry("mlflow.search_runs", _S, "pandas with MLflow's columns and dtypes, or output_format='list'"),
@@ -73,10 +73,10 @@ ENTRIES = [
     Entry("mlflow.log_image", _P, "numpy arrays and PIL images, key=/step= series", needs="log_image"),
     Entry("mlflow.log_table", _P, "MLflow's JSON table artifact", needs="log_table"),
     Entry("mlflow.load_table", _P, "a pandas frame, as MLflow's", needs="load_table"),
-    Entry("mlflow.get_artifact_uri", _D, "runs:/<run_id>[/<path>], not a file location: every duckml call "
+    Entry("mlflow.get_artifact_uri", _D, "`runs:/<run_id>[/<path>]`, not a file location: every duckml call "
           "taking an artifact or model URI reads it"),
-    Entry("mlflow.artifacts.download_artifacts", _D, "artifact_uri= takes runs:/ and models:/ URIs"),
-    Entry("mlflow.artifacts.list_artifacts", _D, "artifact_uri= takes runs:/ and models:/ URIs"),
+    Entry("mlflow.artifacts.download_artifacts", _D, "artifact_uri= takes `runs:/` and `models:/` URIs"),
+    Entry("mlflow.artifacts.list_artifacts", _D, "artifact_uri= takes `runs:/` and `models:/` URIs"),
     Entry("mlflow.artifacts.load_text", _S),
     Entry("mlflow.artifacts.load_dict", _S),
     Entry("mlflow.artifacts.load_image", _S, "a PIL image (needs Pillow)"),
@@ -92,7 +92,7 @@ ENTRIES = [
     Entry("mlflow.load_model", _E, "mlflow.sklearn.load_model at the top level"),
     Entry("mlflow.models.infer_signature", _D, "column (ColSpec) and tensor (TensorSpec) schemas from pandas, dicts "
           "and arrays, without MLflow's full type system"),
-    Entry("mlflow.sklearn.log_model", _D, "model_uri is runs:/<run_id>/<name> (MLflow 3: models:/<model_id>); "
+    Entry("mlflow.sklearn.log_model", _D, "model_uri is `runs:/<run_id>/<name>` (MLflow 3: `models:/<model_id>`); "
           "saved with skops, never pickled; conda/pip arguments have no use"),
     Entry("mlflow.sklearn.load_model", _D, "an autologged GridSearchCV (model) is refused: skops does not trust "
           "sklearn.metrics._scorer._PassthroughScorer; its best_estimator loads"),
@@ -136,7 +136,7 @@ ENTRIES = [
     Entry("MlflowClient.update_registered_model", _S),
     Entry("MlflowClient.delete_registered_model", _S),
     Entry("MlflowClient.set_registered_model_tag", _S),
-    Entry("MlflowClient.create_model_version", _S, "source is a runs:/ or models:/ URI with a model behind it"),
+    Entry("MlflowClient.create_model_version", _S, "source is a `runs:/` or `models:/` URI with a model behind it"),
     Entry("MlflowClient.get_model_version", _S),
     Entry("MlflowClient.update_model_version", _S),
     Entry("MlflowClient.delete_model_version", _S),
@@ -146,7 +146,7 @@ ENTRIES = [
     Entry("MlflowClient.set_registered_model_alias", _S),
     Entry("MlflowClient.delete_registered_model_alias", _S),
     Entry("MlflowClient.get_model_version_by_alias", _S),
-    Entry("MlflowClient.get_model_version_download_uri", _D, "the version's runs:/ source URI"),
+    Entry("MlflowClient.get_model_version_download_uri", _D, "the version's `runs:/` source URI"),
     Entry("MlflowClient.transition_model_version_stage", _D, "raises: duckml has no stages; use aliases"),
     Entry("MlflowClient.rename_experiment", _M),
     Entry("MlflowClient.delete_experiment_tag", _M),

@@ -98,7 +98,8 @@ class Metric(MlflowObject):
     def __init__(self, key: str, value: float, timestamp: int, step: int, model_id=None, dataset_name=None,
                  dataset_digest=None, run_id=None):
         self.key, self.value, self.timestamp, self.step = key, value, timestamp, step
-        self.model_id, self.dataset_name, self.dataset_digest, self.run_id = model_id, dataset_name, dataset_digest, run_id
+        self.model_id, self.dataset_name, self.dataset_digest = model_id, dataset_name, dataset_digest
+        self.run_id = run_id
 
 
 class Param(MlflowObject):

@@ -41,7 +41,8 @@ class RegisteredModel(MlflowObject):
 
     def __init__(self, name, creation_timestamp=None, last_updated_timestamp=None, description=None,
                  latest_versions=None, tags=None, aliases=None, deployment_job_id=None, deployment_job_state=None):
-        self.name, self.creation_timestamp, self.last_updated_timestamp = name, creation_timestamp, last_updated_timestamp
+        self.name, self.creation_timestamp = name, creation_timestamp
+        self.last_updated_timestamp = last_updated_timestamp
         self.description, self.latest_versions = description, list(latest_versions or [])
         self.tags, self.aliases = dict(tags or {}), dict(aliases or {})
         self.deployment_job_id, self.deployment_job_state = deployment_job_id, deployment_job_state

@@ -130,7 +130,8 @@ class ModelInfo:
 
     def __init__(self, artifact_path, flavors, model_uri, model_uuid, run_id, saved_input_example_info, signature,
                  utc_time_created, mlflow_version, metadata=None, registered_model_version=None):
-        self.artifact_path, self.flavors, self.model_uri, self.model_uuid = artifact_path, flavors, model_uri, model_uuid
+        self.artifact_path, self.flavors, self.model_uri = artifact_path, flavors, model_uri
+        self.model_uuid = model_uuid
         self.run_id, self.saved_input_example_info, self.signature = run_id, saved_input_example_info, signature
         self.utc_time_created, self.mlflow_version, self.metadata = utc_time_created, mlflow_version, metadata
         self.registered_model_version = registered_model_version

@@ -102,6 +102,7 @@ ENTRIES = [
     Entry("mlflow.data.from_pandas", _S),
     Entry("mlflow.data.from_numpy", _S, "columns f0, f1, …"),
     # -- MlflowClient --
+    Entry("MlflowClient", _D, "tracking_uri= becomes the process's store (duckml has one store per process)"),
     Entry("MlflowClient.create_experiment", _D, "artifact_location= raises"),
     Entry("MlflowClient.get_experiment", _S),
     Entry("MlflowClient.get_experiment_by_name", _S),

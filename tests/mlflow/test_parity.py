@@ -27,7 +27,7 @@ def resolve(call: str):
     """``duckml.mlflow``'s object for ``mlflow.x``, ``mlflow.sub.x`` or ``MlflowClient.x``; None if absent."""
     parts = call.split(".")
     if parts[0] == "MlflowClient":
-        return getattr(duckml.mlflow.MlflowClient, parts[1], None)
+        return duckml.mlflow.MlflowClient if len(parts) == 1 else getattr(duckml.mlflow.MlflowClient, parts[1], None)
     module = duckml.mlflow
     if len(parts) > 2:
         try:
@@ -100,7 +100,7 @@ out = {{}}
 for call in json.load(open({str(calls)!r})):
     parts = call.split(".")
     if parts[0] == "MlflowClient":
-        obj = getattr(mlflow.MlflowClient, parts[1])
+        obj = mlflow.MlflowClient if len(parts) == 1 else getattr(mlflow.MlflowClient, parts[1])
     else:
         module = importlib.import_module(".".join(parts[:-1]))
         obj = getattr(module, parts[-1])

@@ -36,7 +36,11 @@ class MlflowClient:
     ``duckml import-mlflow``.
     """
 
-    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None):
+    def __init__(self, tracking_uri: str | None = None, registry_uri: str | None = None,
+                 workspace_store_uri: str | None = None):
+        if workspace_store_uri is not None:
+            raise MlflowException("workspace_store_uri is not supported: duckml has no workspaces",
+                                  error_code="INVALID_PARAMETER_VALUE")
         if tracking_uri is not None:
             location = config.store_location(tracking_uri)
             if str(duckml.resolve_store_path(location)) != str(duckml.resolve_store_path()):

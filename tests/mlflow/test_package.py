@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import duckml
 import duckml.mlflow as mlflow
@@ -170,3 +172,18 @@ def test_reads_on_a_store_not_made_yet_answer_as_mlflow(tmp_path, monkeypatch):
     assert mlflow.get_experiment_by_name("x") is None
     assert [e.name for e in mlflow.search_experiments()] == []  # MLflow lists Default: duckml makes it on first use
     assert len(mlflow.search_runs()) == 0
+
+
+
+@settings(max_examples=300, deadline=None)  # pure: no store, so many examples cost little
+@given(pattern=st.text(alphabet="ab%_.\\*X\n", max_size=6), value=st.text(alphabet="ab%_.\\*X\n", max_size=6),
+       ignore_case=st.booleans())
+def test_model_version_filters_like_matches_duckdbs_like(pattern, value, ignore_case):
+    """search_model_versions evaluates LIKE/ILIKE in Python: it must agree with the DuckDB LIKE that run and
+    experiment searches compile to (``<column> LIKE ?``)."""
+    import duckdb
+
+    from duckml.mlflow.registry import _like
+
+    operator = "ILIKE" if ignore_case else "LIKE"
+    assert _like(pattern, value, ignore_case) == duckdb.execute(f"SELECT ? {operator} ?", [value, pattern]).fetchone()[0]

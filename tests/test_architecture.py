@@ -23,6 +23,7 @@ LAYERS = {
     "duckml.connection": 6,
     "duckml": 7,  # the package root only re-exports
     "duckml.demo": 8, "duckml.ui": 8, "duckml.interop": 8,  # applications of the public API
+    "duckml.mlflow": 8,  # MLflow's API over duckml's: nothing below may import it
     "duckml.cli": 9, "duckml.__main__": 10,
 }
 MAX_LINES = 600

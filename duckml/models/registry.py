@@ -159,6 +159,25 @@ def register_model(model_uri: str, name: str) -> ModelVersion:
     return ModelVersion(name, version, run_id, source, now)
 
 
+def create_registered_model(name: str, tags: dict | None = None, description: str | None = None) -> None:
+    """Create a registered model with no version yet (MLflow's ``create_registered_model``); a taken name is
+    an ``InvalidInputError``.
+
+    >>> duckml.models.registry.create_registered_model("fraud", tags={"team": "risk"})
+    """
+    name, description = check_model_name(name), _check_description(description)
+    checked = {check_key(k, "tag key"): param_value(v, f"tag {k!r} value") for k, v in (tags or {}).items()}
+    with get_store().write() as con:
+        if con.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchall():
+            raise InvalidInputError(f"registered model {name!r} already exists")
+        events = _Events(con)
+        now = events.next
+        con.execute("INSERT INTO registered_models VALUES (?, ?, ?, ?)", [name, description, now, now])
+        events.add(name, "created")
+        for key, value in checked.items():
+            con.execute("INSERT INTO registered_model_tags VALUES (?, ?, ?)", [name, key, value])
+
+
 def set_registered_model_alias(name: str, alias: str, version) -> None:
     """Point ``alias`` of model ``name`` at ``version`` (moving it if it pointed elsewhere).
 

@@ -83,11 +83,16 @@ _RUN_ATTRIBUTES = {"run_id": "string", "run_name": "string", "status": "string",
                    "start_time": "time", "end_time": "time"}
 _EXPERIMENT_ATTRIBUTES = {"name": "string", "experiment_id": "string",
                           "creation_time": "time", "last_update_time": "time"}
+# MLflow's search_model_versions keys; a version number compares as a number, as MLflow's does.
+_MODEL_VERSION_ATTRIBUTES = {"name": "string", "run_id": "string", "source_path": "string",
+                             "version_number": "time", "creation_timestamp": "time",
+                             "last_updated_timestamp": "time"}
 _ATTRIBUTE_ALIASES = {"created": "start_time", "run name": "run_name"}
 _DATASET_KEYS = ("name", "digest", "context")
 TARGETS = {
     "runs": (_RUN_PREFIXES, _RUN_ATTRIBUTES),
     "experiments": (_EXPERIMENT_PREFIXES, _EXPERIMENT_ATTRIBUTES),
+    "model_versions": (_EXPERIMENT_PREFIXES, _MODEL_VERSION_ATTRIBUTES),
 }
 
 _OPS = ("=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL")
@@ -129,7 +134,7 @@ def _normalize_key(entity: str, key: str, target: str) -> str:
 def _check(cmp: Comparison, target: str) -> Comparison:
     """Validate one comparison and return its normal form; raises ValueError with the reason."""
     if target not in TARGETS:
-        raise ValueError(f"unknown filter target {target!r}; use 'runs' or 'experiments'")
+        raise ValueError(f"unknown filter target {target!r}; use one of {', '.join(TARGETS)}")
     prefixes = TARGETS[target][0]
     if cmp.entity not in set(prefixes.values()):
         raise ValueError(f"{cmp.entity!r} keys cannot be used when searching {target}")
@@ -432,7 +437,7 @@ def parse_filter(text: str | None, target: str = "runs") -> Expr | None:
         raise FilterSyntaxError("filter_string holds a lone surrogate, which is not valid Unicode text",
                                 text, surrogate)
     if target not in TARGETS:
-        raise FilterSyntaxError(f"unknown filter target {target!r}; use 'runs' or 'experiments'")
+        raise FilterSyntaxError(f"unknown filter target {target!r}; use one of {', '.join(TARGETS)}")
     parser = _Parser(text, target)
     if parser.peek().kind == "end":
         return None

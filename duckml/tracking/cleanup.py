@@ -189,7 +189,7 @@ def gc(dry_run: bool = False, min_age_seconds: float | None = None) -> GcReport:
     ...     duckml.log_text("temporary", "notes.txt")
     >>> duckml.delete_run(run.info.run_id)
     >>> print(gc())
-    gc removed 1 run(s), 0 experiment(s), 2 row(s) and 1 file(s), freeing 9 bytes
+    gc removed 1 run(s), 0 experiment(s), 5 row(s) and 1 file(s), freeing 9 bytes
     """
     from duckml.store import get_store
 

@@ -95,12 +95,15 @@ def _current_experiment_id(store) -> str:
 
 def start_run(run_name: str | None = None, experiment_name: str | None = None, nested: bool = False,
               tags: dict | None = None, run_id: str | None = None, experiment_id: str | None = None,
-              description: str | None = None, log_system_metrics: bool | None = None) -> ActiveRun:
+              description: str | None = None, log_system_metrics: bool | None = None,
+              parent_run_id: str | None = None) -> ActiveRun:
     """Start a run (or resume one with ``run_id``) and make it active in this thread.
 
     ``log_system_metrics=True`` samples CPU, memory, disk, network (and GPU) use into ``system/…`` metrics
     until the run ends; ``None`` follows ``$DUCKML_ENABLE_SYSTEM_METRICS_LOGGING`` (see
-    ``duckml.tracking.system_metrics``).
+    ``duckml.tracking.system_metrics``). ``parent_run_id`` makes the new run a child of that run, as MLflow's
+    does: of the active run (then it is the same as ``nested=True``), or, with no run active, of a run that
+    has ended.
 
     >>> import duckml
     >>> with duckml.start_run(run_name="rf-1") as run:
@@ -113,6 +116,10 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
     interval = system_metrics.sampling_interval() if log_system_metrics else None
     store = get_store()
     stack = _local.stack
+    if parent_run_id is not None and stack and parent_run_id != stack[-1].info.run_id:
+        raise RunStateError(f"the active run {stack[-1].info.run_id} is not the given parent_run_id "
+                            f"{parent_run_id}; end_run() first to start a child of another run")
+    nested = nested or parent_run_id is not None
     if stack and not nested and run_id != stack[-1].info.run_id:
         raise RunStateError(f"run {stack[-1].info.run_id} is already active; end_run() first, or "
                             "start_run(nested=True) for a child run")
@@ -135,7 +142,7 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         all_tags = dict(tags or {})
         if description is not None:
             all_tags["mlflow.note.content"] = description
-        parent = stack[-1].info.run_id if stack and nested else None
+        parent = parent_run_id if parent_run_id is not None else stack[-1].info.run_id if stack and nested else None
         info = tracking.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent, store=store)
     active = ActiveRun(info, store)
     if log_system_metrics:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import getpass
 import random
+import sys
 import threading
 import time
 import uuid
@@ -171,14 +173,32 @@ def _random_run_name() -> str:
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
 
 
+def context_tags(parent_run_id: str | None = None) -> dict[str, str]:
+    """The tags MLflow's ``start_run`` puts on every run: who ran what, and the parent of a child run.
+
+    >>> sorted(context_tags("abc"))
+    ['mlflow.parentRunId', 'mlflow.source.name', 'mlflow.source.type', 'mlflow.user']
+    """
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in this environment (a container without a passwd entry)
+        user = "unknown"
+    tags = {"mlflow.user": user, "mlflow.source.name": sys.argv[0] if sys.argv and sys.argv[0] else "<console>",
+            "mlflow.source.type": "LOCAL"}
+    if parent_run_id is not None:
+        tags["mlflow.parentRunId"] = parent_run_id
+    return tags
+
+
 def create_run(experiment_id: str, run_name: str | None = None, tags: dict | None = None,
                parent_run_id: str | None = None, store: Store | None = None) -> RunInfo:
-    """Start a new RUNNING run in an experiment (its id from ``create_experiment``)."""
+    """Start a new RUNNING run in an experiment (its id from ``create_experiment``), with MLflow's context
+    tags (``context_tags``) unless ``tags`` gives them."""
     store = _store(store)
     if run_name is not None:
         validation.check_name(run_name, "run name")
     tags = {validation.check_key(key, "tag key"): validation.param_value(value, f"tag {key!r} value")
-            for key, value in (tags or {}).items()}
+            for key, value in {**context_tags(parent_run_id), **(tags or {})}.items()}
     if parent_run_id is not None:
         _state(store, parent_run_id)
     info = RunInfo(run_id=uuid.uuid4().hex, experiment_id=str(experiment_id),

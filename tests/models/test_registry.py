@@ -273,3 +273,17 @@ def test_concurrent_registration_from_four_processes(store):
     events = store.sql("SELECT count(*) FROM registry_events WHERE name = 'shared' "
                        "AND event = 'version_created'").fetchone()[0]
     assert events == 4 * per_process
+
+
+def test_create_registered_model_without_a_version(fresh_store):
+    """MLflow's MlflowClient.create_registered_model: a model with tags and a description, versions added later;
+    a name taken already is refused."""
+    from duckml.models.registry import create_registered_model
+
+    create_registered_model("empty", tags={"team": "growth"}, description="not trained yet")
+    found = duckml.search_registered_models("name = 'empty'").to_dicts()[0]
+    assert found["latest_version"] is None and found["description"] == "not trained yet"
+    tags = found["tags"]  # a MAP: a dict or key/value structs, by Polars version
+    assert (tags if isinstance(tags, dict) else {t["key"]: t["value"] for t in tags}) == {"team": "growth"}
+    with pytest.raises(duckml.InvalidInputError, match="already exists"):
+        create_registered_model("empty")

@@ -19,6 +19,11 @@ KEYS = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), min_si
     lambda k: k.strip())
 
 
+def _own(tags: dict) -> dict:
+    """A run's tags without the mlflow.* context tags every run carries."""
+    return {k: v for k, v in tags.items() if not k.startswith("mlflow.")}
+
+
 def test_log_and_read_back(store):
     duckml.set_experiment("exp")
     with duckml.start_run(run_name="first") as run:
@@ -32,7 +37,7 @@ def test_log_and_read_back(store):
     assert got.info.end_time is not None
     assert got.data.params == {"model": "rf", "depth": "3", "lr": "0.1"}
     assert got.data.metrics == {"rmse": 0.25}
-    assert got.data.tags == {"team": "sales"}
+    assert _own(got.data.tags) == {"team": "sales"}
     history = duckml.get_metric_history(run.run_id, "rmse")
     assert history.columns == ["step", "timestamp", "value"]
     assert history["value"].to_list() == [0.5, 0.25] and history["step"].to_list() == [0, 1]
@@ -160,7 +165,7 @@ def test_tags_set_overwrite_delete(store):
         duckml.delete_tag("b")
         with pytest.raises(duckml.NotFoundError):
             duckml.delete_tag("never")
-    assert duckml.get_run(run.run_id).data.tags == {"a": "2"}
+    assert _own(duckml.get_run(run.run_id).data.tags) == {"a": "2"}
 
 
 # The inner loop keeps one case per behaviour (a bad key, value, step, timestamp of a metric; a param, a tag,
@@ -257,3 +262,37 @@ def test_latest_metric_stays_one_row_per_key_across_ingests(store, batches):
     rows = duckml.connect().sql("SELECT key, value FROM _duckml_latest WHERE run_id = ?", [run.info.run_id]).fetchall()
     assert sorted(rows) == sorted((k, v[2]) for k, v in expected.items())
     assert duckml.get_run(run.info.run_id).data.metrics == {k: v[2] for k, v in expected.items()}
+
+
+def test_every_run_carries_mlflows_context_tags(store, monkeypatch):
+    """MLflow's start_run sets mlflow.user, mlflow.source.name/type on every run, and mlflow.parentRunId on a
+    child; a caller's own tags win."""
+    import getpass
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["train.py", "--fast"])
+    with duckml.start_run() as parent:
+        with duckml.start_run(nested=True, tags={"mlflow.source.type": "JOB"}) as child:
+            pass
+    parent_tags = duckml.get_run(parent.run_id).data.tags
+    assert parent_tags == {"mlflow.user": getpass.getuser(), "mlflow.source.name": "train.py",
+                           "mlflow.source.type": "LOCAL"}
+    child_tags = duckml.get_run(child.run_id).data.tags
+    assert child_tags["mlflow.source.type"] == "JOB" and child_tags["mlflow.parentRunId"] == parent.run_id
+    monkeypatch.setattr(sys, "argv", [])
+    with duckml.start_run() as console:
+        pass
+    assert duckml.get_run(console.run_id).data.tags["mlflow.source.name"] == "<console>"
+
+
+def test_start_run_with_parent_run_id_makes_a_child_of_a_run_not_active(store):
+    with duckml.start_run() as parent:
+        pass
+    with duckml.start_run(parent_run_id=parent.run_id) as child:  # MLflow's way to attach to an ended run
+        with pytest.raises(duckml.RunStateError, match="parent_run_id"):
+            duckml.start_run(parent_run_id=parent.run_id, nested=True)  # the active run is not that parent
+        with duckml.start_run(parent_run_id=child.run_id) as grandchild:  # = the active run: nested
+            pass
+    assert duckml.get_run(child.run_id).info.parent_run_id == parent.run_id
+    assert duckml.get_run(grandchild.run_id).info.parent_run_id == child.run_id
+    assert duckml.get_run(child.run_id).data.tags["mlflow.parentRunId"] == parent.run_id

@@ -1,0 +1,5 @@
+"""``mlflow.models.model``: the other import path of ``ModelInfo``."""
+
+from duckml.mlflow.models import ModelInfo
+
+__all__ = ["ModelInfo"]

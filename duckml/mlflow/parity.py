@@ -44,8 +44,8 @@ ENTRIES = [
     Entry("mlflow.search_experiments", _D, "the Default experiment is listed once a run went to it (MLflow "
           "makes it with the store)"),
     # -- runs --
-    Entry("mlflow.start_run", _P, "log_system_metrics=True needs duckml's system metrics sampler",
-          needs="start_run:log_system_metrics"),
+    Entry("mlflow.start_run", _S, "log_system_metrics=True samples system/… metrics with MLflow's names every "
+          "10 s (GPU through the gpu extra)", needs="start_run:log_system_metrics"),
     Entry("mlflow.end_run", _S),
     Entry("mlflow.active_run", _S),
     Entry("mlflow.last_active_run", _S),
@@ -70,9 +70,11 @@ ENTRIES = [
     Entry("mlflow.log_text", _S),
     Entry("mlflow.log_dict", _S),
     Entry("mlflow.log_figure", _D, "matplotlib figures; save_kwargs= raises"),
-    Entry("mlflow.log_image", _P, "numpy arrays and PIL images, key=/step= series", needs="log_image"),
-    Entry("mlflow.log_table", _P, "MLflow's JSON table artifact", needs="log_table"),
-    Entry("mlflow.load_table", _P, "a pandas frame, as MLflow's", needs="load_table"),
+    Entry("mlflow.log_image", _D, "numpy arrays and PIL images, key=/step= series in MLflow 3's file layout; "
+          "mlflow.Image objects are not accepted", needs="log_image"),
+    Entry("mlflow.log_table", _D, "MLflow's JSON table artifact, appended on repeated calls; datetimes are "
+          "written without MLflow's .000 milliseconds", needs="log_table"),
+    Entry("mlflow.load_table", _S, "a pandas frame, as MLflow's", needs="load_table"),
     Entry("mlflow.get_artifact_uri", _D, "`runs:/<run_id>[/<path>]`, not a file location: every duckml call "
           "taking an artifact or model URI reads it"),
     Entry("mlflow.artifacts.download_artifacts", _D, "artifact_uri= takes `runs:/` and `models:/` URIs"),
@@ -81,7 +83,9 @@ ENTRIES = [
     Entry("mlflow.artifacts.load_dict", _S),
     Entry("mlflow.artifacts.load_image", _S, "a PIL image (needs Pillow)"),
     # -- models and registry --
-    Entry("mlflow.evaluate", _P, "MLflow's default classifier/regressor metrics and plots", needs="evaluate"),
+    Entry("mlflow.evaluate", _D, "MLflow's default classifier/regressor metrics and plots; no evaluator_config, "
+          "extra_metrics or lift curve; a residuals plot for regressors; artifacts have .uri/.path, no .content",
+          needs="evaluate"),
     Entry("mlflow.register_model", _S, "await_registration_for is moot: registration is synchronous"),
     Entry("mlflow.search_model_versions", _D, "filters on name, run_id, source_path, version_number, tags; a "
           "version's last_updated_timestamp is its creation time"),

@@ -7,29 +7,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-import duckml
 from tests.mlflow.scripts import SCRIPTS, as_duckml, expected, run_script
 
-NEEDS_FEATURES = {
-    "evaluate_classifier": "evaluate",
-    "images_tables": "log_image",
-}
 SCRIPT_NAMES = sorted(p.stem for p in SCRIPTS.glob("*.py"))
-
-
-def _skip_until_merged(name: str) -> None:
-    needed = NEEDS_FEATURES.get(name)
-    if needed is not None and not hasattr(duckml, needed):
-        pytest.skip(f"needs duckml.{needed} (branch mlflowfeatures)")
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_script_prints_what_it_prints_under_mlflow(name, tmp_path, monkeypatch):
-    _skip_until_merged(name)
     monkeypatch.chdir(tmp_path)
     printed = run_script(name, str(tmp_path / "mlruns.duckdb"))
     assert printed == expected(name)

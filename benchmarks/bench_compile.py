@@ -8,6 +8,12 @@ Models fitted on 20,000 rows of a pandas DataFrame:
 - ColumnTransformer(SimpleImputer+StandardScaler on 17 floats, OneHotEncoder on 3 text columns) + Ridge;
 - one DecisionTreeRegressor of depth 8 on the 20 floats.
 
+The goal (issue 22, >= 3x): the weekly forecast landing in a table. The same 2M x 20 floats with an ``id``
+column; ``sql_table_side`` runs ``CREATE TABLE forecast AS SELECT id, prediction FROM store.<macro>(src)`` on a
+plain DuckDB connection to a database of its own (the store attached read-only), ``floor_table_side`` the loop
+a user writes: pyarrow ``iter_batches`` -> ``predict`` -> an Arrow table of (id, prediction) ``INSERT``ed into
+a table of a DuckDB file. Both are timed from the first statement to the last commit.
+
 Sides (each a fresh subprocess; one warm-up on a 10,000-row file, then the file once, timed):
 - compiled SQL: ``duckml.compile_model(uri)`` stored the macro beforehand (untimed); a plain
   ``duckdb.connect(store, read_only=True)``, no duckml import, runs

@@ -19,6 +19,7 @@ def decision(coef: np.ndarray, intercept: float, features: list[Feature]) -> str
     weighed by one CASE (x·c is c or 0 for x in {0, 1}; only the order of additions differs, by ulps)."""
     terms = []
     groups: dict[str, list[str]] = {}
+    products: list[tuple[Feature, float]] = []
     for c, f in zip(coef, features):
         if c == 0.0 and not f.nullable:
             continue
@@ -30,9 +31,26 @@ def decision(coef: np.ndarray, intercept: float, features: list[Feature]) -> str
             test = f"{compared} IS NULL" if literal is None else f"{compared} = {literal}"
             groups[compared].append(f"WHEN {test} THEN {number(c)}")
             continue
-        terms.append(f"({f.sql} * {number(c)})")
+        products.append((f, c))
     terms = [f"(CASE {' '.join(groups[t])} ELSE 0.0e0 END)" if t in groups else t for t in terms]
+    if products:
+        terms.insert(0, _dot(products))
     return f"({balanced_sum(terms)} + {number(intercept)})" if terms else number(intercept)
+
+
+def _dot(products: list[tuple[Feature, float]]) -> str:
+    """The sum of feature × coefficient. Several at once are one ``list_inner_product`` (NaN and inf pass as
+    in numpy): 2M rows of a 20-feature model score in about half the time of the chain of ``*`` and ``+``
+    (bench_compile). It refuses a NULL element, so a row with a NULL feature gets NULL before it."""
+    if len(products) == 1:
+        f, c = products[0]
+        return f"({f.sql} * {number(c)})"
+    dot = (f"list_inner_product([{', '.join(f.sql for f, _ in products)}], "
+           f"[{', '.join(number(c) for _, c in products)}])")
+    nullable = [f.sql for f, _ in products if f.nullable]
+    if not nullable:
+        return dot
+    return f"(CASE WHEN {' OR '.join(f'{sql} IS NULL' for sql in nullable)} THEN NULL ELSE {dot} END)"
 
 
 def _check_numeric(model, features: list[Feature], where: str) -> None:

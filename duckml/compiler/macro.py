@@ -53,9 +53,32 @@ def check_macro_name(name: str) -> str:
     return name
 
 
-def inputs_from_signature(model: Any, signature: dict | None) -> list[tuple[str, str]]:
-    """(column, DuckDB type) of each model input in fitted order, from the fitted feature names and the
-    logged signature: text inputs are VARCHAR, everything else DOUBLE (any numeric source column fits)."""
+_TEXT_NAMES = ("string", "str", "utf8", "large_string", "large_utf8", "string_view", "object", "category", "varchar")
+_NUMBER_PREFIXES = ("int", "uint", "long", "float", "double", "halffloat", "decimal", "number", "bool")
+
+
+def _declared_kind(type_name: str) -> str | None:
+    if type_name in _TEXT_NAMES:
+        return "str"
+    if type_name.startswith(_NUMBER_PREFIXES):
+        return "num"
+    return None
+
+
+def expected_inputs(model: Any, signature: dict | None) -> list[tuple[str, str | None]]:
+    """(column, DuckDB type) of each model input in fitted order: VARCHAR for text, DOUBLE for numbers
+    (any numeric source column fits), None for a column no step reads. The kind comes from what the fitted
+    model knows (see duckml.compiler.inputs), else from the logged signature; never from a default.
+
+    Raises ModelNotCompilableError when the model and the signature disagree, or the model records no
+    input columns.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> expected_inputs(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), None)
+    [('f0', 'DOUBLE')]
+    """
+    from duckml.compiler.inputs import input_kinds
+
     declared = {c["name"]: str(c.get("type") or "").lower() for c in (signature or {}).get("inputs") or []}
     fitted = getattr(model, "feature_names_in_", None)
     if fitted is not None:
@@ -67,8 +90,21 @@ def inputs_from_signature(model: Any, signature: dict | None) -> list[tuple[str,
     else:
         raise ModelNotCompilableError("the model records no input columns (no signature, no fitted feature "
                                       "names); log it again with an input_example")
-    text = ("string", "str", "utf8", "large_string", "large_utf8", "string_view", "object", "category", "varchar")
-    return [(n, "VARCHAR" if declared.get(n) in text else "DOUBLE") for n in names]
+    found = []
+    for name, kind in zip(names, input_kinds(model, len(names))):
+        logged = _declared_kind(declared.get(name, ""))
+        if kind is not None and logged is not None and kind != logged:
+            raise ModelNotCompilableError(
+                f"input column {name!r} is {'text' if logged == 'str' else 'a number'} in the logged signature "
+                f"but the model reads it as {'text' if kind == 'str' else 'a number'}; its SQL type is unknown")
+        kind = kind or logged
+        found.append((name, None if kind is None else "VARCHAR" if kind == "str" else "DOUBLE"))
+    return found
+
+
+def inputs_from_signature(model: Any, signature: dict | None) -> list[tuple[str, str]]:
+    """:func:`expected_inputs` with a column no step reads typed DOUBLE (its SQL is never emitted)."""
+    return [(name, sql_type or "DOUBLE") for name, sql_type in expected_inputs(model, signature)]
 
 
 def preferred_engine(model: Any) -> str:

@@ -90,6 +90,10 @@ def _simple_imputer(step, features: list[Feature], where: str) -> list[Feature]:
         raise refuse(step, where, f"missing_values={step.missing_values!r} (only NaN/None, which SQL sees as "
                                   "NULL, can be matched exactly)")
     features = [as_null(f) for f in features]
+    # SQL has one NULL; scikit-learn tells None from NaN in a text column, and DuckDB hands a NULL text
+    # value over as None. missing_values=NaN (the default) leaves None as it is there (`x != x` is its
+    # missing test), so a NULL text value is neither filled nor flagged: it stays NULL, as in the UDF path.
+    fills_text_null = step.missing_values is None
     out = []
     for i, f in enumerate(features):
         statistic = step.statistics_[i]
@@ -105,6 +109,9 @@ def _simple_imputer(step, features: list[Feature], where: str) -> list[Feature]:
             if not isinstance(statistic, str):
                 raise refuse(step, where, f"feature {i} is text but its fill value {statistic!r} is not")
             fill = quote_literal(statistic)
+            if not fills_text_null:
+                out.append(f)
+                continue
         out.append(Feature(f"coalesce({f.sql}, {fill})" if f.nullable else f.sql, f.kind, False))
     if step.add_indicator:
         indicator = step.indicator_
@@ -112,7 +119,8 @@ def _simple_imputer(step, features: list[Feature], where: str) -> list[Feature]:
             raise refuse(step, where, f"indicator features={indicator.features!r}")
         for i in indicator.features_:
             f = features[int(i)]
-            out.append(Feature(f"(CASE WHEN {f.sql} IS NULL THEN 1.0e0 ELSE 0.0e0 END)" if f.nullable
+            flagged = f.nullable and (f.kind == "num" or fills_text_null)
+            out.append(Feature(f"(CASE WHEN {f.sql} IS NULL THEN 1.0e0 ELSE 0.0e0 END)" if flagged
                                else "0.0e0", "num", False))
     return out
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import duckdb
 
-from duckml.compiler.macro import macro_name, table_macro
-from duckml.errors import InvalidInputError
+from duckml.compiler.macro import check_macro_name, macro_name, table_macro
+from duckml.errors import InvalidInputError, ModelNotCompilableError
 from duckml.models.loader import load_resolved, resolve_parsed
 from duckml.models.uri import parse_model_uri
 from duckml.models.registry import _Events, store_macro
-from duckml.store import get_store
+from duckml.store import get_store, schema
+from duckml.store.guard import is_protected_table
 
 
 def compile_model(model_uri: str, macro: str | None = None) -> str:
@@ -37,7 +38,11 @@ def compile_model(model_uri: str, macro: str | None = None) -> str:
         raise InvalidInputError(f"model_uri must be a model URI such as 'models:/sales@champion', got {model_uri!r}")
     parsed = parse_model_uri(model_uri)
     store = get_store()
+    if macro is not None:
+        macro = check_macro_name(macro)
     with store.read() as con:  # load outside the write lock: loading a big model takes a while
+        if macro is not None:
+            check_free_name(con, macro)
         resolved = resolve_parsed(con, store, parsed)
     model = load_resolved(resolved)
     alias = parsed.alias if parsed.kind == "alias" else None
@@ -54,6 +59,29 @@ def compile_model(model_uri: str, macro: str | None = None) -> str:
             definition = table_macro(macro, model, resolved.signature)
         store_macro(con, _Events(con) if resolved.name else None, definition, resolved, alias)
     return definition.name
+
+
+def check_free_name(con, name: str) -> None:
+    """Refuse a macro name that would replace one of duckml's shipped views, macros or tables (sql/), or
+    shadow a DuckDB function: ``CREATE OR REPLACE MACRO read_parquet`` in the store would make every plain
+    client's ``read_parquet`` (the macro's own included) call the model's macro instead.
+
+    >>> check_free_name(duckdb.connect(), "predict_churn_v1")
+    >>> check_free_name(duckdb.connect(), "read_parquet")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    duckml.errors.ModelNotCompilableError: macro name 'read_parquet' is a DuckDB table function; ...
+    """
+    lowered = name.lower()
+    if lowered in schema.definition_names() or is_protected_table(lowered):
+        raise ModelNotCompilableError(f"macro name {name!r} is one of duckml's own views, macros or tables "
+                                      "(see sql/); choose another name. Nothing was stored")
+    # 'system' holds DuckDB's functions and loaded extensions' and the UDFs; 'temp' duckml's predict macros
+    taken = con.execute("SELECT function_type FROM duckdb_functions() WHERE lower(function_name) = ? AND "
+                        "database_name IN ('system', 'temp') LIMIT 1", [lowered]).fetchall()
+    if taken:
+        raise ModelNotCompilableError(f"macro name {name!r} is a DuckDB {taken[0][0]} function; a macro of that "
+                                      "name would hide it from every client of the store. Choose another "
+                                      "name. Nothing was stored")
 
 
 @dataclass(frozen=True)

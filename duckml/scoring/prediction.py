@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -208,7 +208,42 @@ def plan(model_uri: str | os.PathLike, source, con: duckdb.DuckDBPyConnection | 
     """
     source = _check_source(source)
     spec, found, compiled = _resolve(model_uri, con)
-    return Plan(spec, found, source, _source_columns(source), compiled)
+    columns = _source_columns(source)
+    if compiled is not None and not _compiled_fits(spec, columns):
+        compiled = None  # the Python UDF takes what the compiled SQL was not built for
+    return Plan(spec, found, source, columns, compiled)
+
+
+def _compiled_fits(spec: scoring.ModelSpec, columns: dict[str, str]) -> bool:
+    """Whether the source's columns have the types the model's compiled SQL was built for: text inputs
+    VARCHAR, numeric inputs any number. Otherwise (an INTEGER column where the encoder learned strings, a
+    VARCHAR where the model reads numbers) the compiled form could fail or compare text with numbers, and
+    the UDF path, which casts each column to what the model was fitted on, scores instead.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> m = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    >>> spec = scoring.make_spec("m", m, None, "model 'm'")
+    >>> _compiled_fits(spec, {"f0": "INTEGER"}), _compiled_fits(spec, {"f0": "VARCHAR"})
+    (True, False)
+    """
+    from duckml.compiler.macro import expected_inputs
+    from duckml.errors import ModelNotCompilableError
+
+    logged = {"inputs": [{"name": name, "type": kind} for name, kind in spec.inputs]}
+    try:
+        expected = expected_inputs(spec.model, logged)
+    except ModelNotCompilableError:
+        return False
+    for name, sql_type in expected:
+        column = scoring._match_column(name, columns)
+        if column is None or sql_type is None:
+            continue  # a missing column gets the same clear error on either path; an unread one any type
+        source_type = columns[column].upper()
+        if sql_type == "VARCHAR" and source_type != "VARCHAR":
+            return False
+        if sql_type == "DOUBLE" and scoring._family(source_type) not in ("int", "float", "bool"):
+            return False
+    return True
 
 
 # -- SQL registration ---------------------------------------------------------------------------------
@@ -441,10 +476,29 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
     elif target is not None:
         table = _check_table_name(target)
     job = plan(model_uri, source)
-    started = utcnow()
-    run = _Scoring(job, memory_limit, progress, workers)
     try:
-        if target is None:
+        return _score(job, path, table, memory_limit, progress, workers)
+    except _CompiledFailed:
+        # A compiled form that fails where the Python UDF may not (a macro stored by an older compiler, a
+        # value its SQL cannot take): nothing was written, so the UDF path scores the job again, and raises
+        # its own error if the model itself refuses the rows.
+        return _score(replace(job, compiled=None), path, table, memory_limit, progress, workers)
+
+
+class _CompiledFailed(Exception):
+    """Scoring with the compiled SQL failed; predict() scores again with the UDF."""
+
+
+def _score(job: Plan, path: Path | None, table: str | None, memory_limit, progress, workers: int):
+    started = utcnow()
+    try:
+        run = _Scoring(job, memory_limit, progress, workers)
+    except DuckmlError as e:
+        if job.compiled is not None:
+            raise _CompiledFailed() from e
+        raise
+    try:
+        if path is None and table is None:
             import polars as pl
 
             return pl.from_arrow(pa.Table.from_batches(list(run.batches()), run.schema))
@@ -459,5 +513,9 @@ def predict(model_uri: str | os.PathLike, source, output: str | os.PathLike | No
                 _write_table(run, con, table)
                 _lineage(con, job.found, job.source, table, "table", run.rows, started, utcnow(), job.engine)
         return None
+    except Exception as e:
+        if job.compiled is not None and run.error is not None:  # it failed while the SQL was scoring
+            raise _CompiledFailed() from e
+        raise
     finally:
         run.close()

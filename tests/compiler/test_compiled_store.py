@@ -120,6 +120,28 @@ def test_bad_macro_name_is_refused(sales):
         duckml.compile_model("models:/sales-forecast/1", macro="x; DROP TABLE runs")
 
 
+@pytest.mark.parametrize("taken", ["compare_runs", "run_details", "alias_as_of", "metric_buckets", "runs_overview",
+                                   "runs", "read_parquet", "Read_Parquet", "sum"])
+def test_macro_names_of_shipped_objects_and_duckdb_functions_are_refused(sales, store, taken):
+    shipped_before = store.sql("SELECT function_name, macro_definition FROM duckdb_functions() "
+                               "WHERE database_name = 'store' ORDER BY ALL").fetchall()
+    with pytest.raises(ModelNotCompilableError, match=f"{taken!r}"):
+        duckml.compile_model("models:/sales-forecast/1", macro=taken)
+    after = store.sql("SELECT function_name, macro_definition FROM duckdb_functions() "
+                      "WHERE database_name = 'store' ORDER BY ALL").fetchall()
+    assert after == shipped_before
+    assert store.sql("SELECT count(*) FROM compiled_models").fetchone()[0] == 0
+    assert store.sql(f"SELECT count(*) FROM read_parquet('{sales[3]}')").fetchone()[0] == len(sales[2])
+
+
+def test_cli_refuses_a_taken_macro_name_in_one_line(sales, store):
+    result = CliRunner().invoke(cli, ["models", "compile", "models:/sales-forecast/1", "--macro", "compare_runs"])
+    assert result.exit_code != 0
+    assert "compare_runs" in result.output and "Traceback" not in result.output
+    assert store.sql("SELECT count(*) FROM compiled_models").fetchone()[0] == 0
+    assert store.sql("SELECT count(*) FROM compare_runs([])").fetchone() is not None
+
+
 def test_predict_uses_the_compiled_form_and_records_the_engine(sales, store, tmp_path):
     pipeline, tree, week, path = sales
     duckml.predict("models:/sales-forecast/2", path, output=str(tmp_path / "udf.parquet"))

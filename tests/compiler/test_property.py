@@ -74,3 +74,55 @@ def test_random_pipelines_predict_the_same_in_sql(problem):
         warnings.simplefilter("ignore")
         model.fit(frame, target)
     assert_same(model, frame, proba=classifier)
+
+
+@st.composite
+def scored_inputs(draw, frame: pd.DataFrame, model):
+    """Rows a user scores from Parquet: numbers as floats or as integers, text with unseen values and NULLs
+    where the encoder ignores unknowns, NULL numbers (imputed) or none."""
+    rows = frame.copy()
+    numbers = [c for c in rows if c.startswith("x")]
+    texts = [c for c in rows if c.startswith("k")]
+    rng = np.random.default_rng(draw(st.integers(0, 10_000)))
+    if draw(st.sampled_from(["float", "integer"])) == "integer":
+        for c in numbers:
+            rows[c] = np.round(rows[c].fillna(0.0)).astype(np.int64)
+    ignores = all(getattr(step, "handle_unknown", "ignore") == "ignore"
+                  for _, step, _ in model[0].transformers_ if not isinstance(step, str))
+    if texts and ignores and draw(st.booleans()):
+        for c in texts:
+            rows.loc[rng.random(len(rows)) < 0.15, c] = "unseen"
+            rows.loc[rng.random(len(rows)) < 0.15, c] = None
+    return rows
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems(), st.data(), st.booleans())
+def test_compiled_macro_with_types_from_the_model_or_signature_equals_sklearn(problem, data, signed):
+    """Estimator × input type × signature: the stored macro, compiled with the types the model (and the
+    signature, when logged with an example) knows, scores a Parquet file as model.predict scores its rows."""
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    from duckml.compiler.macro import table_macro
+    from duckml.models.format import infer_signature
+
+    model, frame, target, classifier = problem
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(frame, target)
+    rows = data.draw(scored_inputs(frame, model))
+    definition = table_macro("scored", model, infer_signature(model, frame.head(5) if signed else None))
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "rows.parquet")
+        rows.to_parquet(path)
+        con = duckdb.connect()
+        con.execute(definition.statement)
+        got = [r[0] for r in con.execute("SELECT prediction FROM scored(?)", [path]).fetchall()]
+    expected = model.predict(rows)
+    if classifier:
+        assert got == expected.tolist()
+    else:
+        np.testing.assert_allclose(np.array(got, dtype=float), expected.astype(float), rtol=1e-9, atol=1e-9)

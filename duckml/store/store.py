@@ -165,7 +165,12 @@ class Store:
                     self.write_wanted_marker.unlink(missing_ok=True)
                 return con
             except duckdb.IOException as error:
-                if dberrors.is_not_a_database(error):
+                if dberrors.is_not_a_database(error) or dberrors.is_truncated(error):
+                    if dberrors.is_truncated(error) and storefile.remove_stillborn(self.path):
+                        if read_only:
+                            raise storefile.StillbornFileRemoved(
+                                f"{self.path} was left half-created by a process that died; removed") from error
+                        continue  # the ATTACH creates it afresh
                     if storefile.being_created(self.path) and time.monotonic() < deadline:
                         time.sleep(0.01)  # another process is writing the new file's headers: look again
                         continue
@@ -273,9 +278,14 @@ class Store:
             return None
         if not create:
             self.require_existing()
+        con = None
         if self.path.exists():
             storefile.refuse_foreign_file(self.path)
-            con = self._attach(read_only=True, timeout=timeout)
+            try:
+                con = self._attach(read_only=True, timeout=timeout)
+            except storefile.StillbornFileRemoved:
+                pass  # its creator died before writing anything: create it here
+        if con is not None:
             needs_migration = needs_definitions = True
             try:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)

@@ -21,7 +21,7 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import duckdb
@@ -166,13 +166,9 @@ class Store:
                 return con
             except duckdb.IOException as error:
                 if dberrors.is_not_a_database(error) or dberrors.is_truncated(error):
-                    if dberrors.is_truncated(error) and storefile.remove_stillborn(self.path):
-                        if read_only:
-                            raise storefile.StillbornFileRemoved(
-                                f"{self.path} was left half-created by a process that died; removed") from error
-                        continue  # the ATTACH creates it afresh
-                    if storefile.being_created(self.path) and time.monotonic() < deadline:
-                        time.sleep(0.01)  # another process is writing the new file's headers: look again
+                    if storefile.removed_stillborn(self.path, error, read_only) or (
+                            storefile.being_created(self.path) and time.monotonic() < deadline):
+                        time.sleep(0.01)  # a dead creator's file is gone, or a live one writes its headers: again
                         continue
                     raise StoreError(f"cannot open store {self.path}: it is not a valid DuckDB database "
                                      f"(damaged, or not written by DuckDB): {error}") from error
@@ -281,10 +277,8 @@ class Store:
         con = None
         if self.path.exists():
             storefile.refuse_foreign_file(self.path)
-            try:
+            with suppress(storefile.StillbornFileRemoved):  # its creator died before writing a byte: create it
                 con = self._attach(read_only=True, timeout=timeout)
-            except storefile.StillbornFileRemoved:
-                pass  # its creator died before writing anything: create it here
         if con is not None:
             needs_migration = needs_definitions = True
             try:
@@ -295,8 +289,7 @@ class Store:
             if not (needs_migration or needs_definitions):
                 self._ready = True
                 return con if keep_attached else None
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._attach(read_only=False, timeout=timeout)
         try:
             # checked again under the write lock: another process may have just done it
@@ -458,7 +451,7 @@ class Store:
 
     def _ingest(self, timeout: float | None) -> None:
         """The backend's ingest (a lake retries conflicts around its own ``write``)."""
-        with self.write(timeout=timeout):
+        with storefile.unwritable_is_store_error(self.path), self.write(timeout=timeout):
             pass
 
     def flush(self, timeout: float | None = None) -> None:

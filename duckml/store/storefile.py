@@ -6,8 +6,12 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
+
+from duckml import dberrors
 from duckml.errors import SchemaError, StoreError
 
 _DUCKDB_MAGIC = b"DUCK"
@@ -46,6 +50,38 @@ def refuse_foreign_file(path: Path) -> None:
         time.sleep(0.1)
     raise SchemaError(f"{path} is not a DuckDB database; duckml left it untouched "
                       "(choose another path with set_store() or --store)")
+
+
+def removed_stillborn(path: Path, error: duckdb.Error, read_only: bool) -> bool:
+    """After DuckDB refused ``path`` with ``error``: whether it was a stillborn file, now removed, that a
+    read-write ATTACH creates afresh. A read-only one cannot: ``StillbornFileRemoved`` tells its caller."""
+    if not (dberrors.is_truncated(error) and remove_stillborn(path)):
+        return False
+    if read_only:
+        raise StillbornFileRemoved(f"{path} was left half-created by a process that died; removed") from error
+    return True
+
+
+@contextmanager
+def unwritable_is_store_error(path: Path):
+    """DuckDB refusing to write ``path`` (a full disk) during an ingest becomes one ``StoreError`` line: the
+    data stays in the journal, and the next ingest, by any process, moves it once the file can be written.
+
+    >>> try:
+    ...     with unwritable_is_store_error(Path("s.duckdb")):
+    ...         raise duckdb.IOException('Could not write file "s.duckdb.wal": No space left on device')
+    ... except StoreError as error:
+    ...     print(str(error).split(";")[0])
+    could not ingest into s.duckdb (Could not write file "s.duckdb.wal": No space left on device)
+    """
+    try:
+        yield
+    except StoreError:
+        raise
+    except (duckdb.Error, OSError) as error:
+        reason = " ".join(str(error).split())  # DuckDB's texts span lines
+        raise StoreError(f"could not ingest into {path} ({reason}); the data stays in the journal and the "
+                         "next ingest moves it") from error
 
 
 def remove_stillborn(path: Path) -> bool:

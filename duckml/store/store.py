@@ -520,8 +520,8 @@ class Store:
                 return
             try:
                 self.ingest(timeout=0)
-            except StoreLockedError:
-                pass  # someone else holds the file; the data stays in the journal, still visible to readers
+            except StoreError:  # held by someone else, or not writable (a full disk): the logged call landed,
+                pass  # and its data stays in the journal, visible to readers, until an ingest moves it
 
     # -- SQL for users -----------------------------------------------------------------------------
     def sql(self, query: str, params=None, *, prepare=None) -> duckdb.DuckDBPyRelation | None:

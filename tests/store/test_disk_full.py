@@ -145,6 +145,25 @@ def test_flush_on_a_full_disk_raises_a_store_error_and_works_once_space_is_back(
         (1,)]
 
 
+def test_a_writer_far_ahead_whose_own_ingest_the_disk_refuses_keeps_logging(store, monkeypatch):
+    """Back-pressure makes a writer ingest itself; a full disk then must not fail the call that was recorded."""
+    from duckml.store import store as store_module
+    monkeypatch.setattr(store_module, "_BACKGROUND_INGEST_POINTS", 100)
+    monkeypatch.setattr(store_module, "_AUTO_INGEST_POINTS", 150)
+    monkeypatch.setattr(store_module.Store, "ingest_soon", lambda self: None)  # a background that never runs
+    faults = _IngestFaults(times=10**9)
+    monkeypatch.setattr(batches, "ingest_all", faults)
+    store.store.next_ingest_at = 100
+    with duckml.start_run() as run:
+        for step in range(400):
+            duckml.log_metric("loss", float(step), step=step)
+        assert faults.calls >= 1  # it tried to ingest itself, and the disk refused
+    monkeypatch.setattr(batches, "ingest_all", faults.ingest_all)
+    duckml.flush()
+    assert _file_rows(store.path, f"SELECT count(*) FROM store.metrics WHERE run_id = '{run.info.run_id}'") == [
+        (400,)]
+
+
 _FILL_AND_END = """
     import os, sys, duckml
     mount, store_path, room = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -189,10 +189,11 @@ def _record_refused_ends() -> None:
 def end_run(status: str = "FINISHED") -> None:
     """End the active run of this thread (no-op when there is none), as MLflow. A run end the disk
     refused before (``JournalWriteError``) is recorded first."""
-    _record_refused_ends()
-    if not _local.stack:
-        return
-    _end(_local.stack[-1], status)
+    try:
+        _record_refused_ends()
+    finally:  # even while the disk still refuses: a parent run must not stay active behind its child
+        if _local.stack:
+            _end(_local.stack[-1], status)
 
 
 def active_run() -> ActiveRun | None:

@@ -86,6 +86,19 @@ def test_a_run_end_the_full_disk_refused_is_recorded_by_the_next_start_or_end_ru
         ("FAILED",)]
 
 
+def test_nested_runs_ended_on_a_full_disk_are_both_recorded_once_space_is_back(store, disk):
+    with pytest.raises(duckml.errors.JournalWriteError):
+        with duckml.start_run() as parent:
+            with duckml.start_run(nested=True) as child:
+                disk.full = True
+    assert duckml.active_run() is None
+    disk.full = False
+    with duckml.start_run():
+        pass
+    # the child's refused end left the parent's block as an exception: FAILED, as MLflow ends it
+    assert [duckml.get_run(run.info.run_id).info.status for run in (parent, child)] == ["FAILED", "FINISHED"]
+
+
 def test_a_run_end_the_full_disk_refused_is_recorded_at_exit(store, disk):
     run = duckml.start_run()
     disk.full = True

@@ -35,6 +35,17 @@ def is_not_a_database(error: BaseException) -> bool:
     return "not a valid duckdb database" in text or "corrupt database file" in text
 
 
+def is_truncated(error: BaseException) -> bool:
+    """Whether DuckDB found a file shorter than what its headers promise (its writer died early).
+
+    >>> import duckdb
+    >>> is_truncated(duckdb.IOException('Could not read enough bytes from file "x": attempted to read 4096 '
+    ...                                 'bytes from location 4096'))
+    True
+    """
+    return "could not read enough bytes" in str(error).lower()
+
+
 def lock_holder(error: BaseException) -> int | None:
     """The process id DuckDB names as the holder of a file lock, if it names one.
 

@@ -75,6 +75,7 @@ class BackgroundIngester:
 
     def _run(self) -> None:
         backoff = self._delay
+        failing = False  # reported already: a full disk says so once, not at every retry
         while True:
             with self._wakeup:
                 while not self._requested and not self._stopped:
@@ -94,13 +95,18 @@ class BackgroundIngester:
                 if self._store.ingest_requested(timeout=_ATTEMPT_TIMEOUT):
                     self.ingests += 1
                 backoff = self._delay
+                failing = False
             except StoreLockedError:  # another program holds the file: the journal keeps the data
                 with self._wakeup:
                     self._requested = True
                 backoff = min(max(backoff * 2, 0.05), _MAX_BACKOFF)
-            except StoreError as error:
-                print(f"duckml: background ingest into {self._store.path} failed ({error}); the data stays in "
-                      "the journal and is ingested by the next flush or process", file=sys.stderr)
+            except StoreError as error:  # e.g. a full disk: retried until it lands, reported once
+                if not failing:
+                    print(f"duckml: background ingest into {self._store.path} failed ({error}); the data stays "
+                          "in the journal, retrying", file=sys.stderr)
+                failing = True
+                with self._wakeup:
+                    self._requested = True
                 backoff = min(max(backoff * 2, 0.05), _MAX_BACKOFF)
             finally:
                 with self._wakeup:

@@ -29,6 +29,13 @@ REQUIRED_INTERNAL_TABLES = frozenset({"_duckml_meta", "_duckml_migrations", "_du
                                       "_duckml_series", "_duckml_latest"})
 
 
+_BOOKKEEPING_TABLE = """CREATE TABLE IF NOT EXISTS _duckml_migrations (
+    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL)"""
+_BOOKKEEPING_COLUMNS = [("version", "INTEGER"), ("name", "VARCHAR"), ("checksum", "VARCHAR"),
+                        ("applied_at", "TIMESTAMP")]
+
+
 def sql_dir() -> Path:
     """The ``sql/`` folder: inside an installed wheel, or beside the package in a checkout."""
     packaged = Path(str(resources.files("duckml"))) / "sql"
@@ -149,12 +156,29 @@ def foreign_objects(con, catalog: str) -> list[str]:
     return [row[0] for row in found]
 
 
+def _bookkeeping_is_ours(con, catalog: str) -> bool:
+    """Whether the catalog's ``_duckml_migrations`` table has the columns duckml gives it."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+        f"{_catalog_literal(catalog)} AND schema_name = 'main' AND table_name = '_duckml_migrations' "
+        "ORDER BY column_index").fetchall()
+    return columns == _BOOKKEEPING_COLUMNS
+
+
 def check(con, catalog: str, path: Path) -> tuple[bool, bool]:
-    """Validate an attached store; return (needs_migration, needs_definitions)."""
+    """Validate an attached store; return (needs_migration, needs_definitions).
+
+    A file holding nothing but an empty ``_duckml_migrations`` is a store whose creation was cut short
+    (earlier duckml committed that table alone before the first migration): it is migrated like a new one.
+    """
     tables = user_tables(con, catalog)
+    if "_duckml_migrations" in tables and not _bookkeeping_is_ours(con, catalog):
+        raise SchemaError(f"{path} is a DuckDB database but not a duckml store (its table _duckml_migrations "
+                          "is not duckml's); duckml left it untouched. Choose another path with set_store() "
+                          "or --store")
     done = applied(con, catalog, tables)
     if not done:
-        foreign = foreign_objects(con, catalog)
+        foreign = [name for name in foreign_objects(con, catalog) if name != "table _duckml_migrations"]
         if foreign:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             raise SchemaError(f"{path} is a DuckDB database but not a duckml store (it holds {shown} and no "
@@ -192,9 +216,6 @@ def migrate(con, catalog: str, stop_after: int | None = None, rewrite=None) -> l
     rewrite = rewrite or (lambda text: text)
     con.execute(f"USE {catalog}")
     try:
-        con.execute(rewrite("""CREATE TABLE IF NOT EXISTS _duckml_migrations (
-            version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,
-            applied_at TIMESTAMP NOT NULL)"""))
         done = applied(con, catalog)
         ran = []
         for migration in migrations():
@@ -204,6 +225,9 @@ def migrate(con, catalog: str, stop_after: int | None = None, rewrite=None) -> l
                 break
             con.execute("BEGIN TRANSACTION")
             try:
+                # in the first migration's transaction, never committed alone: a process killed in between
+                # would leave a file that holds only this table, which is no store yet and not empty either
+                con.execute(rewrite(_BOOKKEEPING_TABLE))
                 con.execute(rewrite(migration.sql))
                 con.execute("INSERT INTO _duckml_migrations VALUES (?, ?, ?, now()::TIMESTAMP)",
                             [migration.version, migration.name, migration.checksum])

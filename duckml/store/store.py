@@ -21,7 +21,7 @@ import os
 import random
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import duckdb
@@ -165,9 +165,10 @@ class Store:
                     self.write_wanted_marker.unlink(missing_ok=True)
                 return con
             except duckdb.IOException as error:
-                if dberrors.is_not_a_database(error):
-                    if storefile.being_created(self.path) and time.monotonic() < deadline:
-                        time.sleep(0.01)  # another process is writing the new file's headers: look again
+                if dberrors.is_not_a_database(error) or dberrors.is_truncated(error):
+                    if storefile.removed_stillborn(self.path, error, read_only) or (
+                            storefile.being_created(self.path) and time.monotonic() < deadline):
+                        time.sleep(0.01)  # a dead creator's file is gone, or a live one writes its headers: again
                         continue
                     raise StoreError(f"cannot open store {self.path}: it is not a valid DuckDB database "
                                      f"(damaged, or not written by DuckDB): {error}") from error
@@ -273,9 +274,12 @@ class Store:
             return None
         if not create:
             self.require_existing()
+        con = None
         if self.path.exists():
             storefile.refuse_foreign_file(self.path)
-            con = self._attach(read_only=True, timeout=timeout)
+            with suppress(storefile.StillbornFileRemoved):  # its creator died before writing a byte: create it
+                con = self._attach(read_only=True, timeout=timeout)
+        if con is not None:
             needs_migration = needs_definitions = True
             try:
                 needs_migration, needs_definitions = schema.check(con, "store", self.path)
@@ -285,8 +289,7 @@ class Store:
             if not (needs_migration or needs_definitions):
                 self._ready = True
                 return con if keep_attached else None
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         con = self._attach(read_only=False, timeout=timeout)
         try:
             # checked again under the write lock: another process may have just done it
@@ -448,7 +451,7 @@ class Store:
 
     def _ingest(self, timeout: float | None) -> None:
         """The backend's ingest (a lake retries conflicts around its own ``write``)."""
-        with self.write(timeout=timeout):
+        with storefile.unwritable_is_store_error(self.path), self.write(timeout=timeout):
             pass
 
     def flush(self, timeout: float | None = None) -> None:
@@ -517,8 +520,8 @@ class Store:
                 return
             try:
                 self.ingest(timeout=0)
-            except StoreLockedError:
-                pass  # someone else holds the file; the data stays in the journal, still visible to readers
+            except StoreError:  # held by someone else, or not writable (a full disk): the logged call landed,
+                pass  # and its data stays in the journal, visible to readers, until an ingest moves it
 
     # -- SQL for users -----------------------------------------------------------------------------
     def sql(self, query: str, params=None, *, prepare=None) -> duckdb.DuckDBPyRelation | None:

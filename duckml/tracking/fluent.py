@@ -16,7 +16,8 @@ import threading
 from duckml.tracking import runs as tracking
 from duckml.tracking import system_metrics
 from duckml.entities import Experiment, Run, RunInfo, RunStatus
-from duckml.errors import InvalidInputError, RunStateError
+from duckml.clock import utcnow
+from duckml.errors import DuckmlError, InvalidInputError, JournalWriteError, RunStateError
 from duckml.store import get_store, on_exit, reset_stores
 
 if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
@@ -32,6 +33,9 @@ _local = _Local()
 _last_active_run: list["ActiveRun | None"] = [None]
 _all_active: set["ActiveRun"] = set()  # every thread's unended runs, ended FINISHED at exit
 _all_active_lock = threading.Lock()
+# Run ends the store refused (a full disk): (run, status, end time), recorded by the next start_run, end_run
+# or flush of any thread, or at exit. The run is no longer active meanwhile, so nothing strands the process.
+_unrecorded_ends: list[tuple["ActiveRun", str, object]] = []
 
 
 class ActiveRun:
@@ -115,6 +119,7 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         log_system_metrics = system_metrics.enabled_by_environment()
     interval = system_metrics.sampling_interval() if log_system_metrics else None
     store = get_store()
+    _record_refused_ends()
     stack = _local.stack
     if parent_run_id is not None and stack and parent_run_id != stack[-1].info.run_id:
         raise RunStateError(f"the active run {stack[-1].info.run_id} is not the given parent_run_id "
@@ -173,22 +178,58 @@ def _end(active: ActiveRun, status: str) -> None:
     if active._system_metrics is not None:  # its last points go in before the run is marked ended
         active._system_metrics.stop()
         active._system_metrics = None
-    tracking.set_terminated(active.info.run_id, status, store=store)
+    end_time = utcnow()
+    try:
+        tracking.set_terminated(active.info.run_id, status, end_time, store=store)
+    except JournalWriteError as error:
+        # The run is ended all the same as far as this process goes, or a full disk would strand it: every
+        # later start_run would refuse, even once space is back. Its end is recorded later, with this time.
+        with _all_active_lock:
+            _unrecorded_ends.append((active, status, end_time))
+        _forget_active(active)
+        raise JournalWriteError(f"run {active.info.run_id} ended, but its end is not recorded yet: {error}. The "
+                                "next start_run, end_run or flush records it (or process exit)") from error
+    _forget_active(active)
+    # CONTRACT: the run is in the file within about a second, and certainly by flush() or exit; the
+    # caller pays only the journal record, and a sweep's run ends are ingested together.
+    store.ingest_soon()
+
+
+def _forget_active(active: ActiveRun) -> None:
     with _all_active_lock:
         _all_active.discard(active)
     if active in _local.stack:
         _local.stack.remove(active)
-    # CONTRACT: the run is in the file within about a second, and certainly by flush() or exit; the
-    # caller pays only the journal record, and a sweep's run ends are ingested together.
-    store.ingest_soon()
     _last_active_run[0] = active  # read back only if last_active_run() is asked for
 
 
+def _record_refused_ends() -> None:
+    """Record the run ends a full disk refused, oldest first; raise ``JournalWriteError`` if it still does."""
+    while _unrecorded_ends:
+        with _all_active_lock:
+            if not _unrecorded_ends:
+                return
+            active, status, end_time = _unrecorded_ends[0]
+        try:
+            tracking.set_terminated(active.info.run_id, status, end_time, store=active._store)
+        except JournalWriteError:
+            raise  # still refused: the next call tries again
+        except DuckmlError as error:  # the run or its store is gone meanwhile: retrying would strand us again
+            print(f"duckml: the end of run {active.info.run_id} was not recorded: {error}", file=sys.stderr)
+        with _all_active_lock:
+            if _unrecorded_ends and _unrecorded_ends[0][0] is active:
+                del _unrecorded_ends[0]
+        active._store.ingest_soon()
+
+
 def end_run(status: str = "FINISHED") -> None:
-    """End the active run of this thread (no-op when there is none), as MLflow."""
-    if not _local.stack:
-        return
-    _end(_local.stack[-1], status)
+    """End the active run of this thread (no-op when there is none), as MLflow. A run end the disk
+    refused before (``JournalWriteError``) is recorded first."""
+    try:
+        _record_refused_ends()
+    finally:  # even while the disk still refuses: a parent run must not stay active behind its child
+        if _local.stack:
+            _end(_local.stack[-1], status)
 
 
 def active_run() -> ActiveRun | None:
@@ -213,6 +254,12 @@ def _get_or_start_run() -> ActiveRun:
 
 
 def _end_runs_at_exit() -> None:
+    try:
+        _record_refused_ends()
+    except Exception as error:  # still refused: the runs stay RUNNING in the store, as after a kill
+        print(f"duckml: could not record the end of run(s) "
+              f"{', '.join(active.info.run_id for active, _, _ in _unrecorded_ends)} at exit: {error}",
+              file=sys.stderr)
     with _all_active_lock:
         leftover = list(_all_active)
     for active in leftover:
@@ -351,6 +398,7 @@ def flush() -> None:
     >>> import duckml
     >>> duckml.flush()
     """
+    _record_refused_ends()
     get_store().flush()
 
 
@@ -371,6 +419,7 @@ def reset_state(flush: bool = True) -> None:
     _last_active_run[0] = None
     with _all_active_lock:
         _all_active.clear()
+        _unrecorded_ends.clear()
     reset_stores(flush=flush)
 
 
@@ -380,6 +429,7 @@ def _forget_parent_runs() -> None:
     global _all_active_lock
     _all_active_lock = threading.Lock()
     _all_active.clear()
+    _unrecorded_ends.clear()
 
 
 on_exit(_end_runs_at_exit)

@@ -11,13 +11,18 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import duckml
 from duckml.cli import cli
+from duckml.interop.checks import points_in_range
 from duckml.interop.mlflow_import import import_mlflow
+from duckml.tracking.validation import check_step, timestamp_us
 
 from .mlflow_fixtures import RUN_CHILD, RUN_FAILED, RUN_PARENT, T0, build_file_store, build_sqlite_store
 
@@ -200,6 +205,25 @@ def test_file_store_points_out_of_range_are_counted(mlruns):
     report = import_mlflow(mlruns)
     assert report.metric_points_skipped == 3
     assert sorted(duckml.get_metric_history(RUN_PARENT, "loss")["step"].to_list()) == [0, 1, 1, 2]
+
+
+_BIG = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([
+    -(2**63), 2**63 - 1, 2**63, 10**16, -2_208_988_800_000, -2_208_988_800_001, 253_402_300_799_999,
+    253_402_300_800_000]))
+
+
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ms=_BIG, step=_BIG)
+def test_importers_keep_exactly_the_points_log_metric_accepts(ms, step):
+    try:
+        timestamp_us(ms)
+        check_step(step)
+        accepted = True
+    except duckml.InvalidInputError:
+        accepted = False
+    assert points_in_range([step], [ms]).tolist() == [accepted]  # the file store's Python ints
+    if -(2**63) <= ms < 2**63 and -(2**63) <= step < 2**63:  # SQLite's and bundles' int64 columns
+        assert points_in_range(np.array([step]), np.array([ms])).tolist() == [accepted]
 
 
 @pytest.mark.parametrize("column", ["start_time", "end_time"])

@@ -306,7 +306,7 @@ def read_bundle(folder: Path, work: Path, label: Path | None = None) -> ImportSo
     except duckdb.Error as error:
         raise InvalidInputError(f"bundle {label}: its {STORE_FILE} cannot be read: "
                                 f"{' '.join(str(error).split())[:300]}") from None
-    except InvalidInputError as error:
+    except (InvalidInputError, NotFoundError) as error:
         raise type(error)(f"bundle {label}: {error}; nothing was imported") from None
     finally:
         bundle_store.release()
@@ -332,6 +332,7 @@ def _owned(owners: dict, key, table: str, what: str):
 def _records(con, objects: Path) -> ImportSource:
     source = ImportSource()
     tree = SourceTree(objects)
+    object_folders = tree.dir(objects.parent) and tree.dir(objects)  # neither may be a symlink
     names = {}
     for eid, name, stage, created, updated in _q(con, "SELECT experiment_id, name, lifecycle_stage, "
                                                       f"{_us('creation_time')}, {_us('last_update_time')} "
@@ -357,8 +358,9 @@ def _records(con, objects: Path) -> ImportSource:
         if not isinstance(sha, str) or not _SHA256.match(sha):
             raise InvalidInputError(f"artifact {path!r} of run {run_id} has an invalid sha256 {sha!r:.80}")
         local = objects / sha[:2] / sha
-        if tree.dir(objects / sha[:2]) is None or tree.file(local) is None:
-            raise NotFoundError(f"bundle artifact {path!r} of run {run_id}: object {sha} is missing from the bundle")
+        if object_folders is None or tree.dir(objects / sha[:2]) is None or tree.file(local) is None:
+            raise NotFoundError(f"artifact {path!r} of run {run_id}: object {sha} is missing from the bundle "
+                                "(or is a symlink, which an import does not follow)")
         run.artifacts.append(ArtifactRecord(path, local, sha, size, media, created))
     for run_id, dataset_id, context in _q(con, "SELECT run_id, dataset_id, context FROM run_inputs"):
         _owned(runs, run_id, "run_inputs", "run").inputs.append((dataset_id, context))

@@ -43,7 +43,7 @@ from duckml.interop.records import (
     group_points,
     ms_to_us,
 )
-from duckml.interop.source_files import SourceTree, inside
+from duckml.interop.source_files import MAX_VALUE_BYTES, SourceTree, inside
 
 _DBL_MAX = sys.float_info.max
 _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -354,7 +354,7 @@ def _meta_ms(meta: dict, key: str, path: Path) -> int | None:
 
 def _key_files(tree: SourceTree, folder: Path) -> dict[str, str]:
     """Params/tags of the file store: one file per key (keys with '/' are nested folders)."""
-    return {key: tree.read_text(path) for key, path in tree.files(folder)}
+    return {key: tree.read_text(path, MAX_VALUE_BYTES) for key, path in tree.files(folder)}
 
 
 def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:

@@ -16,6 +16,7 @@ from pathlib import Path
 from duckml.errors import InvalidInputError
 
 MAX_YAML_BYTES = 1 << 20  # MLflow's meta.yaml files are a few hundred bytes
+MAX_VALUE_BYTES = 1 << 20  # a param/tag file: MLflow caps values at 8,000 characters (tags) and 6,000 (params)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 

@@ -239,3 +239,28 @@ def test_cli_import_of_a_broken_bundle_is_one_error_line(tmp_path, private_tmp, 
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and str(bundle) in errors[0], result.stderr
     assert _counts() == before
+
+
+@pytest.mark.parametrize("linked", ["object", "objects folder"])
+def test_a_symlinked_object_in_a_bundle_folder_is_not_read(tmp_path, linked):
+    import hashlib
+
+    secret = tmp_path / "home" / "id_ed25519"
+    secret.parent.mkdir()
+    secret.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    sha = hashlib.sha256(secret.read_bytes()).hexdigest()
+    bundle = _bundle(tmp_path / "b", f"INSERT INTO artifacts VALUES ('{RUN}', 'key.txt', {secret.stat().st_size}, "
+                                     f"'{sha}', 'text/plain', TIMESTAMP '2024-01-01')")
+    objects = bundle / "bundle.artifacts" / "objects"
+    if linked == "object":
+        (objects / sha[:2]).mkdir(parents=True)
+        (objects / sha[:2] / sha).symlink_to(secret)
+    else:
+        (secret.parent / sha[:2]).mkdir()
+        shutil.copy(secret, secret.parent / sha[:2] / sha)
+        objects.parent.mkdir()
+        objects.symlink_to(secret.parent, target_is_directory=True)
+    with pytest.raises(duckml.NotFoundError, match="symlink"):
+        import_bundle(bundle)
+    with duckml.get_store().read() as con:
+        assert con.execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0

@@ -257,6 +257,13 @@ def test_experiment_names_follow_the_api_rules(mlruns, name):
         import_mlflow(mlruns)
 
 
+def test_a_huge_param_file_is_refused_without_reading_it_whole(mlruns):
+    with open(_run_dir(mlruns) / "params" / "C", "wb") as handle:
+        handle.truncate(64 << 20)  # sparse: 64 MiB of zeros, no disk used
+    with pytest.raises(duckml.InvalidInputError, match="params/C is larger than"):
+        import_mlflow(mlruns)
+
+
 def test_a_param_file_that_is_not_utf8_is_refused(mlruns):
     (_run_dir(mlruns) / "params" / "C").write_bytes(b"\xff\xfe0.1")
     with pytest.raises(duckml.InvalidInputError, match="UTF-8"):

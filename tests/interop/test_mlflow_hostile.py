@@ -264,6 +264,16 @@ def test_a_huge_param_file_is_refused_without_reading_it_whole(mlruns):
         import_mlflow(mlruns)
 
 
+def test_a_key_file_name_that_is_not_utf8_is_refused(mlruns):
+    import os
+
+    fd = os.open(bytes(_run_dir(mlruns) / "params") + b"/\xff", os.O_WRONLY | os.O_CREAT)
+    os.write(fd, b"1")
+    os.close(fd)
+    with pytest.raises(duckml.InvalidNameError, match="param key.*not valid Unicode"):
+        import_mlflow(mlruns)
+
+
 def test_a_param_file_that_is_not_utf8_is_refused(mlruns):
     (_run_dir(mlruns) / "params" / "C").write_bytes(b"\xff\xfe0.1")
     with pytest.raises(duckml.InvalidInputError, match="UTF-8"):

@@ -8,8 +8,8 @@ a run outside the run's artifacts (``<experiment>/models/m-<id>/artifacts``, reg
 source becomes ``runs:/<run>/<name>``, so duckml resolves it like any model of the run.
 
 The store is data someone handed over, read as such (``source_files.py``): no symlink is followed, an
-artifact folder outside the tracking folder (the ``mlruns/`` folder, or the folder holding ``mlflow.db``)
-is skipped with a note unless the caller names it in ``artifact_roots_ok``, and YAML aliases are refused.
+artifact folder outside the tracking folder (the ``mlruns/`` folder, or the ``mlruns/`` and ``mlartifacts/``
+folders beside ``mlflow.db``) is skipped with a note unless the caller names it in ``artifact_roots_ok``, and YAML aliases are refused.
 Every column has the SQLite storage type MLflow writes (checked with ``typeof`` before reading, so NULL,
 text or oversized numbers give one error naming table and column); metric points outside years
 1900..9999 are counted and left out before any unit conversion.
@@ -71,13 +71,19 @@ def local_path(uri: str | None) -> Path | None:
 
 
 class _Source:
-    """What both readers share: the tree read without symlinks, the folders artifacts may come from, notes."""
+    """What both readers share: the tree read without symlinks, the folders artifacts may come from, notes.
 
-    def __init__(self, folder: Path, origin: str, artifact_roots_ok=()):
+    ``tracking_roots`` are the folders of the store itself: the ``mlruns/`` folder, or for ``mlflow.db`` the
+    ``mlruns/`` and ``mlartifacts/`` folders beside it, where MLflow writes artifacts by default (not the
+    database's whole folder, which may be a home directory).
+    """
+
+    def __init__(self, folder: Path, tracking_roots: list[Path], origin: str, artifact_roots_ok=()):
         self.source = ImportSource()
         self.tree = SourceTree(folder, self.source.notes)
         self.origin = origin
-        self.bases = [Path(folder), *(Path(p) for p in artifact_roots_ok)]
+        self.tracking_roots = tracking_roots
+        self.bases = [*tracking_roots, *(Path(p) for p in artifact_roots_ok)]
 
     def artifacts(self, root: Path | None, prefix: str = "") -> list[ArtifactRecord]:
         """Every regular file under an artifact folder, if the folder may be read (see the module docstring)."""
@@ -85,10 +91,10 @@ class _Source:
             return []
         checked, why = inside(root, self.bases)
         if checked is None and why.startswith("it is outside"):
-            allowed = " or a folder named with --artifact-root-ok" if len(self.bases) > 1 else ""
-            self.source.notes.append(f"artifacts in {root} skipped: they are outside the tracking folder "
-                                     f"{self.bases[0]}{allowed}; name their folder with --artifact-root-ok DIR "
-                                     "(artifact_roots_ok=) to import them")
+            roots = " and ".join(str(p) for p in self.tracking_roots)
+            allowed = " or a folder named with --artifact-root-ok" if len(self.bases) > len(self.tracking_roots) else ""
+            self.source.notes.append(f"artifacts in {root} skipped: they are outside {roots}{allowed}; name "
+                                     "their folder with --artifact-root-ok DIR (artifact_roots_ok=) to import them")
         elif checked is None:
             self.source.notes.append(f"artifacts in {root} skipped: {why}, and symlinks are not followed")
         if checked is None:
@@ -187,7 +193,9 @@ def read_sqlite(path: str | os.PathLike, progress=None, artifact_roots_ok=()) ->
     try:
         if not {"experiments", "runs", "metrics", "params", "tags"} <= tables:
             raise InvalidInputError(f"{path} is not an MLflow tracking database (no experiments/runs tables)")
-        reader = _Source(Path(os.path.abspath(path)).parent, f"MLflow database {path}", artifact_roots_ok)
+        folder = Path(os.path.abspath(path)).parent
+        reader = _Source(folder, [folder / "mlruns", folder / "mlartifacts"], f"MLflow database {path}",
+                         artifact_roots_ok)
         return _read_sqlite(con, path, tables, reader, progress)
     finally:
         con.close()
@@ -268,7 +276,7 @@ def _read_sqlite_metrics(con, path: Path, runs: dict[str, RunRecord], reader: _S
 def _settle_tags(run: RunRecord) -> None:
     run.run_name = _run_name(run.run_name, run.tags)
     run.tags.pop(RUN_NAME_TAG, None)  # duckml keeps the run name in its own column
-    run.parent_run_id = run.tags.get(PARENT_TAG)
+    run.parent_run_id = run.tags.get(PARENT_TAG) or None
 
 
 def _read_sqlite_datasets(con, path: Path, tables, source: ImportSource, runs: dict) -> None:
@@ -362,7 +370,7 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
     root = Path(root)
     if not root.is_dir():
         raise NotFoundError(f"MLflow store folder {root} does not exist")
-    reader = _Source(root, f"MLflow store {root}", artifact_roots_ok)
+    reader = _Source(root, [root], f"MLflow store {root}", artifact_roots_ok)
     tree, source = reader.tree, reader.source
     runs: dict[str, RunRecord] = {}
     logged: dict[str, tuple[str, str, Path | None]] = {}

@@ -58,11 +58,17 @@ class SourceTree:
         """``path`` if it is a regular file (not a symlink to one), else None."""
         return path if self._kind(path) == stat.S_IFREG else None
 
+    def _entries(self, folder: Path) -> list[Path]:
+        try:
+            return sorted(folder.iterdir())
+        except OSError as error:
+            raise InvalidInputError(f"cannot list {folder}: {error.strerror}") from None
+
     def subdirs(self, folder: Path | None) -> list[Path]:
         """The folders directly in ``folder``, sorted; symlinks are skipped and noted."""
         if folder is None or self.dir(folder) is None:
             return []
-        return [p for p in sorted(folder.iterdir()) if self.dir(p) is not None]
+        return [p for p in self._entries(folder) if self.dir(p) is not None]
 
     def files(self, folder: Path | None) -> list[tuple[str, Path]]:
         """Every regular file under ``folder`` as (relative POSIX path, path), sorted; links skipped and noted."""
@@ -72,7 +78,7 @@ class SourceTree:
         pending = [folder]
         while pending:
             current = pending.pop()
-            for entry in sorted(current.iterdir()):
+            for entry in self._entries(current):
                 kind = self._kind(entry)
                 if kind == stat.S_IFDIR:
                     pending.append(entry)

@@ -155,8 +155,11 @@ def test_an_artifact_root_outside_the_tracking_folder_is_skipped_unless_allowed(
     assert not any(str(ssh_dir) in note for note in allowed.notes)
 
 
-def test_an_artifact_uri_in_mlflow_db_outside_the_tracking_folder_is_skipped(tmp_path, ssh_dir):
+@pytest.mark.parametrize("where", ["elsewhere", "beside mlflow.db"])
+def test_an_artifact_uri_in_mlflow_db_outside_the_tracking_folder_is_skipped(tmp_path, ssh_dir, where):
     uri = build_sqlite_store(tmp_path / "mlflow")
+    if where == "beside mlflow.db":  # the database's folder may be a home directory: only mlruns/ is MLflow's
+        ssh_dir = Path(shutil.move(ssh_dir, tmp_path / "mlflow" / ".ssh"))
     con = sqlite3.connect(tmp_path / "mlflow" / "mlflow.db")
     con.execute("UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?", [ssh_dir.as_uri(), RUN_CHILD])
     con.commit()

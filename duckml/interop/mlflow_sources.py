@@ -9,7 +9,8 @@ source becomes ``runs:/<run>/<name>``, so duckml resolves it like any model of t
 
 The store is data someone handed over, read as such (``source_files.py``): no symlink is followed, an
 artifact folder outside the tracking folder (the ``mlruns/`` folder, or the ``mlruns/`` and ``mlartifacts/``
-folders beside ``mlflow.db``) is skipped with a note unless the caller names it in ``artifact_roots_ok``, and YAML aliases are refused.
+folders beside ``mlflow.db``) is skipped with a note unless the caller names it in ``artifact_roots_ok``,
+and YAML aliases are refused.
 Every column has the SQLite storage type MLflow writes (checked with ``typeof`` before reading, so NULL,
 text or oversized numbers give one error naming table and column); metric points outside years
 1900..9999 are counted and left out before any unit conversion.

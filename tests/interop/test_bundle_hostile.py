@@ -104,7 +104,7 @@ def test_metric_points_out_of_range_are_counted_not_stored(tmp_path, stamp):
 
 # -- 6: records the API would refuse ----------------------------------------------------------------------------
 HOSTILE = {
-    "empty run id": f"INSERT INTO runs VALUES ('', 'e1', 'x', 'FINISHED', TIMESTAMP '2024-01-01', NULL, 'active', "
+    "empty run id": "INSERT INTO runs VALUES ('', 'e1', 'x', 'FINISHED', TIMESTAMP '2024-01-01', NULL, 'active', "
                     "NULL)",
     "model name with /": "UPDATE registered_models SET name = 'a/b'; UPDATE model_versions SET name = 'a/b'; "
                          "UPDATE model_aliases SET name = 'a/b'",
@@ -129,7 +129,8 @@ HOSTILE = {
     "NULL timestamp": "ALTER TABLE metrics ALTER COLUMN timestamp DROP NOT NULL; "
                       "UPDATE metrics SET timestamp = NULL WHERE step = 1",
     "empty experiment name": "UPDATE experiments SET name = ''",
-    "experiment id with a slash": "UPDATE experiments SET experiment_id = '../x'; UPDATE runs SET experiment_id = '../x'",
+    "experiment id with a slash": "UPDATE experiments SET experiment_id = '../x'; "
+                                  "UPDATE runs SET experiment_id = '../x'",
     "control character in a param key": "UPDATE params SET key = 'a' || chr(10) || 'b'",
 }
 

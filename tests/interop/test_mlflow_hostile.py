@@ -332,3 +332,15 @@ def test_malformed_mlruns_give_one_error(mlruns):
     line = _one_error_line(CliRunner().invoke(cli, ["import-mlflow", str(mlruns)]))
     assert "metrics/loss" in line and "line 1" in line
     assert _counts() == before
+
+
+def test_a_version_whose_run_is_not_in_the_mlflow_store_is_skipped(tmp_path):
+    _store_with_one_run()
+    own = duckml.search_runs(experiment_names=["mine"])["run_id"][0]  # the importing store's own run
+    uri = _broken_db(tmp_path, f"UPDATE model_versions SET run_id = '{own}', source = 'runs:/{own}/model' "
+                               "WHERE version = 2")
+    report = import_mlflow(uri)
+    assert [v[:2] for v in report.versions_imported] == [("churn-model", 1)]
+    assert any("version 2" in note and own in note for note in report.notes)
+    with duckml.get_store().read() as con:
+        assert con.execute("SELECT version FROM model_versions WHERE name = 'churn-model'").fetchall() == [(1,)]

@@ -207,6 +207,9 @@ def _bundle_members(archive: zipfile.ZipFile, path: Path) -> tuple[zipfile.ZipIn
     elif len(manifests) == 1:
         manifest = next(iter(manifests.values()))
         prefix = manifest.filename[: -len(MANIFEST)]
+    elif manifests:
+        raise InvalidInputError(f"{path} holds {len(manifests)} bundles ({', '.join(sorted(manifests))}); "
+                                "zip one bundle per file")
     else:
         raise InvalidInputError(f"{path} is not a duckml bundle (no {MANIFEST} in it)")
     wanted = [m for m in members if not m.is_dir() and (

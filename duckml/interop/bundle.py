@@ -22,13 +22,18 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+import duckdb
+import numpy as np
+
 from duckml.store import schema
 from duckml.store.objects import OBJECTS, object_path
-from duckml.errors import InvalidInputError, NotFoundError, SchemaError, UnsafePathError
-from duckml.interop.merge import MergeReport, merge, to_us
+from duckml.errors import InvalidInputError, NotFoundError, SchemaError, StoreError, UnsafePathError
+from duckml.interop.checks import MAX_US, MIN_US, check_source
+from duckml.interop.merge import MergeReport, merge
 from duckml.interop.records import (
     ArtifactRecord,
     DatasetRecord,
@@ -39,6 +44,7 @@ from duckml.interop.records import (
     RunRecord,
     group_points,
 )
+from duckml.interop.source_files import SourceTree
 from duckml.sqlquote import quote_literal
 from duckml.store import Store, get_store
 
@@ -171,128 +177,259 @@ def _zip(folder: Path, target: Path) -> None:
 
 
 # -- import ------------------------------------------------------------------------------------------------------
-def _unzip(archive_path: Path, into: Path) -> Path:
-    with zipfile.ZipFile(archive_path) as archive:
-        for member in archive.infolist():
-            name = PurePosixPath(member.filename)
-            if name.is_absolute() or ".." in name.parts or "\\" in member.filename or ":" in member.filename:
-                raise UnsafePathError(f"bundle {archive_path} holds an unsafe path {member.filename!r}; "
-                                      "it was not imported")
-        archive.extractall(into)
+# A bundle is someone else's file: a zip is opened manifest first and unpacked only within a size limit (a
+# bomb cannot fill the disk), its members are read with their sizes and CRCs checked, and every record of
+# its store passes the API's checks (``checks.py``). Errors name the user's file, never the temp folder.
+MAX_MANIFEST_BYTES = 1 << 20
+_FREE_SPACE_MARGIN = 64 << 20
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+_OBJECTS_PREFIX = f"{Path(STORE_FILE).stem}.artifacts/{OBJECTS}/"
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (*_ZIP_ERRORS, OSError) as error:
+        raise InvalidInputError(f"bundle {path} is not a readable zip file ({error})") from None
+
+
+def _bundle_members(archive: zipfile.ZipFile, path: Path) -> tuple[zipfile.ZipInfo, list[zipfile.ZipInfo], str]:
+    """The manifest, the members to unpack (store file and objects) and their folder prefix in the zip."""
+    members = archive.infolist()
+    for member in members:
+        name = PurePosixPath(member.filename)
+        if name.is_absolute() or ".." in name.parts or "\\" in member.filename or ":" in member.filename:
+            raise UnsafePathError(f"bundle {path} holds an unsafe path {member.filename!r}; it was not imported")
+    manifests = {m.filename: m for m in members if PurePosixPath(m.filename).name == MANIFEST
+                 and len(PurePosixPath(m.filename).parts) <= 2}
+    if MANIFEST in manifests:
+        manifest, prefix = manifests[MANIFEST], ""
+    elif len(manifests) == 1:
+        manifest = next(iter(manifests.values()))
+        prefix = manifest.filename[: -len(MANIFEST)]
+    elif manifests:
+        raise InvalidInputError(f"{path} holds {len(manifests)} bundles ({', '.join(sorted(manifests))}); "
+                                "zip one bundle per file")
+    else:
+        raise InvalidInputError(f"{path} is not a duckml bundle (no {MANIFEST} in it)")
+    wanted = [m for m in members if not m.is_dir() and (
+        m.filename == prefix + STORE_FILE or m.filename.startswith(prefix + _OBJECTS_PREFIX))]
+    return manifest, wanted, prefix
+
+
+def _unpack_limit(work: Path, max_bytes: int | None) -> tuple[int, str]:
+    if max_bytes is not None:
+        return max_bytes, "the limit given"
+    free = shutil.disk_usage(work).free - _FREE_SPACE_MARGIN
+    return max(free, 0), "the free space for temporary files"
+
+
+def _unzip(path: Path, into: Path, max_bytes: int | None = None) -> Path:
+    """Unpack a zipped bundle's store file and objects into ``into`` after reading its manifest; returns ``into``."""
+    with _open_zip(path) as archive:
+        manifest, wanted, prefix = _bundle_members(archive, path)
+        if manifest.file_size > MAX_MANIFEST_BYTES:
+            raise InvalidInputError(f"bundle {path}: its {MANIFEST} declares {manifest.file_size} bytes; a manifest "
+                                    f"is a few hundred")
+        try:
+            manifest_bytes = archive.read(manifest)
+        except _ZIP_ERRORS as error:
+            raise InvalidInputError(f"bundle {path}: {manifest.filename} is damaged ({error})") from None
+        _parse_manifest(manifest_bytes, path)
+        declared = sum(m.file_size for m in wanted)
+        limit, what = _unpack_limit(into.parent, max_bytes)
+        if declared > limit:
+            raise InvalidInputError(f"bundle {path} would unpack to {declared:,} bytes, more than {what} "
+                                    f"({limit:,} bytes); it was not imported")
+        for member in wanted:
+            target = into / member.filename[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _unpack_member(archive, member, target, path)
+    into.mkdir(parents=True, exist_ok=True)
+    (into / MANIFEST).write_bytes(manifest_bytes)
     return into
 
 
-def _read_manifest(folder: Path) -> dict:
+def _unpack_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, path: Path) -> None:
+    """Copy one member, counting its bytes against its declared size (zipfile checks the CRC at the end)."""
+    written = 0
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except FileNotFoundError:
-        raise InvalidInputError(f"{folder} is not a duckml bundle (no {MANIFEST})") from None
+        with archive.open(member) as source, open(target, "wb") as out:
+            while chunk := source.read(1 << 20):
+                written += len(chunk)
+                if written > member.file_size:
+                    raise InvalidInputError(f"bundle {path}: {member.filename} holds more than the "
+                                            f"{member.file_size:,} bytes it declares; it was not imported")
+                out.write(chunk)
+    except _ZIP_ERRORS as error:
+        raise InvalidInputError(f"bundle {path}: {member.filename} is damaged ({error})") from None
+
+
+def _parse_manifest(data: bytes, label: Path) -> dict:
+    try:
+        manifest = json.loads(data.decode("utf-8"))
     except ValueError as error:
-        raise InvalidInputError(f"{folder / MANIFEST} is not valid JSON: {error}") from None
+        raise InvalidInputError(f"bundle {label}: {MANIFEST} is not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise InvalidInputError(f"bundle {label}: {MANIFEST} holds a {type(manifest).__name__}, not an object")
     if manifest.get("format") != FORMAT:
-        raise SchemaError(f"bundle {folder} has format {manifest.get('format')!r}; this duckml reads format {FORMAT}")
+        raise SchemaError(f"bundle {label} has format {manifest.get('format')!r:.40}; this duckml reads format "
+                          f"{FORMAT}")
     version = manifest.get("schema_version")
-    if not isinstance(version, int) or version > schema.code_version():
-        raise SchemaError(f"bundle {folder} was written with schema version {version!r}; this duckml knows "
+    if isinstance(version, bool) or not isinstance(version, int) or version > schema.code_version():
+        raise SchemaError(f"bundle {label} was written with schema version {version!r:.40}; this duckml knows "
                           f"{schema.code_version()}: upgrade duckml")
     return manifest
 
 
-def read_bundle(folder: Path, work: Path) -> ImportSource:
-    """An ``ImportSource`` from a bundle folder; its store file is copied into ``work`` and migrated there."""
-    _read_manifest(folder)
-    if not (folder / STORE_FILE).is_file():
-        raise InvalidInputError(f"bundle {folder} has no {STORE_FILE}")
+def _read_manifest(folder: Path, label: Path) -> dict:
+    tree = SourceTree(folder)
+    if tree.file(folder / MANIFEST) is None:
+        raise InvalidInputError(f"{label} is not a duckml bundle (no {MANIFEST})")
+    return _parse_manifest(tree.read_bytes(folder / MANIFEST, MAX_MANIFEST_BYTES), label)
+
+
+def read_bundle(folder: Path, work: Path, label: Path | None = None) -> ImportSource:
+    """An ``ImportSource`` from a bundle folder; its store file is copied into ``work`` and migrated there.
+    ``label`` is what errors call the bundle (the user's zip when ``folder`` is where it was unpacked)."""
+    label = label or folder
+    _read_manifest(folder, label)
+    if SourceTree(folder).file(folder / STORE_FILE) is None:
+        raise InvalidInputError(f"bundle {label} has no {STORE_FILE}")
     copy = work / STORE_FILE
     shutil.copyfile(folder / STORE_FILE, copy)
     bundle_store = Store(copy)
     objects = folder / (Path(STORE_FILE).stem + ".artifacts") / OBJECTS
-    with bundle_store.read() as con:
-        source = _records(con, objects)
-    bundle_store.release()
-    return source
+    try:
+        with bundle_store.read() as con:
+            return _records(con, objects)
+    except StoreError as error:
+        reason = str(error).split(";")[0].replace(str(copy), STORE_FILE)
+        raise InvalidInputError(f"bundle {label}: its {STORE_FILE} cannot be opened ({reason})") from None
+    except duckdb.Error as error:
+        raise InvalidInputError(f"bundle {label}: its {STORE_FILE} cannot be read: "
+                                f"{' '.join(str(error).split())[:300]}") from None
+    except (InvalidInputError, NotFoundError) as error:
+        raise type(error)(f"bundle {label}: {error}; nothing was imported") from None
+    finally:
+        bundle_store.release()
 
 
 def _q(con, query: str) -> list[tuple]:
     return con.execute(query).fetchall()
 
 
+def _us(column: str) -> str:
+    """SQL: a TIMESTAMP column as epoch microseconds; ±infinity as a value outside every range, so it is
+    refused or counted by the checks rather than read as NULL."""
+    return (f"CASE WHEN {column} IS NULL THEN NULL WHEN isfinite({column}) THEN epoch_us({column}) "
+            f"ELSE 9223372036854775807 END")
+
+
+def _owned(owners: dict, key, table: str, what: str):
+    if key not in owners:
+        raise InvalidInputError(f"table {table} has a row for {what} {key!r:.80}, which the bundle does not hold")
+    return owners[key]
+
+
 def _records(con, objects: Path) -> ImportSource:
     source = ImportSource()
+    tree = SourceTree(objects)
+    object_folders = tree.dir(objects.parent) and tree.dir(objects)  # neither may be a symlink
     names = {}
-    for eid, name, stage, created, updated in _q(con, "SELECT experiment_id, name, lifecycle_stage, creation_time, "
-                                                      "last_update_time FROM experiments"):
-        record = ExperimentRecord(name, stage, to_us(created), to_us(updated), preferred_id=eid)
+    for eid, name, stage, created, updated in _q(con, "SELECT experiment_id, name, lifecycle_stage, "
+                                                      f"{_us('creation_time')}, {_us('last_update_time')} "
+                                                      "FROM experiments"):
+        record = ExperimentRecord(name, stage, created, updated, preferred_id=eid)
         names[eid] = record
         source.experiments.append(record)
     for eid, key, value in _q(con, "SELECT experiment_id, key, value FROM experiment_tags"):
-        names[eid].tags[key] = value
+        _owned(names, eid, "experiment_tags", "experiment").tags[key] = value
     runs = {}
     for run_id, eid, name, status, start, end, stage, parent in _q(
-            con, "SELECT run_id, experiment_id, run_name, status, start_time, end_time, lifecycle_stage, "
-                 "parent_run_id FROM runs ORDER BY start_time, run_id"):
-        runs[run_id] = RunRecord(run_id, names[eid].name, name, status, to_us(start), to_us(end), stage, parent)
-    for run_id, key, value in _q(con, "SELECT run_id, key, value FROM params"):
-        runs[run_id].params[key] = value
-    for run_id, key, value in _q(con, "SELECT run_id, key, value FROM tags"):
-        runs[run_id].tags[key] = value
-    points = con.execute("SELECT run_id, key, coalesce(value, 'NaN'::DOUBLE) AS value, step, "
-                         "epoch_us(timestamp) AS ts FROM metrics").fetchnumpy()
-    for run_id, columns in group_points(points["run_id"], points["key"], points["value"], points["step"],
-                                        points["ts"]).items():
-        runs[run_id].metrics.extend(*columns)
+            con, f"SELECT run_id, experiment_id, run_name, status, {_us('start_time')}, {_us('end_time')}, "
+                 "lifecycle_stage, parent_run_id FROM runs ORDER BY start_time, run_id"):
+        experiment = _owned(names, eid, "runs", "experiment")
+        runs[run_id] = RunRecord(run_id, experiment.name, name, status, start, end, stage, parent)
+    for table in ("params", "tags"):
+        for run_id, key, value in _q(con, f"SELECT run_id, key, value FROM {table}"):
+            getattr(_owned(runs, run_id, table, "run"), table)[key] = value
+    _read_points(con, runs, source)
     for run_id, path, size, sha, media, created in _q(con, "SELECT run_id, path, size, sha256, media_type, "
-                                                           "created_at FROM artifacts ORDER BY run_id, path"):
-        if not _SHA256.match(sha or ""):
-            raise InvalidInputError(f"bundle artifact {path!r} of run {run_id} has an invalid sha256 {sha!r}")
+                                                           f"{_us('created_at')} FROM artifacts ORDER BY run_id, path"):
+        run = _owned(runs, run_id, "artifacts", "run")
+        if not isinstance(sha, str) or not _SHA256.match(sha):
+            raise InvalidInputError(f"artifact {path!r} of run {run_id} has an invalid sha256 {sha!r:.80}")
         local = objects / sha[:2] / sha
-        if not local.is_file():
-            raise NotFoundError(f"bundle artifact {path!r} of run {run_id}: object {sha} is missing from the bundle")
-        runs[run_id].artifacts.append(ArtifactRecord(path, local, sha, size, media, to_us(created)))
+        if object_folders is None or tree.dir(objects / sha[:2]) is None or tree.file(local) is None:
+            raise NotFoundError(f"artifact {path!r} of run {run_id}: object {sha} is missing from the bundle "
+                                "(or is a symlink, which an import does not follow)")
+        run.artifacts.append(ArtifactRecord(path, local, sha, size, media, created))
     for run_id, dataset_id, context in _q(con, "SELECT run_id, dataset_id, context FROM run_inputs"):
-        runs[run_id].inputs.append((dataset_id, context))
+        _owned(runs, run_id, "run_inputs", "run").inputs.append((dataset_id, context))
     source.runs = list(runs.values())
-    for row in _q(con, "SELECT dataset_id, name, digest, source, source_type, schema, row_count, created_at "
-                       "FROM datasets"):
-        source.datasets.append(DatasetRecord(*row[:7], to_us(row[7])))
+    for row in _q(con, "SELECT dataset_id, name, digest, source, source_type, schema, row_count, "
+                       f"{_us('created_at')} FROM datasets"):
+        source.datasets.append(DatasetRecord(*row))
     models = {}
-    for name, description, created, updated in _q(con, "SELECT name, description, created_at, last_updated_at "
-                                                       "FROM registered_models"):
-        models[name] = RegisteredModelRecord(name, to_us(created), to_us(updated), description)
+    for name, description, created, updated in _q(con, f"SELECT name, description, {_us('created_at')}, "
+                                                       f"{_us('last_updated_at')} FROM registered_models"):
+        models[name] = RegisteredModelRecord(name, created, updated, description)
     for name, key, value in _q(con, "SELECT name, key, value FROM registered_model_tags"):
-        models[name].tags[key] = value
+        _owned(models, name, "registered_model_tags", "model").tags[key] = value
     versions = {}
     for name, version, run_id, src, description, created in _q(
-            con, "SELECT name, version, run_id, source_uri, description, created_at FROM model_versions"):
-        versions[(name, version)] = ModelVersionRecord(name, version, run_id, src, to_us(created), description)
-        models[name].versions.append(versions[(name, version)])
+            con, f"SELECT name, version, run_id, source_uri, description, {_us('created_at')} FROM model_versions"):
+        versions[(name, version)] = ModelVersionRecord(name, version, run_id, src, created, description)
+        _owned(models, name, "model_versions", "model").versions.append(versions[(name, version)])
     for name, version, key, value in _q(con, "SELECT name, version, key, value FROM model_version_tags"):
-        versions[(name, version)].tags[key] = value
+        _owned(versions, (name, version), "model_version_tags", "model version").tags[key] = value
     for name, alias, version in _q(con, "SELECT name, alias, version FROM model_aliases"):
-        models[name].aliases[alias] = version
+        _owned(models, name, "model_aliases", "model").aliases[alias] = version
     source.models = list(models.values())
     return source
 
 
-def import_bundle(bundle: str | os.PathLike, store: Store | None = None, progress=None) -> MergeReport:
+def _read_points(con, runs: dict[str, RunRecord], source: ImportSource) -> None:
+    """Every metric point; a NULL step or time is an error, a time outside years 1900..9999 is counted and left out."""
+    for (run_id,) in _q(con, "SELECT DISTINCT run_id FROM metrics"):
+        _owned(runs, run_id, "metrics", "run")
+    broken = _q(con, "SELECT run_id, key, step IS NULL FROM metrics WHERE step IS NULL OR timestamp IS NULL LIMIT 1")
+    if broken:
+        run_id, key, no_step = broken[0]
+        raise InvalidInputError(f"metric {key!r:.80} of run {run_id} has a point with no "
+                                f"{'step' if no_step else 'timestamp'} (NULL)")
+    points = con.execute("SELECT run_id, key, coalesce(value, 'NaN'::DOUBLE) AS value, step::BIGINT AS step, "
+                         f"{_us('timestamp')} AS ts FROM metrics").fetchnumpy()
+    stamps = np.asarray(points["ts"], dtype=np.int64)
+    keep = (stamps >= MIN_US) & (stamps <= MAX_US)
+    source.points_skipped += int(len(keep) - keep.sum())
+    for run_id, columns in group_points(points["run_id"][keep], points["key"][keep], points["value"][keep],
+                                        points["step"][keep], stamps[keep]).items():
+        runs[run_id].metrics.extend(*columns)
+
+
+def import_bundle(bundle: str | os.PathLike, store: Store | None = None, progress=None,
+                  max_bytes: int | None = None) -> MergeReport:
     """Merge a bundle (folder or ``.zip``) into the store; a conflicting run raises ``RunConflictError``.
+
+    A zip is unpacked only if its members' declared sizes fit in ``max_bytes`` (default: the free space
+    for temporary files). Every record is checked as the API checks it; nothing is written on an error.
 
     >>> report = duckml.interop.bundle.import_bundle("handover.zip")  # doctest: +SKIP
     >>> len(report.runs_imported), len(report.runs_skipped)  # doctest: +SKIP
     (12, 0)
     """
     store = store or get_store()
-    store.create()  # importing is writing: it creates the store if there is none
     path = Path(bundle)
     if not path.exists():
         raise NotFoundError(f"bundle {path} does not exist")
     with tempfile.TemporaryDirectory(prefix="duckml-bundle-in-") as tmp:
         work = Path(tmp)
-        folder = _unzip(path, work / "unzipped") if path.is_file() else path
-        if path.is_file() and not (folder / MANIFEST).exists():
-            inner = [p.parent for p in folder.glob(f"*/{MANIFEST}")]
-            folder = inner[0] if len(inner) == 1 else folder
-        source = read_bundle(folder, work)
+        folder = _unzip(path, work / "unzipped", max_bytes) if path.is_file() else path
+        source = read_bundle(folder, work, label=path)
+        check_source(source, f"bundle {path}", closed=True)
         if progress:
             progress(f"bundle holds {len(source.runs)} run(s) in {len(source.experiments)} experiment(s)")
+        store.create()  # importing is writing: it creates the store if there is none
         return merge(store, source, versions="renumber", on_conflict="raise", progress=progress)

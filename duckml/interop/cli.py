@@ -18,20 +18,27 @@ def _progress(message: str) -> None:
 @click.option("--trust-pickled-models", is_flag=True,
               help="Unpickle MLflow's pickled scikit-learn models (once each, in a subprocess) and re-save them "
                    "in duckml's safe format. Unpickling runs code: only for stores you trust.")
-def import_mlflow_command(tracking_uri, trust_pickled_models):
+@click.option("--artifact-root-ok", "artifact_roots_ok", multiple=True, type=click.Path(file_okay=False),
+              help="A folder outside the tracking folder that runs' artifact URIs may point into (repeatable). "
+                   "Artifacts elsewhere are skipped and reported; symlinks are never followed.")
+def import_mlflow_command(tracking_uri, trust_pickled_models, artifact_roots_ok):
     """Import an MLflow store: runs (ids kept), histories, artifacts, datasets, the registry.
 
     TRACKING_URI is sqlite:///mlflow.db or an mlruns/ folder. Running it again adds nothing; a run that
-    exists here with other content is reported and left as it is (exit status 1).
+    exists here with other content is reported and left as it is (exit status 1). Only files inside the
+    tracking folder (or an --artifact-root-ok folder) are read; metric points outside years 1900..9999
+    are counted and left out; a malformed store is refused with one error and nothing is written.
 
     \b
     Example:
         duckml import-mlflow sqlite:///mlflow.db
         duckml --store team.duckdb import-mlflow ./mlruns --trust-pickled-models
+        duckml import-mlflow sqlite:///mlflow.db --artifact-root-ok /shared/mlartifacts
     """
     from duckml.interop.mlflow_import import import_mlflow
 
-    report = import_mlflow(tracking_uri, trust_pickled_models=trust_pickled_models, progress=_progress)
+    report = import_mlflow(tracking_uri, trust_pickled_models=trust_pickled_models, progress=_progress,
+                           artifact_roots_ok=artifact_roots_ok)
     for line in report.summary():
         _progress(line)
     if report.conflicts:
@@ -74,6 +81,8 @@ def import_command(bundle):
               f"model versions imported: {len(report.versions_imported)}; aliases set: {len(report.aliases_set)}")
     for name, old, new in report.versions_imported:
         _progress(f"  {name}: source version {old} -> version {new}")
+    for line in report.skipped_points_lines():
+        _progress(line)
     for note in report.notes:
         _progress(f"note: {note}")
 

@@ -59,6 +59,14 @@ class MergeReport:
     versions_skipped: int = 0
     aliases_set: list[tuple[str, str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    metric_points_skipped: int = 0  # outside years 1900..9999 or int64 steps: counted, never stored
+
+    def skipped_points_lines(self) -> list[str]:
+        """The report line on metric points left out, if any were."""
+        if not self.metric_points_skipped:
+            return []
+        return [f"{self.metric_points_skipped} metric point(s) NOT imported: their timestamps lie outside years "
+                "1900..9999 or their steps outside 64-bit integers (log_metric refuses them too)"]
 
 
 def to_datetime(us: int | None) -> datetime | None:
@@ -240,7 +248,7 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
     """Write ``source`` into ``store``; see the module docstring. ``on_conflict="raise"`` writes nothing on a conflict."""
     if versions not in ("keep", "renumber") or on_conflict not in ("report", "raise"):
         raise InvalidInputError(f"unknown merge policy versions={versions!r} on_conflict={on_conflict!r}")
-    report = MergeReport()
+    report = MergeReport(notes=list(source.notes), metric_points_skipped=source.points_skipped)
     with store.read() as con:
         experiment_ids = _experiment_ids(con, source)
         existing = stored_fingerprints(con, [r.run_id for r in source.runs])

@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from duckml.interop.checks import check_source
 from duckml.interop.merge import MergeReport, _copy_artifacts, merge
 from duckml.interop.mlflow_sources import read_tracking_uri
 from duckml.interop.records import ArtifactRecord, ImportSource, RunRecord
@@ -47,6 +48,7 @@ class MlflowImportReport(MergeReport):
         lines = [f"experiments created: {len(self.experiments_created)}",
                  f"runs imported: {len(self.runs_imported)} ({self.metric_points} metric points, "
                  f"{self.artifacts_copied} artifact files); already present: {len(self.runs_skipped)}",
+                 *self.skipped_points_lines(),
                  f"datasets added: {self.datasets_added}",
                  f"model versions imported: {len(self.versions_imported)}; already present: {self.versions_skipped}; "
                  f"aliases set: {len(self.aliases_set)}",
@@ -60,18 +62,21 @@ class MlflowImportReport(MergeReport):
 
 
 def import_mlflow(tracking_uri: str, *, trust_pickled_models: bool = False, store=None,
-                  progress=None) -> MlflowImportReport:
+                  progress=None, artifact_roots_ok=()) -> MlflowImportReport:
     """Import an MLflow store (``sqlite:///mlflow.db`` or an ``mlruns/`` folder) into the current store.
 
-    ``progress`` receives one line per step (the CLI prints them on stderr).
+    ``progress`` receives one line per step (the CLI prints them on stderr). Artifact folders outside the
+    tracking folder are skipped (noted in the report) unless they lie in one of ``artifact_roots_ok``.
+    Every record is checked as the API checks it before anything is written (``checks.py``).
 
     >>> report = import_mlflow("sqlite:///mlflow.db")  # doctest: +SKIP
     >>> len(report.runs_imported), report.conflicts  # doctest: +SKIP
     (42, [])
     """
     store = store or get_store()
+    source = read_tracking_uri(str(tracking_uri), progress, artifact_roots_ok)
+    check_source(source, f"MLflow store {tracking_uri}", closed=False)
     store.create()  # importing is writing: it creates the store if there is none
-    source = read_tracking_uri(str(tracking_uri), progress)
     merged = merge(store, source, versions="keep", on_conflict="report", progress=progress)
     report = MlflowImportReport(**vars(merged))
     adopt_models(store, source, report, trust_pickled_models, progress)
@@ -89,13 +94,15 @@ def _model_folders(run: RunRecord) -> dict[str, dict[str, ArtifactRecord]]:
 
 
 def _sklearn_flavor(mlmodel: Path) -> dict | None:
-    import yaml
+    from duckml.errors import InvalidInputError
+    from duckml.interop.source_files import SourceTree
 
     try:
-        data = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        data = SourceTree(mlmodel.parent).yaml(mlmodel)  # no aliases, bounded, not through a symlink
+    except InvalidInputError:
         return None
-    flavor = (data.get("flavors") or {}).get("sklearn")
+    flavors = data.get("flavors")
+    flavor = flavors.get("sklearn") if isinstance(flavors, dict) else None
     return flavor if isinstance(flavor, dict) else None
 
 

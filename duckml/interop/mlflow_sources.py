@@ -7,6 +7,14 @@ a run outside the run's artifacts (``<experiment>/models/m-<id>/artifacts``, reg
 ``models:/m-<id>``): its files become artifacts of the run under the model's name, and the version's
 source becomes ``runs:/<run>/<name>``, so duckml resolves it like any model of the run.
 
+The store is data someone handed over, read as such (``source_files.py``): no symlink is followed, an
+artifact folder outside the tracking folder (the ``mlruns/`` folder, or the ``mlruns/`` and ``mlartifacts/``
+folders beside ``mlflow.db``) is skipped with a note unless the caller names it in ``artifact_roots_ok``,
+and YAML aliases are refused.
+Every column has the SQLite storage type MLflow writes (checked with ``typeof`` before reading, so NULL,
+text or oversized numbers give one error naming table and column); metric points outside years
+1900..9999 are counted and left out before any unit conversion.
+
 The SQLite database is opened read-only (``mode=ro`` URI). The tables read exist in MLflow's alembic
 versions since 2.0 (``datasets``/``inputs`` since 2.4, aliases since 2.3, ``logged_models`` since 3.0);
 missing ones are simply empty.
@@ -24,6 +32,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from duckml.errors import InvalidInputError, NotFoundError
+from duckml.interop.checks import points_in_range
 from duckml.interop.records import (
     ArtifactRecord,
     DatasetRecord,
@@ -35,6 +44,7 @@ from duckml.interop.records import (
     group_points,
     ms_to_us,
 )
+from duckml.interop.source_files import MAX_VALUE_BYTES, SourceTree, inside
 
 _DBL_MAX = sys.float_info.max
 _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
@@ -61,28 +71,46 @@ def local_path(uri: str | None) -> Path | None:
     return None
 
 
-def _walk(root: Path | None, prefix: str = "") -> list[ArtifactRecord]:
-    """Every regular file under ``root`` (symlinks are not followed: they could point anywhere)."""
-    if root is None or not root.is_dir():
-        return []
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder) / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            relative = path.relative_to(root).as_posix()
-            found.append(ArtifactRecord(f"{prefix}/{relative}" if prefix else relative, path))
-    return found
+class _Source:
+    """What both readers share: the tree read without symlinks, the folders artifacts may come from, notes.
+
+    ``tracking_roots`` are the folders of the store itself: the ``mlruns/`` folder, or for ``mlflow.db`` the
+    ``mlruns/`` and ``mlartifacts/`` folders beside it, where MLflow writes artifacts by default (not the
+    database's whole folder, which may be a home directory).
+    """
+
+    def __init__(self, folder: Path, tracking_roots: list[Path], origin: str, artifact_roots_ok=()):
+        self.source = ImportSource()
+        self.tree = SourceTree(folder, self.source.notes)
+        self.origin = origin
+        self.tracking_roots = tracking_roots
+        self.bases = [*tracking_roots, *(Path(p) for p in artifact_roots_ok)]
+
+    def artifacts(self, root: Path | None, prefix: str = "") -> list[ArtifactRecord]:
+        """Every regular file under an artifact folder, if the folder may be read (see the module docstring)."""
+        if root is None:
+            return []
+        checked, why = inside(root, self.bases)
+        if checked is None and why.startswith("it is outside"):
+            roots = " and ".join(str(p) for p in self.tracking_roots)
+            allowed = " or a folder named with --artifact-root-ok" if len(self.bases) > len(self.tracking_roots) else ""
+            self.source.notes.append(f"artifacts in {root} skipped: they are outside {roots}{allowed}; name "
+                                     "their folder with --artifact-root-ok DIR (artifact_roots_ok=) to import them")
+        elif checked is None:
+            self.source.notes.append(f"artifacts in {root} skipped: {why}, and symlinks are not followed")
+        if checked is None:
+            return []
+        return [ArtifactRecord(f"{prefix}/{relative}" if prefix else relative, path)
+                for relative, path in self.tree.files(checked)]
 
 
 def _run_name(name, tags: dict) -> str | None:
     return name or tags.get(RUN_NAME_TAG)
 
 
-def _finish_runs(source: ImportSource, logged_models: dict[str, tuple[str, str, Path | None]]) -> None:
+def _finish_runs(reader: _Source, logged_models: dict[str, tuple[str, str, Path | None]]) -> None:
     """Attach MLflow 3 logged models to their runs and point registry sources at run paths."""
+    source = reader.source
     runs = {r.run_id: r for r in source.runs}
     placed: dict[str, str] = {}
     for model_id, (run_id, name, location) in logged_models.items():
@@ -91,7 +119,7 @@ def _finish_runs(source: ImportSource, logged_models: dict[str, tuple[str, str, 
             continue
         taken = {a.path.split("/", 1)[0] for a in run.artifacts}
         path = name if name not in taken else f"{name}-{model_id}"
-        run.artifacts.extend(_walk(location, path))
+        run.artifacts.extend(reader.artifacts(location, path))
         placed[model_id] = f"runs:/{run_id}/{path}"
     for model in source.models:
         for version in model.versions:
@@ -112,90 +140,134 @@ def _version_source(version: ModelVersionRecord, placed: dict[str, str], runs: d
     return source
 
 
+def _keep_points(reader: _Source, steps, stamps_ms) -> np.ndarray:
+    keep = points_in_range(steps, stamps_ms)
+    reader.source.points_skipped += int(len(keep) - keep.sum())
+    return keep
+
+
 # -- SQLite ------------------------------------------------------------------------------------------------------
+# The SQLite storage types MLflow's columns hold; a trailing "?" admits NULL.
+_KINDS = {"int": ("integer",), "text": ("text",), "num": ("integer", "real"), "id": ("integer", "text")}
+
+
 def _tables(con) -> set[str]:
     return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def _columns(con, table: str) -> set[str]:
-    return {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+def _select(con, path: Path, table: str, columns: dict[str, str], tail: str = "") -> list[tuple]:
+    """The rows of ``table`` after checking every column holds an allowed storage type (``_KINDS``)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    allowed = {c: _KINDS[spec.rstrip("?")] + (("null",) if spec.endswith("?") else ()) for c, spec in columns.items()}
+    wrong = " OR ".join(f'typeof("{c}") NOT IN ({", ".join(repr(k) for k in kinds)})' for c, kinds in allowed.items())
+    types = ", ".join(f'typeof("{c}")' for c in columns)
+    try:
+        # checked first: SQLite reads a double-quoted name that is no column as a string literal
+        present = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
+        missing = [c for c in columns if c not in present]
+        if missing:
+            raise InvalidInputError(f"MLflow database {path}: table {table} has no column {missing[0]} (MLflow "
+                                    "writes it since 2.0; upgrade the store with `mlflow db upgrade`)")
+        bad = con.execute(f'SELECT {names}, {types} FROM "{table}" WHERE {wrong} LIMIT 1').fetchall()
+        if bad:
+            values, kinds = bad[0][:len(columns)], bad[0][len(columns):]
+            for column, value, kind in zip(columns, values, kinds):
+                if kind not in allowed[column]:
+                    raise InvalidInputError(
+                        f"MLflow database {path}: table {table}, column {column} holds {value!r:.60} ({kind}), "
+                        f"where MLflow stores {' or '.join(allowed[column])}")
+        return con.execute(f'SELECT {names} FROM "{table}" {tail}').fetchall()
+    except sqlite3.Error as error:
+        raise InvalidInputError(f"MLflow database {path}: table {table}: {error}") from None
 
 
-def read_sqlite(path: str | os.PathLike, progress=None) -> ImportSource:
+def read_sqlite(path: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow SQLite tracking database (opened read-only)."""
     path = Path(path)
     if not path.is_file():
         raise NotFoundError(f"MLflow database {path} does not exist")
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         tables = _tables(con)
+    except sqlite3.Error as error:
+        raise InvalidInputError(f"{path} is not an SQLite database: {error}") from None
+    try:
         if not {"experiments", "runs", "metrics", "params", "tags"} <= tables:
             raise InvalidInputError(f"{path} is not an MLflow tracking database (no experiments/runs tables)")
-        return _read_sqlite(con, tables, progress)
+        folder = Path(os.path.abspath(path)).parent
+        reader = _Source(folder, [folder / "mlruns", folder / "mlartifacts"], f"MLflow database {path}",
+                         artifact_roots_ok)
+        return _read_sqlite(con, path, tables, reader, progress)
     finally:
         con.close()
 
 
-def _read_sqlite(con, tables: set[str], progress) -> ImportSource:
-    source = ImportSource()
+def _read_sqlite(con, path: Path, tables: set[str], reader: _Source, progress) -> ImportSource:
+    source = reader.source
     experiments = {}
-    for eid, name, stage, created, updated in con.execute(
-            "SELECT experiment_id, name, lifecycle_stage, creation_time, last_update_time FROM experiments"):
+    for eid, name, stage, created, updated in _select(con, path, "experiments", {
+            "experiment_id": "id", "name": "text", "lifecycle_stage": "text?", "creation_time": "int?",
+            "last_update_time": "int?"}):
         experiments[str(eid)] = ExperimentRecord(name, stage or "active", ms_to_us(created or 0),
                                                  ms_to_us(updated or created or 0))
-    for key, value, eid in con.execute("SELECT key, value, experiment_id FROM experiment_tags"):
-        if str(eid) in experiments:
-            experiments[str(eid)].tags[key] = value
+    if "experiment_tags" in tables:
+        for key, value, eid in _select(con, path, "experiment_tags",
+                                       {"key": "text", "value": "text?", "experiment_id": "id"}):
+            if str(eid) in experiments:
+                experiments[str(eid)].tags[key] = value
     source.experiments = list(experiments.values())
     runs = {}
-    for run_id, name, status, start, end, stage, artifact_uri, eid in con.execute(
-            "SELECT run_uuid, name, status, start_time, end_time, lifecycle_stage, artifact_uri, experiment_id "
-            "FROM runs ORDER BY start_time, run_uuid"):
+    for run_id, name, status, start, end, stage, artifact_uri, eid in _select(con, path, "runs", {
+            "run_uuid": "text", "name": "text?", "status": "text?", "start_time": "int?", "end_time": "int?",
+            "lifecycle_stage": "text?", "artifact_uri": "text?", "experiment_id": "id"},
+            "ORDER BY start_time, run_uuid"):
         if str(eid) not in experiments:
             continue
         run = RunRecord(run_id, experiments[str(eid)].name, name, status or "FINISHED", ms_to_us(start or 0),
                         ms_to_us(end), stage or "active")
-        run.artifacts = _walk(local_path(artifact_uri))
+        run.artifacts = reader.artifacts(local_path(artifact_uri))
         runs[run_id] = run
-    for key, value, run_id in con.execute("SELECT key, value, run_uuid FROM params"):
-        if run_id in runs:
-            runs[run_id].params[key] = value
-    for key, value, run_id in con.execute("SELECT key, value, run_uuid FROM tags"):
-        if run_id in runs:
-            runs[run_id].tags[key] = value
-    count = _read_sqlite_metrics(con, runs)
+    for table, attribute in (("params", "params"), ("tags", "tags")):
+        for key, value, run_id in _select(con, path, table, {"key": "text", "value": "text?", "run_uuid": "text"}):
+            if run_id in runs:
+                getattr(runs[run_id], attribute)[key] = value
+    count = _read_sqlite_metrics(con, path, runs, reader)
     if progress:
         progress(f"read {len(experiments)} experiment(s), {len(runs)} run(s), {count} metric point(s)")
     for run in runs.values():
         _settle_tags(run)
     source.runs = list(runs.values())
     if {"datasets", "inputs"} <= tables:
-        _read_sqlite_datasets(con, tables, source, runs)
+        _read_sqlite_datasets(con, path, tables, source, runs)
     logged = {}
     if "logged_models" in tables:
-        for model_id, run_id, name, location in con.execute(
-                "SELECT model_id, source_run_id, name, artifact_location FROM logged_models"):
+        for model_id, run_id, name, location in _select(con, path, "logged_models", {
+                "model_id": "text", "source_run_id": "text?", "name": "text?", "artifact_location": "text?"}):
             logged[model_id] = (run_id, name or "model", local_path(location))
     if "registered_models" in tables:
-        source.models = _read_sqlite_registry(con, tables)
-    _finish_runs(source, logged)
+        source.models = _read_sqlite_registry(con, path, tables)
+    _finish_runs(reader, logged)
     return source
 
 
-def _read_sqlite_metrics(con, runs: dict[str, RunRecord]) -> int:
-    """Every metric point, in bulk: column arrays, NaN and ±inf restored, split per run."""
-    rows = con.execute("SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics").fetchall()
+def _read_sqlite_metrics(con, path: Path, runs: dict[str, RunRecord], reader: _Source) -> int:
+    """Every metric point, in bulk: column arrays, NaN and ±inf restored, points out of range left out."""
+    rows = _select(con, path, "metrics", {"run_uuid": "text", "key": "text", "value": "num?", "timestamp": "int",
+                                          "step": "int", "is_nan": "int?"})
     if not rows:
         return 0
     run_ids, keys, values, stamps, steps, is_nan = zip(*rows)
     values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    values[np.asarray(is_nan, dtype=bool)] = np.nan
+    values[np.array([bool(n) for n in is_nan], dtype=bool)] = np.nan
     values[values == _DBL_MAX] = np.inf  # MLflow's SQL store clamps ±inf to ±DBL_MAX
     values[values == -_DBL_MAX] = -np.inf
-    stamps = np.asarray(stamps, dtype=np.int64) * 1000
-    steps = np.array([s or 0 for s in steps], dtype=np.int64)
+    stamps = np.asarray(stamps, dtype=np.int64)  # SQLite integers are 64-bit: only the unit change could wrap
+    steps = np.asarray(steps, dtype=np.int64)
+    keep = _keep_points(reader, steps, stamps)
+    run_ids, keys = np.asarray(run_ids, dtype=object)[keep], np.asarray(keys, dtype=object)[keep]
     count = 0
-    for run_id, (k, v, st, ts) in group_points(run_ids, keys, values, steps, stamps).items():
+    for run_id, (k, v, st, ts) in group_points(run_ids, keys, values[keep], steps[keep],
+                                               stamps[keep] * 1000).items():
         if run_id in runs:
             runs[run_id].metrics.extend(k, v, st, ts)
             count += len(k)
@@ -205,24 +277,26 @@ def _read_sqlite_metrics(con, runs: dict[str, RunRecord]) -> int:
 def _settle_tags(run: RunRecord) -> None:
     run.run_name = _run_name(run.run_name, run.tags)
     run.tags.pop(RUN_NAME_TAG, None)  # duckml keeps the run name in its own column
-    run.parent_run_id = run.tags.get(PARENT_TAG)
+    run.parent_run_id = run.tags.get(PARENT_TAG) or None
 
 
-def _read_sqlite_datasets(con, tables, source: ImportSource, runs: dict) -> None:
+def _read_sqlite_datasets(con, path: Path, tables, source: ImportSource, runs: dict) -> None:
     contexts = {}
     if "input_tags" in tables:
-        for input_id, name, value in con.execute("SELECT input_uuid, name, value FROM input_tags"):
+        for input_id, name, value in _select(con, path, "input_tags",
+                                             {"input_uuid": "text", "name": "text", "value": "text?"}):
             if name == CONTEXT_TAG:
                 contexts[input_id] = value
     wanted = set()
-    for input_id, source_type, source_id, dest_type, dest_id in con.execute(
-            "SELECT input_uuid, source_type, source_id, destination_type, destination_id FROM inputs"):
+    for input_id, source_type, source_id, dest_type, dest_id in _select(con, path, "inputs", {
+            "input_uuid": "text", "source_type": "text", "source_id": "text", "destination_type": "text",
+            "destination_id": "text"}):
         if source_type == "DATASET" and dest_type == "RUN" and dest_id in runs:
             runs[dest_id].inputs.append((source_id, contexts.get(input_id) or "training"))
             wanted.add(source_id)
-    for uuid, name, digest, stype, src, schema, profile in con.execute(
-            "SELECT dataset_uuid, name, digest, dataset_source_type, dataset_source, dataset_schema, "
-            "dataset_profile FROM datasets"):
+    for uuid, name, digest, stype, src, schema, profile in _select(con, path, "datasets", {
+            "dataset_uuid": "text", "name": "text", "digest": "text", "dataset_source_type": "text?",
+            "dataset_source": "text?", "dataset_schema": "text?", "dataset_profile": "text?"}):
         if uuid in wanted:
             source.datasets.append(DatasetRecord(uuid, name, digest, src or "", stype or "unknown", schema,
                                                  _row_count(profile), 0))
@@ -231,91 +305,106 @@ def _read_sqlite_datasets(con, tables, source: ImportSource, runs: dict) -> None
 def _row_count(profile) -> int | None:
     try:
         value = json.loads(profile).get("num_rows") if profile else None
-        return int(value) if value is not None else None
-    except (ValueError, TypeError, AttributeError):
+        return int(value) if value is not None and 0 <= int(value) < 2**63 else None
+    except (ValueError, TypeError, AttributeError, OverflowError):
         return None
 
 
-def _read_sqlite_registry(con, tables) -> list[RegisteredModelRecord]:
+def _read_sqlite_registry(con, path: Path, tables) -> list[RegisteredModelRecord]:
     models = {}
-    for name, created, updated, description in con.execute(
-            "SELECT name, creation_time, last_updated_time, description FROM registered_models"):
+    for name, created, updated, description in _select(con, path, "registered_models", {
+            "name": "text", "creation_time": "int?", "last_updated_time": "int?", "description": "text?"}):
         models[name] = RegisteredModelRecord(name, ms_to_us(created or 0), ms_to_us(updated or created or 0),
                                              description)
     if "registered_model_tags" in tables:
-        for key, value, name in con.execute("SELECT key, value, name FROM registered_model_tags"):
+        for key, value, name in _select(con, path, "registered_model_tags",
+                                        {"key": "text", "value": "text?", "name": "text"}):
             if name in models:
                 models[name].tags[key] = value
     versions = {}
     if "model_versions" in tables:
-        for name, version, created, description, source, run_id, stage in con.execute(
-                "SELECT name, version, creation_time, description, source, run_id, current_stage "
-                "FROM model_versions"):
+        for name, version, created, description, source, run_id in _select(con, path, "model_versions", {
+                "name": "text", "version": "int", "creation_time": "int?", "description": "text?",
+                "source": "text?", "run_id": "text?"}):
             if name in models:
-                record = ModelVersionRecord(name, int(version), run_id, source or "", ms_to_us(created or 0),
+                record = ModelVersionRecord(name, version, run_id or None, source or "", ms_to_us(created or 0),
                                             description)
                 models[name].versions.append(record)
-                versions[(name, int(version))] = record
+                versions[(name, version)] = record
     if "model_version_tags" in tables:
-        for key, value, name, version in con.execute("SELECT key, value, name, version FROM model_version_tags"):
-            if (name, int(version)) in versions:
-                versions[(name, int(version))].tags[key] = value
+        for key, value, name, version in _select(con, path, "model_version_tags", {
+                "key": "text", "value": "text?", "name": "text", "version": "int"}):
+            if (name, version) in versions:
+                versions[(name, version)].tags[key] = value
     if "registered_model_aliases" in tables:
-        for alias, version, name in con.execute("SELECT alias, version, name FROM registered_model_aliases"):
+        for alias, version, name in _select(con, path, "registered_model_aliases",
+                                            {"alias": "text", "version": "int", "name": "text"}):
             if name in models:
-                models[name].aliases[alias] = int(version)
+                models[name].aliases[alias] = version
     return list(models.values())
 
 
 # -- the mlruns/ file store ----------------------------------------------------------------------------------
-def _yaml(path: Path) -> dict:
-    import yaml
+def _meta_text(meta: dict, key: str, path: Path) -> str | None:
+    value = meta.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise InvalidInputError(f"{path}: {key} is {type(value).__name__} {value!r:.60}, not text")
 
-    with open(path, encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    return data if isinstance(data, dict) else {}
+
+def _meta_ms(meta: dict, key: str, path: Path) -> int | None:
+    value = meta.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise InvalidInputError(f"{path}: {key} is {value!r:.60}, not integer milliseconds since the epoch")
 
 
-def _key_files(folder: Path) -> dict[str, str]:
+def _key_files(tree: SourceTree, folder: Path) -> dict[str, str]:
     """Params/tags of the file store: one file per key (keys with '/' are nested folders)."""
-    out = {}
-    if folder.is_dir():
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            out[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
-    return out
+    return {key: tree.read_text(path, MAX_VALUE_BYTES) for key, path in tree.files(folder)}
 
 
-def read_file_store(root: str | os.PathLike, progress=None) -> ImportSource:
+def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow ``mlruns/`` folder (the legacy file store)."""
     root = Path(root)
     if not root.is_dir():
         raise NotFoundError(f"MLflow store folder {root} does not exist")
-    source = ImportSource()
+    reader = _Source(root, [root], f"MLflow store {root}", artifact_roots_ok)
+    tree, source = reader.tree, reader.source
     runs: dict[str, RunRecord] = {}
     logged: dict[str, tuple[str, str, Path | None]] = {}
     datasets: dict[str, DatasetRecord] = {}
-    for exp_dir in sorted(p for p in root.iterdir() if p.is_dir() and (p / "meta.yaml").is_file()):
-        meta = _yaml(exp_dir / "meta.yaml")
+    for exp_dir in tree.subdirs(root):
+        meta_path = tree.file(exp_dir / "meta.yaml")
+        meta = tree.yaml(meta_path) if meta_path else {}
         if "name" not in meta:
             continue
-        experiment = ExperimentRecord(str(meta["name"]), meta.get("lifecycle_stage") or "active",
-                                      ms_to_us(meta.get("creation_time") or 0),
-                                      ms_to_us(meta.get("last_update_time") or meta.get("creation_time") or 0),
-                                      _key_files(exp_dir / "tags"))
+        created = _meta_ms(meta, "creation_time", meta_path) or 0
+        experiment = ExperimentRecord(_meta_text(meta, "name", meta_path),
+                                      _meta_text(meta, "lifecycle_stage", meta_path) or "active",
+                                      ms_to_us(created), ms_to_us(_meta_ms(meta, "last_update_time", meta_path)
+                                                                  or created),
+                                      _key_files(tree, exp_dir / "tags"))
         source.experiments.append(experiment)
-        for ds_dir in sorted((exp_dir / "datasets").glob("*/meta.yaml")):
-            d = _yaml(ds_dir)
-            datasets[ds_dir.parent.name] = DatasetRecord(ds_dir.parent.name, str(d.get("name", "")),
-                                                         str(d.get("digest", "")), d.get("source") or "",
-                                                         d.get("source_type") or "unknown", d.get("schema"),
-                                                         _row_count(d.get("profile")), 0)
-        for model_meta in sorted((exp_dir / "models").glob("m-*/meta.yaml")):
-            m = _yaml(model_meta)
-            location = local_path(m.get("artifact_location")) or model_meta.parent / "artifacts"
-            logged[str(m.get("model_id") or model_meta.parent.name)] = (m.get("source_run_id"),
-                                                                          m.get("name") or "model", location)
-        for run_meta in sorted(exp_dir.glob("*/meta.yaml")):
-            run = _read_file_run(run_meta.parent, experiment.name)
+        for ds_dir in tree.subdirs(tree.dir(exp_dir / "datasets")):
+            if (ds_meta := tree.file(ds_dir / "meta.yaml")) is None:
+                continue
+            d = tree.yaml(ds_meta)
+            datasets[ds_dir.name] = DatasetRecord(
+                ds_dir.name, _meta_text(d, "name", ds_meta) or "", _meta_text(d, "digest", ds_meta) or "",
+                _meta_text(d, "source", ds_meta) or "", _meta_text(d, "source_type", ds_meta) or "unknown",
+                _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0)
+        for model_dir in tree.subdirs(tree.dir(exp_dir / "models")):
+            if not model_dir.name.startswith("m-") or (model_meta := tree.file(model_dir / "meta.yaml")) is None:
+                continue
+            m = tree.yaml(model_meta)
+            location = local_path(_meta_text(m, "artifact_location", model_meta)) or model_dir / "artifacts"
+            logged[_meta_text(m, "model_id", model_meta) or model_dir.name] = (
+                _meta_text(m, "source_run_id", model_meta), _meta_text(m, "name", model_meta) or "model", location)
+        for run_dir in tree.subdirs(exp_dir):
+            run = _read_file_run(reader, run_dir, experiment.name)
             if run is not None:
                 runs[run.run_id] = run
     source.runs = sorted(runs.values(), key=lambda r: (r.start_time, r.run_id))
@@ -324,69 +413,109 @@ def read_file_store(root: str | os.PathLike, progress=None) -> ImportSource:
     if progress:
         points = sum(len(r.metrics) for r in source.runs)
         progress(f"read {len(source.experiments)} experiment(s), {len(runs)} run(s), {points} metric point(s)")
-    source.models = _read_file_registry(root / "models")
-    _finish_runs(source, logged)
+    source.models = _read_file_registry(tree, tree.dir(root / "models"))
+    _finish_runs(reader, logged)
     return source
 
 
-def _read_file_run(run_dir: Path, experiment_name: str) -> RunRecord | None:
-    meta = _yaml(run_dir / "meta.yaml")
-    run_id = meta.get("run_id") or meta.get("run_uuid")
+def _read_metric_file(reader: _Source, run: RunRecord, key: str, path: Path) -> None:
+    """Lines ``<timestamp ms> <value> [<step>]``; a malformed line is an error naming the file and line."""
+    stamps, values, steps = [], [], []
+    for number, line in enumerate(reader.tree.read_text(path).splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            if not 2 <= len(parts) <= 3:
+                raise ValueError("expected '<timestamp ms> <value> [<step>]'")
+            stamps.append(int(parts[0]))
+            values.append(float(parts[1]))
+            steps.append(int(parts[2]) if len(parts) > 2 else 0)
+        except ValueError as error:
+            raise InvalidInputError(f"{reader.origin}: {path.relative_to(reader.tree.root).as_posix()} line "
+                                    f"{number} is not a metric point ({line[:60]!r}: {error})") from None
+    keep = _keep_points(reader, steps, stamps)
+    for stamp, value, step, ok in zip(stamps, values, steps, keep.tolist()):
+        if ok:
+            run.metrics.add(key, value, step, stamp * 1000)
+
+
+def _read_file_run(reader: _Source, run_dir: Path, experiment_name: str) -> RunRecord | None:
+    tree = reader.tree
+    meta_path = tree.file(run_dir / "meta.yaml")
+    meta = tree.yaml(meta_path) if meta_path else {}
+    run_id = _meta_text(meta, "run_id", meta_path) or _meta_text(meta, "run_uuid", meta_path)
     if not run_id:
         return None
     status = meta.get("status")
-    status = _FILE_STATUS.get(status, str(status)) if isinstance(status, int) else str(status or "FINISHED")
-    run = RunRecord(str(run_id), experiment_name, meta.get("run_name") or meta.get("name") or None, status,
-                    ms_to_us(meta.get("start_time") or 0), ms_to_us(meta.get("end_time")),
-                    meta.get("lifecycle_stage") or "active")
-    run.params = _key_files(run_dir / "params")
-    run.tags = _key_files(run_dir / "tags")
-    metrics_dir = run_dir / "metrics"
-    if metrics_dir.is_dir():
-        for path in sorted(p for p in metrics_dir.rglob("*") if p.is_file()):
-            key = path.relative_to(metrics_dir).as_posix()
-            for line in path.read_text(encoding="utf-8").splitlines():
-                parts = line.split()
-                if len(parts) >= 2:
-                    run.metrics.add(key, float(parts[1]), int(parts[2]) if len(parts) > 2 else 0,
-                                    ms_to_us(int(parts[0])))
-    artifact_root = local_path(meta.get("artifact_uri")) or run_dir / "artifacts"
-    run.artifacts = _walk(artifact_root)
-    for input_meta in sorted((run_dir / "inputs").glob("*/meta.yaml")):
-        i = _yaml(input_meta)
+    status = _FILE_STATUS.get(status, str(status)) if isinstance(status, int) else (
+        _meta_text(meta, "status", meta_path) or "FINISHED")
+    run = RunRecord(run_id, experiment_name,
+                    _meta_text(meta, "run_name", meta_path) or _meta_text(meta, "name", meta_path) or None, status,
+                    ms_to_us(_meta_ms(meta, "start_time", meta_path) or 0),
+                    ms_to_us(_meta_ms(meta, "end_time", meta_path)),
+                    _meta_text(meta, "lifecycle_stage", meta_path) or "active")
+    run.params = _key_files(tree, run_dir / "params")
+    run.tags = _key_files(tree, run_dir / "tags")
+    for key, path in tree.files(run_dir / "metrics"):
+        _read_metric_file(reader, run, key, path)
+    artifact_root = local_path(_meta_text(meta, "artifact_uri", meta_path)) or run_dir / "artifacts"
+    run.artifacts = reader.artifacts(artifact_root)
+    for input_dir in tree.subdirs(tree.dir(run_dir / "inputs")):
+        if (input_meta := tree.file(input_dir / "meta.yaml")) is None:
+            continue
+        i = tree.yaml(input_meta)
         if i.get("source_type") == "DATASET":
-            context = (i.get("tags") or {}).get(CONTEXT_TAG) or "training"
-            run.inputs.append((str(i.get("source_id")), str(context)))
+            tags = i.get("tags") if isinstance(i.get("tags"), dict) else {}
+            context = _meta_text(tags, CONTEXT_TAG, input_meta) or "training"
+            run.inputs.append((_meta_text(i, "source_id", input_meta), context))
     _settle_tags(run)
     return run
 
 
-def _read_file_registry(models_dir: Path) -> list[RegisteredModelRecord]:
+def _read_file_registry(tree: SourceTree, models_dir: Path | None) -> list[RegisteredModelRecord]:
     models = []
-    for meta_path in sorted(models_dir.glob("*/meta.yaml")):
-        meta = _yaml(meta_path)
-        folder = meta_path.parent
-        model = RegisteredModelRecord(str(meta.get("name") or folder.name),
-                                      ms_to_us(meta.get("creation_timestamp") or 0),
-                                      ms_to_us(meta.get("last_updated_timestamp") or 0),
-                                      meta.get("description"), _key_files(folder / "tags"))
-        aliases = dict(meta.get("aliases") or {})
-        aliases.update(_key_files(folder / "aliases"))
-        model.aliases = {str(k): int(v) for k, v in aliases.items()}
-        for version_meta in sorted(folder.glob("version-*/meta.yaml")):
-            v = _yaml(version_meta)
+    for folder in tree.subdirs(models_dir):
+        if (meta_path := tree.file(folder / "meta.yaml")) is None:
+            continue
+        meta = tree.yaml(meta_path)
+        model = RegisteredModelRecord(_meta_text(meta, "name", meta_path) or folder.name,
+                                      ms_to_us(_meta_ms(meta, "creation_timestamp", meta_path) or 0),
+                                      ms_to_us(_meta_ms(meta, "last_updated_timestamp", meta_path) or 0),
+                                      _meta_text(meta, "description", meta_path), _key_files(tree, folder / "tags"))
+        aliases = meta.get("aliases") if isinstance(meta.get("aliases"), dict) else {}
+        aliases = {**aliases, **_key_files(tree, folder / "aliases")}
+        model.aliases = {str(k): _version_number(v, meta_path) for k, v in aliases.items()}
+        for version_dir in tree.subdirs(folder):
+            if not version_dir.name.startswith("version-") or (
+                    version_meta := tree.file(version_dir / "meta.yaml")) is None:
+                continue
+            v = tree.yaml(version_meta)
             model.versions.append(ModelVersionRecord(
-                model.name, int(v["version"]), v.get("run_id"), str(v.get("source") or ""),
-                ms_to_us(v.get("creation_timestamp") or 0), v.get("description"),
-                _key_files(version_meta.parent / "tags")))
+                model.name, _version_number(v.get("version"), version_meta),
+                _meta_text(v, "run_id", version_meta) or None, _meta_text(v, "source", version_meta) or "",
+                ms_to_us(_meta_ms(v, "creation_timestamp", version_meta) or 0),
+                _meta_text(v, "description", version_meta), _key_files(tree, version_dir / "tags")))
         models.append(model)
     return models
 
 
-def read_tracking_uri(uri: str, progress=None) -> ImportSource:
-    """An ``ImportSource`` from ``sqlite:///path.db``, ``file:///…/mlruns`` or a plain ``mlruns`` folder path."""
+def _version_number(value, path: Path) -> int:
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    if isinstance(text, str) and text.isdigit() and len(text) < 12:
+        return int(text)
+    raise InvalidInputError(f"{path}: version {value!r:.60} is not a version number")
+
+
+def read_tracking_uri(uri: str, progress=None, artifact_roots_ok=()) -> ImportSource:
+    """An ``ImportSource`` from ``sqlite:///path.db``, ``file:///…/mlruns`` or a plain ``mlruns`` folder path.
+
+    Artifact folders outside the tracking folder are read only when they lie in one of ``artifact_roots_ok``.
+    """
     if uri.startswith("sqlite:///"):
-        return read_sqlite(unquote(uri[len("sqlite:///"):].split("?", 1)[0]), progress)
+        return read_sqlite(unquote(uri[len("sqlite:///"):].split("?", 1)[0]), progress, artifact_roots_ok)
     if uri.startswith("sqlite:"):
         raise InvalidInputError(f"tracking URI {uri!r}: use sqlite:///relative.db or sqlite:////absolute/path.db")
     folder = local_path(uri)
@@ -394,5 +523,5 @@ def read_tracking_uri(uri: str, progress=None) -> ImportSource:
         raise InvalidInputError(f"tracking URI {uri!r} is not supported: give sqlite:///mlflow.db or an mlruns/ "
                                 "folder (remote tracking servers and databases other than SQLite are not read)")
     if folder.is_file():
-        return read_sqlite(folder, progress)
-    return read_file_store(folder, progress)
+        return read_sqlite(folder, progress, artifact_roots_ok)
+    return read_file_store(folder, progress, artifact_roots_ok)

@@ -146,6 +146,8 @@ class ImportSource:
     runs: list[RunRecord] = field(default_factory=list)
     datasets: list[DatasetRecord] = field(default_factory=list)
     models: list[RegisteredModelRecord] = field(default_factory=list)
+    points_skipped: int = 0  # metric points outside years 1900..9999 or int64 steps, left out by the reader
+    notes: list[str] = field(default_factory=list)  # what the reader skipped and why (symlinks, outside roots)
 
 
 def ms_to_us(ms) -> int | None:

@@ -39,7 +39,13 @@ _unrecorded_ends: list[tuple["ActiveRun", str, object]] = []
 
 
 class ActiveRun:
-    """The run ``start_run`` returned: ``.info.run_id`` as in MLflow, and the shortcut ``.run_id``."""
+    """The run ``start_run`` returned: ``.info.run_id`` as in MLflow, and the shortcut ``.run_id``.
+
+    >>> import duckml
+    >>> with duckml.start_run(run_name="a") as run:
+    ...     run.run_id == run.info.run_id
+    True
+    """
 
     def __init__(self, info: RunInfo, store):
         self.info = info
@@ -224,7 +230,14 @@ def _record_refused_ends() -> None:
 
 def end_run(status: str = "FINISHED") -> None:
     """End the active run of this thread (no-op when there is none), as MLflow. A run end the disk
-    refused before (``JournalWriteError``) is recorded first."""
+    refused before (``JournalWriteError``) is recorded first.
+
+    >>> import duckml
+    >>> run = duckml.start_run()
+    >>> duckml.end_run(status="KILLED")
+    >>> duckml.get_run(run.info.run_id).info.status
+    'KILLED'
+    """
     try:
         _record_refused_ends()
     finally:  # even while the disk still refuses: a parent run must not stay active behind its child
@@ -233,12 +246,27 @@ def end_run(status: str = "FINISHED") -> None:
 
 
 def active_run() -> ActiveRun | None:
-    """The active run of this thread, or ``None``."""
+    """The active run of this thread, or ``None``.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.active_run().info.run_id == run.info.run_id
+    True
+    >>> duckml.active_run() is None
+    True
+    """
     return _local.stack[-1] if _local.stack else None
 
 
 def last_active_run() -> Run | None:
-    """The active run, else the run most recently ended in this process (as stored), else ``None``."""
+    """The active run, else the run most recently ended in this process (as stored), else ``None``.
+
+    >>> import duckml
+    >>> with duckml.start_run(run_name="last"):
+    ...     pass
+    >>> duckml.last_active_run().info.run_name
+    'last'
+    """
     current = active_run() or _last_active_run[0]
     if current is None:
         return None
@@ -286,14 +314,29 @@ def run_id_or_active(run_id: str | None = None) -> tuple[str, object]:
 
 
 def log_param(key: str, value, run_id: str | None = None):
-    """Log one param of the active run; returns the value. Params are immutable once logged."""
+    """Log one param of the active run; returns the value. Params are immutable once logged.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_param("model", "ridge")
+    'ridge'
+    >>> duckml.get_run(run.info.run_id).data.params
+    {'model': 'ridge'}
+    """
     rid, store = run_id_or_active(run_id)
     tracking.log_params(rid, {key: value}, store)
     return value
 
 
 def log_params(params: dict, run_id: str | None = None) -> None:
-    """Log several params of the active run at once."""
+    """Log several params of the active run at once.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_params({"alpha": 0.5, "model": "ridge"})
+    >>> duckml.get_run(run.info.run_id).data.params
+    {'alpha': '0.5', 'model': 'ridge'}
+    """
     rid, store = run_id_or_active(run_id)
     tracking.log_params(rid, params, store)
 
@@ -316,37 +359,84 @@ def log_metric(key: str, value, step: int | None = None, timestamp=None, run_id:
 
 
 def log_metrics(metrics: dict, step: int | None = None, timestamp=None, run_id: str | None = None) -> None:
-    """Append one point to each metric of a dict, with one step and timestamp."""
+    """Append one point to each metric of a dict, with one step and timestamp.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     for step in range(3):
+    ...         duckml.log_metrics({"loss": 1 / (step + 1), "lr": 0.1}, step=step)
+    >>> duckml.get_run(run.info.run_id).data.metrics["loss"]
+    0.3333333333333333
+    """
     rid, store = run_id_or_active(run_id)
     tracking.log_metrics(rid, metrics, step, timestamp, store)
 
 
 def log_metric_series(key: str, values, steps=None, timestamps=None, run_id: str | None = None) -> None:
-    """Append a whole metric history from arrays at once (duckml's bulk path; not in MLflow)."""
+    """Append a whole metric history from arrays at once (duckml's bulk path; not in MLflow).
+
+    ``steps`` default to 0, 1, 2 …; ``timestamps`` to now.
+
+    >>> import duckml, numpy as np
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_metric_series("loss", np.linspace(1.0, 0.1, 1000))
+    >>> duckml.get_metric_history(run.info.run_id, "loss")["step"].max()
+    999
+    """
     rid, store = run_id_or_active(run_id)
     tracking.log_metric_series(rid, key, values, steps, timestamps, store)
 
 
 def set_tag(key: str, value, run_id: str | None = None) -> None:
-    """Set one tag on the active run."""
+    """Set one tag on the active run.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.set_tag("team", "forecasting")
+    >>> duckml.get_run(run.info.run_id).data.tags["team"]
+    'forecasting'
+    """
     rid, store = run_id_or_active(run_id)
     tracking.set_tags(rid, {key: value}, store)
 
 
 def set_tags(tags: dict, run_id: str | None = None) -> None:
-    """Set several tags on the active run."""
+    """Set several tags on the active run.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.set_tags({"team": "forecasting", "stage": "tuning"})
+    >>> duckml.get_run(run.info.run_id).data.tags["stage"]
+    'tuning'
+    """
     rid, store = run_id_or_active(run_id)
     tracking.set_tags(rid, tags, store)
 
 
 def delete_tag(key: str, run_id: str | None = None) -> None:
-    """Delete a tag of the active run."""
+    """Delete a tag of the active run.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     duckml.set_tag("draft", "yes")
+    ...     duckml.delete_tag("draft")
+    >>> "draft" in duckml.get_run(run.info.run_id).data.tags
+    False
+    """
     rid, store = run_id_or_active(run_id)
     tracking.delete_tag(rid, key, store)
 
 
 def get_run(run_id: str) -> Run:
-    """A stored run: ``.info`` (ids, status, times) and ``.data`` (params, latest metrics, tags)."""
+    """A stored run: ``.info`` (ids, status, times) and ``.data`` (params, latest metrics, tags).
+
+    >>> import duckml
+    >>> with duckml.start_run(run_name="baseline") as run:
+    ...     duckml.log_metric("rmse", 0.4)
+    >>> found = duckml.get_run(run.info.run_id)
+    >>> found.info.run_name, found.info.status, found.data.metrics
+    ('baseline', 'FINISHED', {'rmse': 0.4})
+    """
     return tracking.get_run(run_id, get_store())
 
 
@@ -363,32 +453,76 @@ def get_metric_history(run_id: str, key: str) -> pl.DataFrame:
 
 
 def delete_run(run_id: str) -> None:
-    """Soft-delete a run."""
+    """Soft-delete a run: hidden from views and searches until restored, removed for good by ``gc``.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     pass
+    >>> duckml.delete_run(run.info.run_id)
+    >>> duckml.get_run(run.info.run_id).info.lifecycle_stage
+    'deleted'
+    """
     tracking.delete_run(run_id, get_store())
 
 
 def restore_run(run_id: str) -> None:
-    """Restore a soft-deleted run."""
+    """Restore a soft-deleted run.
+
+    >>> import duckml
+    >>> with duckml.start_run() as run:
+    ...     pass
+    >>> duckml.delete_run(run.info.run_id); duckml.restore_run(run.info.run_id)
+    >>> duckml.get_run(run.info.run_id).info.lifecycle_stage
+    'active'
+    """
     tracking.restore_run(run_id, get_store())
 
 
 def delete_experiment(name_or_id: str) -> None:
-    """Soft-delete an experiment (by name or id)."""
+    """Soft-delete an experiment (by name or id), hiding its runs too.
+
+    >>> import duckml
+    >>> _ = duckml.create_experiment("scratch")
+    >>> duckml.delete_experiment("scratch")
+    >>> duckml.get_experiment_by_name("scratch").lifecycle_stage
+    'deleted'
+    """
     tracking.delete_experiment(name_or_id, get_store())
 
 
 def restore_experiment(name_or_id: str) -> None:
-    """Restore a soft-deleted experiment (by name or id)."""
+    """Restore a soft-deleted experiment (by name or id).
+
+    >>> import duckml
+    >>> _ = duckml.create_experiment("scratch")
+    >>> duckml.delete_experiment("scratch"); duckml.restore_experiment("scratch")
+    >>> duckml.get_experiment_by_name("scratch").lifecycle_stage
+    'active'
+    """
     tracking.restore_experiment(name_or_id, get_store())
 
 
 def get_experiment_by_name(name: str) -> Experiment | None:
-    """The experiment called ``name``, or ``None``."""
+    """The experiment called ``name``, or ``None``.
+
+    >>> import duckml
+    >>> _ = duckml.set_experiment("weekly-sales")
+    >>> duckml.get_experiment_by_name("weekly-sales").name
+    'weekly-sales'
+    >>> duckml.get_experiment_by_name("nope") is None
+    True
+    """
     return tracking.get_experiment_by_name(name, get_store())
 
 
 def create_experiment(name: str, tags: dict | None = None) -> str:
-    """Create an experiment and return its id."""
+    """Create an experiment and return its id.
+
+    >>> import duckml
+    >>> experiment_id = duckml.create_experiment("churn", tags={"team": "retention"})
+    >>> duckml.get_experiment_by_name("churn").experiment_id == experiment_id
+    True
+    """
     return tracking.create_experiment(name, tags, get_store())
 
 

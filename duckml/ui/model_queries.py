@@ -5,7 +5,7 @@ outputs through the ``predictions`` lineage table by id: nothing here opens a pa
 Column names chosen in a URL are checked against the output's own columns before they reach SQL.
 
 >>> import duckml, tempfile, os
->>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+>>> store = duckml.connect(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
 >>> models_list(store)
 []
 """

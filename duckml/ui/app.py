@@ -85,7 +85,7 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
     """
     import duckml
     from duckml.store import resolve_store_path
-    from duckml.ui import csrf, model_pages, pages, writes
+    from duckml.ui import artifact_pages, csrf, model_pages, pages, writes
 
     path = resolve_store_path(store_path)
     if not path.exists():
@@ -94,7 +94,7 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store
     store = duckml.connect(path)
     app = Starlette(
-        routes=[*writes.routes(), *model_pages.routes(), *pages.routes(),
+        routes=[*writes.routes(), *model_pages.routes(), *artifact_pages.routes(), *pages.routes(),
                 Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
         middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host)), Middleware(csrf.CsrfCookieMiddleware)],
         exception_handlers=pages.exception_handlers(),

@@ -159,6 +159,11 @@ def test_artifact_previews(store_from_template, fresh_store, chromium, tmp_path)
                 assert dialogs == [], path  # the artifact's alert(1) never ran
                 assert page.evaluate("(() => { try { return document.querySelector('iframe.sandboxed')"
                                      ".contentDocument === null; } catch (e) { return true; } })()"), path
+                assert frame.evaluate("document.documentElement.outerHTML").count("alert(1)") == 1, path  # shown
+                # framing was allowed, and the only complaint is Chromium refusing the artifact's script
+                assert all("Blocked script execution" in p and "sandboxed" in p for p in problems), problems
+                if path == "page.html":
+                    assert len(problems) == 1, problems
         with opened(chromium, f"{base}/runs/{run}/artifacts/plots/chart.png") as (page, problems, _):
             assert wait_until(page, "document.querySelector('#artifact-preview img').naturalWidth === 1")
         with opened(chromium, f"{base}/runs/{run}/artifacts/config/params.json") as (page, problems, _):

@@ -8,6 +8,8 @@ import re
 import warnings
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import duckml
 
@@ -157,3 +159,27 @@ def test_unknown_run_is_404(artifacts_ui):
 def test_run_page_links_to_the_tree(artifacts_ui):
     client, run = artifacts_ui
     assert f'href="/runs/{run}/artifacts/"' in client.get(f"/runs/{run}").text
+
+
+segments = st.text("ab.-_ é", min_size=1, max_size=3).filter(lambda s: s not in (".", ".."))
+
+
+@given(st.lists(st.lists(segments, min_size=1, max_size=4).map("/".join), max_size=30, unique=True))
+def test_tree_holds_every_artifact_once_under_its_folders(paths):
+    from duckml.ui.artifact_queries import tree
+
+    leaves = []
+
+    def walk(items, prefix):
+        names = [(i["children"] is None, i["name"]) for i in items]
+        assert names == sorted(names)  # folders first, then files, each by name
+        for item in items:
+            if item["children"] is None:
+                assert item["path"] == prefix + item["name"]
+                leaves.append(item["path"])
+            else:
+                assert item["path"] == prefix + item["name"] and item["children"]
+                walk(item["children"], item["path"] + "/")
+
+    walk(tree([{"path": p, "size": 1, "media_type": "text/plain"} for p in paths]), "")
+    assert sorted(leaves) == sorted(paths)

@@ -296,3 +296,20 @@ def test_pages_offer_the_edit_controls(client, ui_store):
                     'aria-label="delete alias champion"', '<a href="/models">models</a>'):
         assert control in model_page, control
     assert client.get("/static/edit.js").status_code == 200
+
+
+def test_hostile_tag_keys_stay_escaped_in_the_controls(private_client, private_ui_store):
+    run = private_ui_store["hostile"]
+    key = "\"><img src=x onerror=alert(1)>"
+    from urllib.parse import quote
+
+    response = private_client.put(f"/api/runs/{run}/tags/{quote(key, safe='')}", json={"value": HOSTILE},
+                                  headers=write_headers(private_client))
+    assert response.status_code == 200 and response.json()["key"] == key
+    page = private_client.get(f"/runs/{run}").text
+    assert "<img src=x" not in page and "<script>alert" not in page
+    assert 'data-key="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page
+    delete_url = re.search(r'data-method="DELETE" data-url="([^"]+)"[^>]*aria-label="delete tag &#34;&gt;&lt;img',
+                           page).group(1)
+    assert private_client.delete(delete_url.replace("&amp;", "&"), headers=write_headers(private_client)).status_code == 200
+    assert key not in duckml.get_run(run).data.tags

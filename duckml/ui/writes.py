@@ -83,7 +83,7 @@ def _text(body: dict, field: str, optional: bool = False) -> str | None:
     return value
 
 
-def _active_run_state(store) -> None:
+def _forget_cached_runs(store) -> None:
     # The UI lives long and other programs delete and restore runs: ask the store, not this process's cache.
     from duckml.tracking.runs import forget_cached_runs
     forget_cached_runs(store)
@@ -106,7 +106,7 @@ def edit_run(store, body: dict, run_id: str) -> dict:
         validation.check_name(name, "run name")
     if description:
         validation.param_value(description, "description")
-    _active_run_state(store)
+    _forget_cached_runs(store)
     stage = duckml.get_run(run_id).info.lifecycle_stage  # an unknown run: 404 before anything is written
     if "description" in body and stage != "active":
         raise RunStateError(f"run {run_id} is deleted; restore it before editing its description")
@@ -136,28 +136,28 @@ def set_run_tag(store, body: dict, run_id: str, key: str) -> dict:
     value = body["value"]
     if isinstance(value, (dict, list)) or value is None:
         raise InvalidInputError(f"value must be text or a number, got {json.dumps(value)}")
-    _active_run_state(store)
+    _forget_cached_runs(store)
     duckml.set_tag(_user_tag(key), value, run_id=run_id)
     return {"run_id": run_id, "key": key, "value": duckml.get_run(run_id).data.tags.get(key)}
 
 
 @write_route("DELETE", "/api/runs/{run_id}/tags/{key:path}", role="edit", body=False)
 def delete_run_tag(store, body: dict, run_id: str, key: str) -> dict:
-    _active_run_state(store)
+    _forget_cached_runs(store)
     duckml.delete_tag(_user_tag(key), run_id=run_id)
     return {"run_id": run_id, "key": key, "deleted": True}
 
 
 @write_route("POST", "/api/runs/{run_id}/delete", role="edit", body=False)
 def delete_run(store, body: dict, run_id: str) -> dict:
-    _active_run_state(store)
+    _forget_cached_runs(store)
     duckml.delete_run(run_id)
     return {"run_id": run_id, "lifecycle_stage": "deleted"}
 
 
 @write_route("POST", "/api/runs/{run_id}/restore", role="edit", body=False)
 def restore_run(store, body: dict, run_id: str) -> dict:
-    _active_run_state(store)
+    _forget_cached_runs(store)
     duckml.restore_run(run_id)
     return {"run_id": run_id, "lifecycle_stage": "active"}
 

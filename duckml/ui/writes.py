@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import duckml
-from duckml.errors import InvalidInputError, NotFoundError, RunStateError
+from duckml.errors import InvalidInputError, NotFoundError, RunStateError, StoreLockedError
 from duckml.tracking import validation
 from duckml.ui import csrf
 
@@ -249,6 +249,8 @@ def _guarded(route: WriteRoute):
             return JSONResponse({"error": str(error)}, status_code=404)
         except (InvalidInputError, RunStateError) as error:
             return JSONResponse({"error": str(error)}, status_code=400)
+        except StoreLockedError as error:  # another program held the file too long: nothing was written
+            return JSONResponse({"error": f"{error}; try again"}, status_code=503)
         return JSONResponse(answer, headers={"cache-control": "no-store"})
 
     endpoint.__name__ = route.handler.__name__

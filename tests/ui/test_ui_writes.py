@@ -313,3 +313,15 @@ def test_hostile_tag_keys_stay_escaped_in_the_controls(private_client, private_u
                            page).group(1)
     assert private_client.delete(delete_url.replace("&amp;", "&"), headers=write_headers(private_client)).status_code == 200
     assert key not in duckml.get_run(run).data.tags
+
+
+def test_a_store_held_by_another_program_answers_503(private_client, monkeypatch):
+    from duckml.errors import StoreLockedError
+
+    def held(*args):
+        raise StoreLockedError("another process held the store file for 60 s")
+
+    monkeypatch.setattr(duckml, "set_registered_model_alias", held)
+    response = private_client.put("/api/models/reg/aliases/champion", json={"version": 1},
+                                  headers=write_headers(private_client))
+    assert response.status_code == 503 and "try again" in response.json()["error"]

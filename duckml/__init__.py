@@ -33,8 +33,8 @@ from duckml.version import __version__
 # command pays only for the layers it touches (never scikit-learn or matplotlib unless it scores or plots).
 _FLUENT = ("ActiveRun", "active_run", "create_experiment", "delete_experiment", "delete_run", "delete_tag",
            "end_run", "flush", "get_experiment_by_name", "get_metric_history", "get_run", "last_active_run",
-           "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "reset_state",
-           "restore_experiment", "restore_run", "set_experiment", "set_tag", "set_tags", "start_run")
+           "log_metric", "log_metric_series", "log_metrics", "log_param", "log_params", "rename_run",
+           "reset_state", "restore_experiment", "restore_run", "set_experiment", "set_tag", "set_tags", "start_run")
 _LAZY = {
     **{name: "duckml.tracking.fluent" for name in _FLUENT},
     "Connection": "duckml.connection", "connect": "duckml.connection",

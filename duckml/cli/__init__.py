@@ -470,8 +470,9 @@ def demo(directory, open_ui):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (others get a warning).")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="Port to serve on.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser tab.")
-def ui(host, port, no_browser):
-    """Browse, chart and compare runs in a local, read-only web page.
+@click.option("--read-only", is_flag=True, help="Refuse every write (rename, tags, registry) with 403.")
+def ui(host, port, no_browser, read_only):
+    """Browse, chart, compare and edit runs and models in a local web page.
 
     \b
     Example:
@@ -479,7 +480,7 @@ def ui(host, port, no_browser):
     """
     from duckml.ui.command import serve  # Starlette and uvicorn load only for this command
 
-    serve(host=host, port=port, open_browser=not no_browser)
+    serve(host=host, port=port, open_browser=not no_browser, read_only=read_only)
 
 
 # -- one store for a team (a DuckLake store) ------------------------------------------------------

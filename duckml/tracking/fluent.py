@@ -452,6 +452,19 @@ def get_metric_history(run_id: str, key: str) -> pl.DataFrame:
     return tracking.get_metric_history(run_id, key, get_store())
 
 
+def rename_run(run_id: str, name: str) -> None:
+    """Rename a run (MLflow's ``MlflowClient().update_run(run_id, name=…)``).
+
+    >>> import duckml
+    >>> with duckml.start_run(run_name="draft") as run:
+    ...     pass
+    >>> duckml.rename_run(run.info.run_id, "baseline")
+    >>> duckml.get_run(run.info.run_id).info.run_name
+    'baseline'
+    """
+    tracking.rename_run(run_id, name, get_store())
+
+
 def delete_run(run_id: str) -> None:
     """Soft-delete a run: hidden from views and searches until restored, removed for good by ``gc``.
 

@@ -352,6 +352,22 @@ def restore_run(run_id: str, store: Store | None = None) -> None:
     _set_run_stage(run_id, LifecycleStage.ACTIVE, store)
 
 
+def rename_run(run_id: str, name: str, store: Store | None = None) -> None:
+    """Give a run a new name (checked like ``start_run(run_name=…)``); deleted runs can be renamed too.
+
+    >>> import duckml
+    >>> with duckml.start_run(run_name="draft") as run:
+    ...     pass
+    >>> duckml.rename_run(run.info.run_id, "baseline")
+    >>> duckml.get_run(run.info.run_id).info.run_name
+    'baseline'
+    """
+    store = _store(store)
+    validation.check_name(name, "run name")
+    _state(store, run_id)
+    store.journal.update("runs", {"run_id": run_id, "run_name": name})
+
+
 # -- logging -----------------------------------------------------------------------------------
 def log_params(run_id: str, params: dict, store: Store | None = None) -> None:
     """Log params; a key already logged with another value raises ``ParamConflictError`` (nothing is written)."""

@@ -77,15 +77,17 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0.1") -> Starlette:
-    """The read-only UI over a store (``store_path``, else the selected store), answering to ``host``.
+def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0.1",
+               read_only: bool = False) -> Starlette:
+    """The UI over a store (``store_path``, else the selected store), answering to ``host``.
 
     The store must exist: a UI never creates one. ``host`` is the address served on; requests naming
-    any other Host than it or localhost are refused (400).
+    any other Host than it or localhost are refused (400). ``read_only`` refuses every write (403) and
+    hides the edit controls.
     """
     import duckml
     from duckml.store import resolve_store_path
-    from duckml.ui import pages
+    from duckml.ui import artifact_pages, csrf, model_pages, pages, writes
 
     path = resolve_store_path(store_path)
     if not path.exists():
@@ -94,12 +96,17 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store
     store = duckml.connect(path)
     app = Starlette(
-        routes=[*pages.routes(), Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
-        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host))],
+        routes=[*writes.routes(), *model_pages.routes(), *artifact_pages.routes(), *pages.routes(),
+                Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
+        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host)), Middleware(csrf.CsrfCookieMiddleware)],
         exception_handlers=pages.exception_handlers(),
     )
     app.state.store = store
     app.state.templates = _templates()
+    app.state.read_only = read_only
+    app.state.authorize = None  # an auth layer's hook: authorize(request, role) raises PermissionError
+    app.state.csrf_secret = csrf.load_secret(store.artifact_root, read_only)
+    app.state.templates.env.globals.update(read_only=read_only, csrf_token=csrf.request_token)
     return app
 
 

@@ -22,13 +22,13 @@ def url_for(host: str, port: int) -> str:
     return f"http://{shown}:{port}/"
 
 
-def serve(host: str = "127.0.0.1", port: int = 5000, open_browser: bool = True) -> None:
-    """Serve the UI for the selected store until interrupted (Ctrl-C)."""
+def serve(host: str = "127.0.0.1", port: int = 5000, open_browser: bool = True, read_only: bool = False) -> None:
+    """Serve the UI for the selected store until interrupted (Ctrl-C); ``read_only`` refuses every write."""
     import uvicorn
 
     from duckml.ui.app import create_app
 
-    app = create_app(None, host=host)  # raises NotFoundError (one clean CLI line) when there is no store
+    app = create_app(None, host=host, read_only=read_only)  # raises NotFoundError (one clean CLI line) when there is no store
     if host_name(host) not in LOOPBACK_NAMES:
         click.echo(f"Warning: serving on {host}: anyone who can reach this address can read every run, "
                    "param and artifact of this store. Use the default 127.0.0.1 unless you mean it.", err=True)
@@ -36,7 +36,8 @@ def serve(host: str = "127.0.0.1", port: int = 5000, open_browser: bool = True) 
             click.echo("Warning: requests must still name localhost or the bound address as their Host; "
                        "to be reached from elsewhere, pass this machine's address with --host.", err=True)
     url = url_for(host, port)
-    click.echo(f"duckml ui: serving {app.state.store.path} at {url} (read-only; Ctrl-C to stop)")
+    mode = "read-only" if read_only else "editable; --read-only turns writes off"
+    click.echo(f"duckml ui: serving {app.state.store.path} at {url} ({mode}; Ctrl-C to stop)")
     if open_browser:
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False)

@@ -289,6 +289,7 @@ def run_detail(store, run_id: str) -> dict:
     return {
         **dict(zip(names, row)),
         "params": params, "tags": [t for t in tags if not t[0].startswith("mlflow.")],
+        "description": dict(tags).get("mlflow.note.content"),  # MLflow's run description
         "metrics": [dict(zip(("key", "last", "min", "max", "count", "step"), m)) for m in metrics
                     if not m[0].startswith(SYSTEM_PREFIX)],
         "system_metrics": [dict(zip(("key", "last", "min", "max", "count", "step"), m)) for m in metrics
@@ -299,6 +300,7 @@ def run_detail(store, run_id: str) -> dict:
                      for d in datasets],
         "models": [dict(zip(("name", "version", "aliases", "created_at"), m)) for m in models],
         "artifacts": [dict(zip(("path", "size", "media_type"), a)) for a in artifacts],
+        "logged_models": [a[0].rpartition("/")[0] for a in artifacts if a[0].endswith("/duckml_model.json")],
         "children": [dict(zip(("run_id", "run_name", "status"), c)) for c in children],
     }
 

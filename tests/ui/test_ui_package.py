@@ -20,7 +20,10 @@ PACKAGE_FILES = ["templates/base.html", "templates/index.html", "templates/exper
                  "templates/compare.html", "templates/model.html", "templates/error.html",
                  "templates/chart_controls.html", "static/app.css", "static/app.js", "static/charts.js",
                  "static/svgplots.js", "static/vendor/uPlot.iife.min.js", "static/vendor/uPlot.min.css",
-                 "static/vendor/uPlot.LICENSE"]
+                 "static/vendor/uPlot.LICENSE", "static/edit.js", "static/edit.css", "templates/models.html",
+                 "templates/model_version.html", "templates/predictions.html", "templates/artifacts.html",
+                 "templates/run_edit.html", "templates/run_tags.html", "templates/run_register.html",
+                 "templates/model_edit.html"]
 UPLOT_SHA256 = "19c8d4c6ad88929a79f4ae49d6f7161566dfd0ba3d15cc495e974f787eb78f1f"  # uplot 1.6.32 dist/
 
 
@@ -82,3 +85,14 @@ def test_cli_ui_serves_and_warns_on_other_hosts(store, monkeypatch):
 def test_cli_ui_help():
     result = CliRunner().invoke(cli, ["ui", "--help"])
     assert result.exit_code == 0 and "--no-browser" in result.output and "127.0.0.1" in result.output
+
+
+def test_cli_ui_read_only_reaches_the_app(store, monkeypatch):
+    duckml.connect().sql("SELECT 1")
+    apps = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: apps.append(app))
+    result = CliRunner().invoke(cli, ["ui", "--no-browser", "--read-only"])
+    assert result.exit_code == 0, result.output
+    assert "read-only" in result.output and apps[-1].state.read_only is True
+    result = CliRunner().invoke(cli, ["ui", "--no-browser"])
+    assert "--read-only turns writes off" in result.output and apps[-1].state.read_only is False

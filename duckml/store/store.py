@@ -149,6 +149,12 @@ class Store:
             self._con = quiet_connection()
         return self._con
 
+    def _close_connection(self) -> None:
+        """Close this store's DuckDB connection, if it has one (``close()``'s last step)."""
+        if self._con is not None:
+            self._con.close()
+        self._con = None
+
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         if self._lingering_since is not None:
             self._detach()
@@ -442,13 +448,14 @@ class Store:
         the training loop that is still logging.
         """
         written = self._journal.writer.points_written if self._journal is not None else 0
-        with self._lock, duckdb_threads(self._connection(), threads):
-            self._ingest(timeout)
+        with self._lock:
+            self._ingest(timeout, threads)
             self._points_ingested = max(self._points_ingested, written)
 
-    def _ingest(self, timeout: float | None) -> None:
-        """The backend's ingest (a lake retries conflicts around its own ``write``)."""
-        with self.write(timeout=timeout):
+    def _ingest(self, timeout: float | None, threads: int | None = None) -> None:
+        """The backend's ingest (a lake retries conflicts and lost connections around its own ``write``,
+        opening its connection inside each try)."""
+        with duckdb_threads(self._connection(), threads), self.write(timeout=timeout):
             pass
 
     def flush(self, timeout: float | None = None) -> None:
@@ -585,8 +592,7 @@ class Store:
                 if flush:
                     self.flush(timeout)
             lifecycle.forget(self)
-            if self._con is not None:
-                self._con.close()
+            self._close_connection()
             self._con = None
             self._passthrough = set()
             self._overlaid = None

@@ -238,11 +238,6 @@ class LakeStore(Store):
         if _invalidated(con):
             lifecycle.never_destroy(con, cursor)
 
-    def _close_connection(self) -> None:
-        if self._con is not None and _invalidated(self._con):
-            self._forget_connection()  # closing it would abort the process
-        super()._close_connection()
-
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         return self._connection()
 

@@ -149,12 +149,6 @@ class Store:
             self._con = quiet_connection()
         return self._con
 
-    def _close_connection(self) -> None:
-        """Close this store's DuckDB connection, if it has one (``close()``'s last step)."""
-        if self._con is not None:
-            self._con.close()
-        self._con = None
-
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         if self._lingering_since is not None:
             self._detach()
@@ -453,8 +447,7 @@ class Store:
             self._points_ingested = max(self._points_ingested, written)
 
     def _ingest(self, timeout: float | None, threads: int | None = None) -> None:
-        """The backend's ingest (a lake retries conflicts and lost connections around its own ``write``,
-        opening its connection inside each try)."""
+        """The backend's ingest (a lake retries around its own ``write``, on a new connection each try)."""
         with duckdb_threads(self._connection(), threads), self.write(timeout=timeout):
             pass
 
@@ -592,7 +585,8 @@ class Store:
                 if flush:
                     self.flush(timeout)
             lifecycle.forget(self)
-            self._close_connection()
+            if self._con is not None:
+                self._con.close()
             self._con = None
             self._passthrough = set()
             self._overlaid = None

@@ -153,8 +153,11 @@ def _retryable(error: BaseException) -> bool:
     False
     """
     cause = _duckdb_cause(error)
+    ours = isinstance(error, (duckdb.Error, LakeCommitError, LakeUnavailableError))
     if cause is None:
-        return isinstance(error, (LakeCommitError, LakeUnavailableError))
+        return ours
+    if not ours:  # another error made of a DuckDB one (a missing extension, a definition): only a lost link
+        return dberrors.is_lost_connection(cause)
     return isinstance(cause, _TRANSIENT_KINDS) or dberrors.is_lost_connection(cause)
 
 
@@ -326,9 +329,12 @@ class LakeStore(Store):
                 self._forget_connection()
                 text = redact(str(error)).strip()
                 if not _retryable(error):
+                    if isinstance(error, StoreError) and not isinstance(error, (LakeCommitError,
+                                                                               LakeUnavailableError)):
+                        raise  # says what is wrong already: a missing extension, a definition that fails
                     if unexplained:
-                        raise StoreError(f"writing to the lake {self.path} failed twice, on a new connection "
-                                         f"the second time; nothing was written, the journal keeps it all: "
+                        raise StoreError(f"the lake {self.path} failed twice, the second time on a new "
+                                         f"connection; nothing was written, the journal keeps it all: "
                                          f"{text}") from error
                     unexplained = True
                     continue  # at once: the fresh connection is the test

@@ -254,3 +254,40 @@ def test_errors_that_are_not_the_catalog_s_absence_are_not_retried_until_the_tim
     assert not _retryable(duckdb.BinderException('Referenced column "x" not found'))
     assert not _retryable(duckdb.CatalogException("Table with name runs does not exist!"))
     assert not _retryable(ValueError("server closed the connection"))  # not DuckDB's: not the catalog's
+
+
+def test_a_duckml_error_made_of_a_duckdb_one_is_retried_only_for_a_lost_connection():
+    from duckml.store.lake_extensions import LakeExtensionMissing
+    from duckml.errors import SchemaError
+
+    cut = SchemaError("sql definition runs_overview does not apply")
+    cut.__cause__ = CATALOG_FAULTS["plain Error"]
+    assert _retryable(cut)
+    missing = LakeExtensionMissing("cannot load the postgres extension")
+    missing.__cause__ = duckdb.IOException("IO Error: Extension could not be loaded")
+    assert not _retryable(missing)
+
+
+def test_a_duckml_error_that_already_says_what_is_wrong_is_raised_as_it_is(catalog, monkeypatch):
+    from duckml.store.lake_extensions import LakeExtensionMissing
+
+    run_id = _log_run("no-extension")
+
+    def missing(store):
+        raise LakeExtensionMissing('cannot load the postgres extension: reinstall it with pip install "duckml[lake]"'
+                                   ) from duckdb.IOException("IO Error: Extension could not be loaded")
+
+    catalog.inject([(1, CATALOG_FAULTS["plain Error"], False)])
+    monkeypatch.setattr(LakeStore, "_connection", missing)
+    with pytest.raises(LakeExtensionMissing, match="pip install"):
+        duckml.flush()
+    monkeypatch.undo()
+    monkeypatch.setattr(LakeStore, "_connection", lambda store: store.__dict__.get("_con") or _reconnect(store, catalog))
+    duckml.flush()
+    _assert_exactly_once(catalog, run_id, 300)
+
+
+def _reconnect(store, catalog: Catalog):
+    store._con = catalog.connect()
+    store._lock_cursor = store._con.cursor()
+    return store._con

@@ -190,6 +190,8 @@ class LakeStore(Store):
     def _start_process_state(self) -> None:
         super()._start_process_state()
         self._lock_cursor: duckdb.DuckDBPyConnection | None = None  # made with the connection
+        self._lock_session: tuple[int, int] | None = None  # (pid, start in µs) of the lock's PostgreSQL session
+        self._orphaned_sessions: list[tuple[int, int]] = []  # sessions of invalidated instances, to end
 
     def __repr__(self) -> str:
         return f"LakeStore({self.path!r}, data_path={str(self.data_path)!r})"
@@ -208,6 +210,9 @@ class LakeStore(Store):
             con.execute(f"ATTACH {quote_literal(self.conninfo)} AS {LOCK_CATALOG} (TYPE postgres)")
             # one pooled connection: the advisory lock and its release must reach the same backend
             con.execute(f"FROM postgres_configure_pool(catalog_name='{LOCK_CATALOG}', max_connections=1)").fetchall()
+            self._lock_session = con.execute(
+                f"SELECT * FROM postgres_query('{LOCK_CATALOG}', 'SELECT pid, (extract(epoch FROM backend_start) "
+                f"* 1000000)::bigint FROM pg_stat_activity WHERE pid = pg_backend_pid()')").fetchone()
         except duckdb.Error as error:
             con.close()
             text = str(error)
@@ -217,7 +222,21 @@ class LakeStore(Store):
             raise LakeUnavailableError(f"cannot attach the lake {self.path}: {redact(text)}") from error
         self._con = con
         self._lock_cursor = con.cursor()
+        self._end_orphaned_sessions(con)
         return con
+
+    def _end_orphaned_sessions(self, con) -> None:
+        """End the PostgreSQL session of the write lock of an instance a fatal error invalidated: it may hold
+        the lock in a transaction nothing can end any more, and every machine's writes would wait for this
+        process to exit. Identified by pid *and* start time, so a reused pid is never ended."""
+        for pid, started in self._orphaned_sessions:
+            try:
+                con.execute(f"SELECT * FROM postgres_query('{LOCK_CATALOG}', 'SELECT pg_terminate_backend(pid) "
+                            f"FROM pg_stat_activity WHERE pid = {int(pid)} AND (extract(epoch FROM "
+                            f"backend_start) * 1000000)::bigint = {int(started)}')").fetchall()
+            except duckdb.Error:
+                pass  # not allowed, or gone already: the session ends with this process at the latest
+        self._orphaned_sessions = []
 
     def _forget_connection(self) -> None:
         """After a catalog error: the next use opens a new DuckDB instance and attaches the lake afresh.
@@ -226,8 +245,9 @@ class LakeStore(Store):
         PostgreSQL session died rolls back from a C++ destructor, which throws, and the process aborts
         (std::terminate, exit code 134). A ROLLBACK now, even one that fails, ends it. An instance a fatal
         error invalidated refuses even that, so it is never destroyed (``lifecycle.never_destroy``: the OS
-        reclaims it at exit). Any other is let go, not closed: results ``sql()`` handed out are cursors of
-        it and stay readable; it goes when they do.
+        reclaims it at exit), and its write lock's PostgreSQL session is ended from the next connection.
+        Any other is let go, not closed: results ``sql()`` handed out are cursors of it and stay readable;
+        it goes when they do.
         """
         con, cursor = self._con, self._lock_cursor
         self._con = self._lock_cursor = None
@@ -240,6 +260,9 @@ class LakeStore(Store):
                 self._rollback(each)
         if _invalidated(con):
             lifecycle.never_destroy(con, cursor)
+            if self._lock_session is not None:
+                self._orphaned_sessions.append(self._lock_session)
+        self._lock_session = None
 
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         return self._connection()

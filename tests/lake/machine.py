@@ -67,13 +67,16 @@ def _flush_through_restarts(duckml, job: dict) -> None:
 
 
 def _flush_after_invalidation(duckml, job: dict) -> None:
-    """A fatal error invalidates the lake connection's whole DuckDB instance mid-run. The store's connections
+    """A fatal error invalidates the lake connection's whole DuckDB instance mid-run, while it holds the write
+    lock. The store's connections
     get a file as their main database here, whose aborted checkpoint DuckDB treats as fatal: the real
     FatalException, from the real instance."""
     import itertools
     import sys
 
     import duckdb
+
+    from duckml.store import lake
 
     real_connect = duckdb.connect
     numbers = itertools.count()
@@ -96,6 +99,11 @@ def _flush_after_invalidation(duckml, job: dict) -> None:
         con.execute("CREATE OR REPLACE TABLE memory_main_t AS SELECT 1 AS i")
         con.execute("CHECKPOINT")
         con.execute("INSERT INTO memory_main_t VALUES (2)")
+        # the instance holds duckml's write lock, as a write cut by the fatal error would: in a transaction of
+        # a PostgreSQL session that stays alive, which only ending that session releases
+        store._lock_cursor.execute("BEGIN TRANSACTION")
+        store._lock_cursor.execute(f"SELECT * FROM postgres_query('{lake.LOCK_CATALOG}', "
+                                   f"'SELECT pg_try_advisory_xact_lock({lake.WRITE_LOCK_KEY})')").fetchall()
         con.execute("PRAGMA debug_checkpoint_abort='before_header'")
         try:
             con.execute("CHECKPOINT")

@@ -59,6 +59,7 @@ def test_postgres_down_past_the_timeout_is_a_duckml_error_and_nothing_is_lost(la
 
 
 def test_an_invalidated_duckdb_instance_is_replaced_and_the_process_exits_cleanly(lake, tmp_path):
-    out, _ = _run(lake, {"kind": "invalidated", "points": POINTS, "main_folder": str(tmp_path / "main")})
+    out, _ = _run(lake, {"kind": "invalidated", "points": POINTS, "main_folder": str(tmp_path / "main")},
+                  DUCKML_LOCK_TIMEOUT="30")  # the lock the dead instance held must not be waited for
     assert out.count("invalidated") == 2 and "flushed" in out, out  # a real fatal error, twice
     _assert_each_run_once(lake, ["flushed", "at-exit"], POINTS, params=0)  # the second landed at exit

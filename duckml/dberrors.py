@@ -77,3 +77,28 @@ def is_missing_files(error: BaseException) -> bool:
     True
     """
     return "no files found" in str(error).lower()
+
+
+# What libpq and PostgreSQL say when a session is cut or refused (a server restarting or gone). The
+# ducklake and postgres extensions pass these texts on inside errors of any DuckDB class: a plain Error,
+# a BinderException ("Failed to get data file list from DuckLake: …"), an InvalidInputException …
+_LOST_CONNECTION = re.compile(
+    r"server closed the connection|terminating connection|connection refused|could not connect"
+    r"|connection to server .* failed|no connection to the server|could not (?:send|receive) data"
+    r"|the database system is (?:starting up|shutting down|in recovery mode|not yet accepting)"
+    r"|SSL SYSCALL|broken pipe|connection (?:has been|was|already) closed|database has been invalidated",
+    re.IGNORECASE)
+
+
+def is_lost_connection(error: BaseException) -> bool:
+    """Whether an error says a database session was cut or refused (PostgreSQL restarting, a dropped
+    link, a DuckDB instance invalidated by a fatal error), whatever exception class carries it.
+
+    >>> import duckdb
+    >>> is_lost_connection(duckdb.BinderException("Failed to get data file list from DuckLake: Failed to "
+    ...                    "describe prepared statement: server closed the connection unexpectedly"))
+    True
+    >>> is_lost_connection(duckdb.BinderException('Referenced column "x" not found in FROM clause!'))
+    False
+    """
+    return _LOST_CONNECTION.search(str(error)) is not None

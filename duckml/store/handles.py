@@ -46,7 +46,10 @@ def duckdb_threads(con: duckdb.DuckDBPyConnection, threads: int | None):
     try:
         yield
     finally:  # back to what it was (RESET would go to DuckDB's default, not $DUCKML_DUCKDB_THREADS)
-        con.execute(f"SET threads = {int(before)}")
+        try:
+            con.execute(f"SET threads = {int(before)}")
+        except duckdb.Error:
+            pass  # a fault closed the connection in the block (a lake drops it): nothing left to restore
 
 
 class JournalHandle:

@@ -15,6 +15,10 @@ interface (``read()``, ``write()``, ``sql()``, ``flush()``) and its journal, wit
   overlapping transactions that both do, so even a writer that bypassed the lock could not commit a
   duplicate registry version. Ingest, which runs no caller code, retries conflicts and lost connections
   with backoff until ``DUCKML_LOCK_TIMEOUT``.
+
+A catalog error never leaves the connection in use: it is dropped and the next use opens a new DuckDB
+instance (a PostgreSQL restart leaves dead sessions in the old one; a fatal error invalidates it whole).
+Every error a caller sees is a ``StoreError``.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ from pathlib import Path
 
 import duckdb
 
+from duckml import dberrors
 from duckml.errors import InvalidInputError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_literal
-from duckml.store import ingest, journal, lake_upkeep, schema
+from duckml.store import ingest, journal, lake_upkeep, lifecycle, schema
+from duckml.store.handles import duckdb_threads
 from duckml.store.lake_extensions import load_lake_extensions
 from duckml.store.settings import lock_timeout
 from duckml.store.store import Store
@@ -52,7 +58,7 @@ _SECRET = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
 
 
 class LakeCommitError(StoreError):
-    """A DuckLake commit failed (a conflict, or the catalog connection dropped); nothing was committed."""
+    """A DuckLake write failed (a conflict, or the catalog connection dropped); nothing was committed."""
 
 
 class LakeUnavailableError(StoreError):
@@ -104,10 +110,55 @@ def journal_root() -> Path:
     return Path(cache) / "duckml"
 
 
-def _retryable(error: BaseException) -> bool:
-    if isinstance(error, (LakeCommitError, LakeUnavailableError)):
+# DuckDB error classes that mean "try again": a DuckLake conflict, I/O or a dropped link, an invalidated instance
+_TRANSIENT_KINDS = (duckdb.TransactionException, duckdb.IOException, duckdb.ConnectionException,
+                    duckdb.FatalException)
+
+
+def _duckdb_cause(error: BaseException | None) -> duckdb.Error | None:
+    """The DuckDB error behind ``error``: itself, or what it was raised from."""
+    for _ in range(8):  # a chain of wrappers is short; never loop on a cycle
+        if error is None or isinstance(error, duckdb.Error):
+            return error
+        error = error.__cause__
+    return None
+
+
+def _catalog_error(error: BaseException) -> bool:
+    """Whether ``error`` came from the lake's connection (and so may have left it unusable)."""
+    return isinstance(error, (LakeCommitError, LakeUnavailableError)) or _duckdb_cause(error) is not None
+
+
+def _invalidated(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a fatal error invalidated ``con``'s DuckDB instance (it then refuses every statement)."""
+    try:
+        con.execute("SELECT 1").fetchall()
+    except duckdb.FatalException:
         return True
-    return isinstance(error, (duckdb.TransactionException, duckdb.IOException, duckdb.ConnectionException))
+    except duckdb.Error:
+        pass  # closed, or anything else: not a reason to keep it
+    return False
+
+
+def _retryable(error: BaseException) -> bool:
+    """Whether a failed lake write is worth trying again until the timeout: a conflict, a catalog that
+    dropped or refused the connection (PostgreSQL restarting), whichever DuckDB class carries the message,
+    or an instance a fatal error invalidated (the retry opens a new one).
+
+    >>> _retryable(duckdb.Error("Failed to prepare COPY ...: server closed the connection unexpectedly"))
+    True
+    >>> _retryable(duckdb.FatalException("FATAL Error: Failed: database has been invalidated"))
+    True
+    >>> _retryable(duckdb.BinderException('Referenced column "x" not found'))
+    False
+    """
+    cause = _duckdb_cause(error)
+    ours = isinstance(error, (duckdb.Error, LakeCommitError, LakeUnavailableError))
+    if cause is None:
+        return ours
+    if not ours:  # another error made of a DuckDB one (a missing extension, a definition): only a lost link
+        return dberrors.is_lost_connection(cause)
+    return isinstance(cause, _TRANSIENT_KINDS) or dberrors.is_lost_connection(cause)
 
 
 class LakeStore(Store):
@@ -139,6 +190,8 @@ class LakeStore(Store):
     def _start_process_state(self) -> None:
         super()._start_process_state()
         self._lock_cursor: duckdb.DuckDBPyConnection | None = None  # made with the connection
+        self._lock_session: tuple[int, int] | None = None  # (pid, start in µs) of the lock's PostgreSQL session
+        self._orphaned_sessions: list[tuple[int, int]] = []  # sessions of invalidated instances, to end
 
     def __repr__(self) -> str:
         return f"LakeStore({self.path!r}, data_path={str(self.data_path)!r})"
@@ -157,6 +210,9 @@ class LakeStore(Store):
             con.execute(f"ATTACH {quote_literal(self.conninfo)} AS {LOCK_CATALOG} (TYPE postgres)")
             # one pooled connection: the advisory lock and its release must reach the same backend
             con.execute(f"FROM postgres_configure_pool(catalog_name='{LOCK_CATALOG}', max_connections=1)").fetchall()
+            self._lock_session = con.execute(
+                f"SELECT * FROM postgres_query('{LOCK_CATALOG}', 'SELECT pid, (extract(epoch FROM backend_start) "
+                f"* 1000000)::bigint FROM pg_stat_activity WHERE pid = pg_backend_pid()')").fetchone()
         except duckdb.Error as error:
             con.close()
             text = str(error)
@@ -166,7 +222,47 @@ class LakeStore(Store):
             raise LakeUnavailableError(f"cannot attach the lake {self.path}: {redact(text)}") from error
         self._con = con
         self._lock_cursor = con.cursor()
+        self._end_orphaned_sessions(con)
         return con
+
+    def _end_orphaned_sessions(self, con) -> None:
+        """End the PostgreSQL session of the write lock of an instance a fatal error invalidated: it may hold
+        the lock in a transaction nothing can end any more, and every machine's writes would wait for this
+        process to exit. Identified by pid *and* start time, so a reused pid is never ended."""
+        for pid, started in self._orphaned_sessions:
+            try:
+                con.execute(f"SELECT * FROM postgres_query('{LOCK_CATALOG}', 'SELECT pg_terminate_backend(pid) "
+                            f"FROM pg_stat_activity WHERE pid = {int(pid)} AND (extract(epoch FROM "
+                            f"backend_start) * 1000000)::bigint = {int(started)}')").fetchall()
+            except duckdb.Error:
+                pass  # not allowed, or gone already: the session ends with this process at the latest
+        self._orphaned_sessions = []
+
+    def _forget_connection(self) -> None:
+        """After a catalog error: the next use opens a new DuckDB instance and attaches the lake afresh.
+
+        The old connection's transactions are ended first: one destroyed inside a transaction whose
+        PostgreSQL session died rolls back from a C++ destructor, which throws, and the process aborts
+        (std::terminate, exit code 134). A ROLLBACK now, even one that fails, ends it. An instance a fatal
+        error invalidated refuses even that, so it is never destroyed (``lifecycle.never_destroy``: the OS
+        reclaims it at exit), and its write lock's PostgreSQL session is ended from the next connection.
+        Any other is let go, not closed: results ``sql()`` handed out are cursors of it and stay readable;
+        it goes when they do.
+        """
+        con, cursor = self._con, self._lock_cursor
+        self._con = self._lock_cursor = None
+        self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
+        self._segment_offsets = None
+        if con is None:
+            return
+        for each in (cursor, con):
+            if each is not None:
+                self._rollback(each)
+        if _invalidated(con):
+            lifecycle.never_destroy(con, cursor)
+            if self._lock_session is not None:
+                self._orphaned_sessions.append(self._lock_session)
+        self._lock_session = None
 
     def _attach(self, read_only: bool, timeout: float | None = None) -> duckdb.DuckDBPyConnection:
         return self._connection()
@@ -207,11 +303,19 @@ class LakeStore(Store):
         timeout = lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.002
-        cursor.execute("BEGIN TRANSACTION")
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+        except duckdb.Error as error:
+            raise LakeUnavailableError(f"cannot take the write lock of the lake {self.path}: "
+                                       f"{redact(str(error))}") from error
         try:
             while True:
-                got = cursor.execute(f"SELECT * FROM postgres_query('{LOCK_CATALOG}', "
-                                     f"'SELECT pg_try_advisory_xact_lock({WRITE_LOCK_KEY})')").fetchone()[0]
+                try:
+                    got = cursor.execute(f"SELECT * FROM postgres_query('{LOCK_CATALOG}', "
+                                         f"'SELECT pg_try_advisory_xact_lock({WRITE_LOCK_KEY})')").fetchone()[0]
+                except duckdb.Error as error:
+                    raise LakeUnavailableError(f"cannot take the write lock of the lake {self.path}: "
+                                               f"{redact(str(error))}") from error
                 if got:
                     break
                 if time.monotonic() >= deadline:
@@ -227,28 +331,52 @@ class LakeStore(Store):
                 pass  # the connection is gone, and the lock with it
 
     def _retrying(self, action, timeout: float | None):
-        """Run ``action`` until it succeeds, retrying conflicts and lost connections with backoff."""
+        """Run ``action`` until it succeeds; raises only ``StoreError``s for what went wrong in the lake.
+
+        Every failure of the catalog drops the connection, so the next try starts on a new one. Conflicts
+        and lost connections are retried with backoff until ``timeout`` (``DUCKML_LOCK_TIMEOUT``), then
+        ``LakeBusyError``. A dropped connection can also surface as an error of another kind (a statement
+        of a transaction the drop aborted): any other error is tried once more on the fresh connection, and
+        raised as a ``StoreError`` if it comes back, rather than waiting out the timeout.
+        """
         timeout = lock_timeout() if timeout is None else timeout
         deadline = time.monotonic() + timeout
         delay = 0.05
+        unexplained = False
         while True:
             try:
                 return action()
             except Exception as error:
-                if not _retryable(error):
+                if not _catalog_error(error):
                     raise
+                self._forget_connection()
+                text = redact(str(error)).strip()
+                if not _retryable(error):
+                    if isinstance(error, StoreError) and not isinstance(error, (LakeCommitError,
+                                                                               LakeUnavailableError)):
+                        raise  # says what is wrong already: a missing extension, a definition that fails
+                    if unexplained:
+                        raise StoreError(f"the lake {self.path} failed twice, the second time on a new "
+                                         f"connection; nothing was written, the journal keeps it all: "
+                                         f"{text}") from error
+                    unexplained = True
+                    continue  # at once: the fresh connection is the test
+                unexplained = False
                 if time.monotonic() + delay > deadline:
                     raise LakeBusyError(f"the lake {self.path} stayed busy or unreachable for {timeout:g} s "
-                                        f"(raise DUCKML_LOCK_TIMEOUT): {redact(str(error))}") from error
+                                        f"(raise DUCKML_LOCK_TIMEOUT); nothing is lost, the journal keeps it "
+                                        f"all: {text}") from error
                 time.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 2.0)
 
     @staticmethod
     def _rollback(con) -> None:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # the failed commit already ended it
+        """End the connection's transaction and return to its own catalog, if it still answers."""
+        for statement in ("ROLLBACK", "USE memory"):
+            try:
+                con.execute(statement)
+            except duckdb.Error:
+                pass  # the failed commit already ended it, or the connection is gone
 
     # -- schema ----------------------------------------------------------------------------------
     def _ensure_ready(self, create: bool = True, timeout: float | None = None) -> None:
@@ -326,66 +454,88 @@ class LakeStore(Store):
         file lock: ``timeout`` is accepted for ``Store.read``'s signature and not needed)."""
         with self._lock:
             self._ensure_ready()
-            con = self._connection()
-            fresh = not self._passthrough
-            try:
-                con.execute("BEGIN TRANSACTION")
-                # no segment here, nothing pending: skip the catalog query for this machine's offsets
-                owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
-                pending = ingest.collect(con, self.journal_dir, owned)
-                self._prepare_live_views(con, pending, fresh, definitions)
-            except duckdb.Error as error:
-                self._rollback(con)
-                self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
-                raise LakeUnavailableError(f"cannot read the lake {self.path}: {redact(str(error))}") from error
+            for last_try in (False, True):
+                # a session PostgreSQL cut while we were idle (a restart) fails the first statement: that
+                # much is retried on a new connection, at once
+                con = self._connection()
+                fresh = not self._passthrough
+                try:
+                    con.execute("BEGIN TRANSACTION")
+                    # no segment here, nothing pending: skip the catalog query for this machine's offsets
+                    owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
+                    pending = ingest.collect(con, self.journal_dir, owned)
+                    self._prepare_live_views(con, pending, fresh, definitions)
+                    break
+                except duckdb.Error as error:
+                    self._rollback(con)
+                    self._forget_connection()
+                    if last_try or not _retryable(error):
+                        raise LakeUnavailableError(f"cannot read the lake {self.path}: "
+                                                   f"{redact(str(error))}") from error
             try:
                 yield con
-            except BaseException:
+            except BaseException as error:
                 self._rollback(con)
                 # views made in the rolled-back transaction are gone: rebuild them on the next read
                 self._passthrough = set()
                 self._overlaid = None
                 self._definitions_ready = False
+                if _retryable(error):  # the caller's query met a dropped catalog: start afresh next time
+                    self._forget_connection()
                 raise
             try:
                 con.execute("COMMIT")
             except duckdb.Error as error:
                 self._rollback(con)
-                self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
+                self._forget_connection()
                 raise LakeUnavailableError(f"cannot read the lake {self.path}: {redact(str(error))}") from error
 
     @contextmanager
     def write(self, timeout: float | None = None):
-        """One DuckLake transaction after ingesting this machine's journal; writers of every machine queue."""
+        """One DuckLake transaction after ingesting this machine's journal; writers of every machine queue.
+
+        A failure of the catalog drops the connection and raises ``LakeCommitError`` (or
+        ``LakeUnavailableError``); nothing of the transaction is kept, the journal still holds its records.
+        """
         with self._lock:
             self._ensure_ready()
             con = self._connection()
-            with self._write_lock(timeout):
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    pending = self._ingest_pending(con)
-                    con.execute(f"DELETE FROM {ingest.STORE}._duckml_lake_write_token")
-                    con.execute(f"INSERT INTO {ingest.STORE}._duckml_lake_write_token VALUES ('duckml')")
-                    con.execute("USE store")
-                    yield con
-                    con.execute("USE memory")
-                except BaseException:
-                    self._rollback(con)
-                    con.execute("USE memory")
-                    raise
-                try:
-                    con.execute("COMMIT")
-                except duckdb.Error as error:
-                    self._rollback(con)
-                    raise LakeCommitError(f"commit to the lake {self.path} failed, nothing was written: "
-                                          f"{redact(str(error))}") from error
+            try:
+                with self._write_lock(timeout):
+                    try:
+                        con.execute("BEGIN TRANSACTION")
+                        pending = self._ingest_pending(con)
+                        con.execute(f"DELETE FROM {ingest.STORE}._duckml_lake_write_token")
+                        con.execute(f"INSERT INTO {ingest.STORE}._duckml_lake_write_token VALUES ('duckml')")
+                        con.execute("USE store")
+                    except duckdb.Error as error:
+                        self._rollback(con)
+                        raise LakeCommitError(f"writing to the lake {self.path} failed, nothing was written: "
+                                              f"{redact(str(error))}") from error
+                    try:
+                        yield con
+                        con.execute("USE memory")
+                    except BaseException:
+                        self._rollback(con)
+                        raise
+                    try:
+                        con.execute("COMMIT")
+                    except duckdb.Error as error:
+                        self._rollback(con)
+                        raise LakeCommitError(f"commit to the lake {self.path} failed: "
+                                              f"{redact(str(error))}") from error
+            except BaseException as error:
+                if isinstance(error, (LakeCommitError, LakeUnavailableError)) or _retryable(error):
+                    self._forget_connection()
+                raise
             ingest.forget_finished(self.journal_dir, pending)
 
-    def _ingest(self, timeout: float | None) -> None:
-        """Move this machine's pending journal records into the lake, retrying conflicts and lost connections."""
+    def _ingest(self, timeout: float | None, threads: int | None = None) -> None:
+        """Move this machine's pending journal records into the lake, retrying conflicts and lost connections
+        on a new connection each time (``_retrying``)."""
 
         def once():
-            with self.write(timeout=timeout):
+            with duckdb_threads(self._connection(), threads), self.write(timeout=timeout):
                 pass
 
         self._retrying(once, timeout)

@@ -445,13 +445,13 @@ class Store:
         the training loop that is still logging.
         """
         written = self._journal.writer.points_written if self._journal is not None else 0
-        with self._lock, duckdb_threads(self._connection(), threads):
-            self._ingest(timeout)
+        with self._lock:
+            self._ingest(timeout, threads)
             self._points_ingested = max(self._points_ingested, written)
 
-    def _ingest(self, timeout: float | None) -> None:
-        """The backend's ingest (a lake retries conflicts around its own ``write``)."""
-        with storefile.unwritable_is_store_error(self.path), self.write(timeout=timeout):
+    def _ingest(self, timeout: float | None, threads: int | None = None) -> None:
+        """The backend's ingest (a lake retries around its own ``write``, on a new connection each try)."""
+        with storefile.unwritable_is_store_error(self.path), duckdb_threads(self._connection(), threads), self.write(timeout=timeout):
             pass
 
     def flush(self, timeout: float | None = None) -> None:

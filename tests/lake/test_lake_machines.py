@@ -20,9 +20,9 @@ pytestmark = pytest.mark.slow
 MACHINE = str(Path(__file__).with_name("machine.py"))
 
 
-def launch(lake, name: str, job: dict) -> subprocess.Popen:
+def launch(lake, name: str, job: dict, **env: str) -> subprocess.Popen:
     job = {"machine": name, **job}
-    return subprocess.Popen([sys.executable, MACHINE, json.dumps(job)], env=lake.machine_env(name),
+    return subprocess.Popen([sys.executable, MACHINE, json.dumps(job)], env={**lake.machine_env(name), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -239,6 +239,18 @@ def metric_history(request: Request) -> Response:
     return JSONResponse(data, headers={"cache-control": "no-store"})
 
 
+def metric_histories(request: Request) -> Response:
+    """``/api/histories?key=K&run=<id>&run=<id>…&points=N[&step_from=A&step_to=B]``: one metric of many runs,
+    ``{"runs": {run_id: <metric_history's shape>}}`` (runs without the key left out)."""
+    key = request.query_params.get("key")
+    if not key:
+        raise InvalidInputError("key is required (key=<metric key>)")
+    runs = queries.metric_series_many(_store(request), request.query_params.getlist("run"), key,
+                                      _int(request, "points", 1000), _int(request, "step_from", None),
+                                      _int(request, "step_to", None))
+    return JSONResponse({"runs": runs}, headers={"cache-control": "no-store"})
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 def _error(request: Request, status: int, message: str) -> Response:
     if request.url.path.startswith("/api/"):
@@ -269,4 +281,5 @@ def routes() -> list[Route]:
         Route("/models/{name:path}", model),
         Route("/sql", sql_console),
         Route("/api/runs/{run_id}/metrics/{key:path}", metric_history),
+        Route("/api/histories", metric_histories),
     ]

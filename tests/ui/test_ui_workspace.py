@@ -1,0 +1,28 @@
+"""The UI as a workspace, through TestClient: many runs' histories in one request, the experiment's chart
+view, and the run list's columns, numbers, filter errors and paging."""
+
+from __future__ import annotations
+
+EXPERIMENT = "/experiments/sweep & <b>co</b>"
+
+
+def test_histories_of_many_runs_come_in_one_request(client, ui_store):
+    children = ui_store["children"]
+    query = "&".join(f"run={r}" for r in [*children, ui_store["hostile"]])
+    response = client.get(f"/api/histories?key=loss&points=10&{query}")
+    assert response.status_code == 200
+    runs = response.json()["runs"]
+    assert set(runs) == set(children)  # the run without "loss" is left out
+    for run_id in children:
+        alone = client.get(f"/api/runs/{run_id}/metrics/loss?points=10").json()
+        assert runs[run_id] == alone
+
+
+def test_histories_keep_a_spike_and_refuse_bad_input(client, ui_store):
+    hostile = ui_store["hostile"]
+    data = client.get(f"/api/histories?key=spiky&points=20&run={hostile}").json()["runs"][hostile]
+    assert max(data["max"]) == 1000.0 and data["points"] == 20_000
+    assert client.get(f"/api/histories?run={hostile}").status_code == 400  # no key
+    too_many = "&".join(f"run=r{i}" for i in range(101))
+    response = client.get(f"/api/histories?key=loss&{too_many}")
+    assert response.status_code == 400 and "100" in response.json()["error"]

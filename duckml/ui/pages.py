@@ -99,6 +99,8 @@ def experiment(request: Request) -> Response:
     if len(tokens) > MAX_COLUMNS:
         raise InvalidInputError(f"col is given {len(tokens)} times; a page shows at most {MAX_COLUMNS} columns")
     chosen = [queries.parse_column(c) for c in tokens]
+    if q.get("view") == "charts":
+        return experiment_charts(request, name, filter_string, order_by)
     error = None
     try:
         data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size)
@@ -125,6 +127,25 @@ def experiment(request: Request) -> Response:
         "filter": filter_string, "order_by": order_by, "error": error, "page": page, "pages": pages,
         "page_size": page_size, "page_sizes": queries.PAGE_SIZES, "link": link,
     })
+
+
+def experiment_charts(request: Request, name: str, filter_string: str, order_by: list[str]) -> Response:
+    """``/experiments/<name>?view=charts``: a panel per metric over the first runs in the list's order;
+    which panels show and in what order is kept in the URL by charts.js (``panel``, ``hide``)."""
+    error = None
+    try:
+        view = queries.chart_view(_store(request), name, filter_string, order_by)
+    except FilterSyntaxError as exc:
+        error = str(exc)
+        view = queries.chart_view(_store(request), name)
+        view["runs"], view["histories"], view["singles"] = [], {}, {}
+    chart_data = {"view": "charts", "runs": view["runs"], "keys": sorted({*view["histories"], *view["singles"]}),
+                  "owners": view["histories"], "singles": view["singles"], "running": view["running"]}
+    table_link = _url(request.url.path, [(k, v) for k, v in request.query_params.multi_items()
+                                         if k in ("filter", "order_by", "col", "page_size")])
+    return _render(request, "experiment_charts.html", {
+        "name": name, "view": view, "chart_data": chart_data, "filter": filter_string, "order_by": order_by,
+        "error": error, "limit": queries.CHART_VIEW_RUNS, "table_link": table_link})
 
 
 def run(request: Request) -> Response:

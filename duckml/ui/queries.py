@@ -255,6 +255,55 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
             "running": any(r["status"] == "RUNNING" for r in ordered)}
 
 
+CHART_VIEW_RUNS = 100
+
+
+def chart_view(store, experiment: str, filter_string: str = "", order_by: list[str] | None = None) -> dict:
+    """What the experiment's chart view draws: its first CHART_VIEW_RUNS runs in the run list's order,
+    each metric key with the runs that have a history of it (more than one point: drawn as lines) and
+    the keys that are single values in every run that has them (drawn as bars, ``[run_id, value]``).
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run(experiment_name="e"):
+    ...     duckml.log_metric_series("loss", [3.0, 1.0]); duckml.log_metric("rmse", 0.5)
+    >>> view = chart_view(store, "e")
+    >>> list(view["histories"]), [v for _, v in view["singles"]["rmse"]]
+    (['loss'], [0.5])
+    """
+    with store.read() as con:
+        exp_id = experiment_id(con, experiment)
+        ids, total = _page_ids(con, exp_id, filter_string, order_by or [], 0, CHART_VIEW_RUNS)
+        runs = con.execute("""
+            WITH page AS (SELECT * FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS g(run_id, position))
+            SELECT g.run_id, r.run_name, r.status FROM page AS g JOIN runs AS r ON r.run_id = g.run_id
+            ORDER BY g.position""", [ids]).fetchall()
+        params = con.execute("""SELECT run_id, key, value FROM params JOIN unnest(?::VARCHAR[]) AS g(run_id)
+                                USING (run_id) ORDER BY key""", [ids]).fetchall()
+        metrics = con.execute("""
+            WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id),
+            counts AS (SELECT run_id, key, count(*) AS n FROM metrics JOIN page USING (run_id) GROUP BY ALL)
+            SELECT c.key, c.run_id, c.n, l.value FROM counts AS c
+            JOIN latest_metrics AS l ON l.run_id = c.run_id AND l.key = c.key ORDER BY c.key""", [ids]).fetchall()
+    by_run = {run_id: {} for run_id in ids}
+    for run_id, key, value in params:
+        by_run[run_id][key] = value
+    position = {run_id: i for i, run_id in enumerate(ids)}
+    histories: dict[str, list[str]] = {}
+    values: dict[str, list] = {}
+    for key, run_id, count, value in metrics:
+        values.setdefault(key, []).append([run_id, finite(value)])
+        if count > 1:
+            histories.setdefault(key, []).append(run_id)
+    for owners in histories.values():
+        owners.sort(key=position.__getitem__)
+    singles = {key: sorted(pairs, key=lambda p: (p[1] is None, p[1] if p[1] is not None else 0))
+               for key, pairs in values.items() if key not in histories}
+    return {"total": total, "running": any(r[2] == "RUNNING" for r in runs),
+            "runs": [{"run_id": r, "name": n or r[:8], "params": by_run[r]} for r, n, _ in runs],
+            "histories": histories, "singles": singles}
+
+
 # -- one run ---------------------------------------------------------------------------------------------
 def run_detail(store, run_id: str) -> dict:
     """Everything the run page shows; NotFoundError for an unknown id."""

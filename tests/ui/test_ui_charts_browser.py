@@ -118,11 +118,45 @@ def test_hover_shows_the_buckets_last_min_and_max_at_full_precision(site, chromi
 def test_charts_have_axis_titles_a_legend_and_the_page_width(site, chromium):
     ids = "&".join(f"run={r}" for r in site["runs"][:3])
     page, problems = open_page(chromium, f"{site['base']}/compare?{ids}")
-    wait_for_charts(page, 1)
+    wait_for_charts(page, 2)
     # uPlot paints axis titles on the canvas: read what it was told to paint
-    assert page.evaluate("window.duckmlCharts[0].axes.map(a => a.label)") == ["step", "train_loss"]
+    labels = page.evaluate("""window.duckmlCharts.find(u => u.root.closest('.chart').dataset.key === 'train_loss')
+                              .axes.map(a => a.label)""")
+    assert labels == ["step", "train_loss"]
     legend = page.locator(".chart .legend").first.inner_text()
     assert all(f"run-{i}" in legend for i in range(3))
     width = page.evaluate("document.querySelector('.chart').getBoundingClientRect().width")
     assert width > 1000  # one chart per row at 1400 px, not a 460 px tile
+    assert problems == []
+
+
+def test_chart_view_draws_a_panel_per_metric_and_keeps_order_and_hiding_in_the_url(site, chromium, tmp_path):
+    page, problems = open_page(chromium, f"{site['base']}/experiments/sweep?view=charts")
+    assert wait_for_charts(page, 2) == 2  # train_loss and system/cpu as lines
+    keys = page.evaluate("[...document.querySelectorAll('#charts .chart')].map(b => b.dataset.key)")
+    assert keys == ["rmse", "train_loss"]
+    assert page.evaluate("[...document.querySelectorAll('#system-charts .chart')].map(b => b.dataset.key)") == ["system/cpu"]
+    # a line per run that has the history; the single values as bars sorted by value
+    lines = page.evaluate("""window.duckmlCharts.find(u => u.root.closest('.chart').dataset.key === 'train_loss')
+                             .series.filter(s => s.label.startsWith('run-')).length""")
+    assert lines == 5
+    bars = page.evaluate("[...document.querySelectorAll('.chart[data-key=rmse] .bar-row')].map(r => +r.dataset.value)")
+    assert len(bars) == 5 and bars == sorted(bars)
+    page.screenshot(path=str(tmp_path / "chart-view.png"), full_page=True)
+    # move train_loss first, hide rmse: kept in the URL, and the URL gives the same view back
+    page.locator(".chart[data-key=train_loss] button[data-action=earlier]").click()
+    assert "panel=train_loss" in page.url
+    page.locator(".chart[data-key=rmse] button[data-action=hide]").click()
+    assert "hide=rmse" in page.url
+    again, _ = open_page(chromium, page.url)
+    wait_for_charts(again, 2)
+    assert again.evaluate("[...document.querySelectorAll('#charts .chart')].map(b => b.dataset.key)") == ["train_loss"]
+    assert not again.locator("input[name=panel-shown][value=rmse]").is_checked()
+    assert problems == []
+
+
+def test_chart_view_follows_the_filter(site, chromium):
+    page, problems = open_page(chromium, f"{site['base']}/experiments/sweep?view=charts&filter=params.model%3D'rf'")
+    wait_for_charts(page, 2)
+    assert page.locator(".chart[data-key=rmse] .bar-row").count() == 2
     assert problems == []

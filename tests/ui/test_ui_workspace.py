@@ -26,3 +26,31 @@ def test_histories_keep_a_spike_and_refuse_bad_input(client, ui_store):
     too_many = "&".join(f"run=r{i}" for i in range(101))
     response = client.get(f"/api/histories?key=loss&{too_many}")
     assert response.status_code == 400 and "100" in response.json()["error"]
+
+
+def chart_data(html: str) -> dict:
+    import json
+    import re
+
+    found = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1))
+
+
+def test_chart_view_lists_histories_and_single_values(client, ui_store):
+    response = client.get(EXPERIMENT + "?view=charts")
+    assert response.status_code == 200
+    data = chart_data(response.text)
+    assert data["view"] == "charts"
+    assert sorted(data["owners"]["loss"]) == sorted(ui_store["children"])  # a history in each child
+    assert "spiky" in data["owners"]
+    rmse = data["singles"]["rmse"]  # a single value per child: bars, sorted by value
+    assert [v for _, v in rmse] == [0.5, 1.5, 2.5]
+    assert {r["run_id"] for r in data["runs"]} >= set(ui_store["children"])
+
+
+def test_chart_view_filters_and_shows_a_filter_error(client, ui_store):
+    data = chart_data(client.get(EXPERIMENT + "?view=charts&filter=metrics.rmse < 1").text)
+    assert [r["run_id"] for r in data["runs"]] == [ui_store["children"][0]]
+    response = client.get(EXPERIMENT + "?view=charts&filter=metrics.rmse <")
+    assert response.status_code == 200 and 'id="filter-error"' in response.text
+    assert "charts" in client.get(EXPERIMENT).text  # the run list links to it

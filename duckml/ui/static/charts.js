@@ -281,22 +281,173 @@
       hover.className = "hover-params";
       document.body.appendChild(hover);
     }
+    if (data.view === "charts") { drawPanels(data, root, systemRoot, opts); return; }
     data.keys.forEach((key) => {
-      const box = document.createElement("div");
-      box.className = "chart";
-      box.dataset.key = key;
-      const title = document.createElement("h3");
-      title.textContent = key;
-      const note = document.createElement("div");
-      note.className = "note";
-      const plot = document.createElement("div");
-      plot.className = "plot";
-      const legend = document.createElement("div");
-      legend.className = "legend";
-      box.append(title, note, plot, legend);
+      const box = panelBox(key);
       (systemRoot && key.startsWith("system/") ? systemRoot : root).appendChild(box);
-      drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners ? data.owners[key] : null).catch((e) => { note.textContent = String(e); });
+      drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners ? data.owners[key] : null).catch((e) => { box.querySelector(".note").textContent = String(e); });
     });
+  }
+
+  function panelBox(key) {
+    const box = document.createElement("div");
+    box.className = "chart";
+    box.dataset.key = key;
+    const head = document.createElement("div");
+    head.className = "chart-head";
+    const title = document.createElement("h3");
+    title.textContent = key;
+    head.appendChild(title);
+    const note = document.createElement("div");
+    note.className = "note";
+    const plot = document.createElement("div");
+    plot.className = "plot";
+    const legend = document.createElement("div");
+    legend.className = "legend";
+    box.append(head, note, plot, legend);
+    return box;
+  }
+
+  // -- the experiment's chart view: a panel per metric; order and hidden panels live in the URL --------
+  const SYSTEM = "system/";
+
+  function panelState(keys) {
+    const q = duckml.params();
+    const listed = q.getAll("panel").filter((k) => keys.includes(k));
+    return { order: [...new Set([...listed, ...keys])], hidden: new Set(q.getAll("hide")) };
+  }
+
+  function savePanelState(order, hidden, keys) {
+    const q = duckml.params();
+    q.delete("panel");
+    q.delete("hide");
+    if (order.some((k, i) => k !== keys[i])) order.forEach((k) => q.append("panel", k));
+    keys.filter((k) => hidden.has(k)).forEach((k) => q.append("hide", k));
+    const text = q.toString();
+    history.replaceState(null, "", window.location.pathname + (text ? "?" + text : "") + window.location.hash);
+  }
+
+  function drawBars(box, key, pairs, runs) {
+    // single values: one bar per run, sorted by value, each in its run's colour
+    const index = new Map(runs.map((r, i) => [r.run_id, i]));
+    const numbers = pairs.map((p) => p[1]).filter((v) => v !== null);
+    const low = Math.min(0, ...numbers), high = Math.max(0, ...numbers);
+    const span = high - low || 1;
+    const list = document.createElement("div");
+    list.className = "bars";
+    pairs.forEach(([runId, value]) => {
+      const i = index.get(runId);
+      const row = document.createElement("div");
+      row.className = "bar-row";
+      row.dataset.value = value === null ? "" : String(value);
+      const label = document.createElement("span");
+      label.className = "bar-label";
+      label.textContent = runs[i].name;
+      label.title = runs[i].name;
+      const track = document.createElement("span");
+      track.className = "bar-track";
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      if (value !== null) {
+        const from = (Math.min(0, value) - low) / span, to = (Math.max(0, value) - low) / span;
+        bar.style.left = (100 * from).toFixed(3) + "%";
+        bar.style.width = Math.max(0.3, 100 * (to - from)).toFixed(3) + "%";
+        bar.style.background = duckml.color(i);
+      }
+      track.appendChild(bar);
+      const text = document.createElement("span");
+      text.className = "bar-value";
+      text.textContent = value === null ? "NaN / ∞" : full(value);
+      row.append(label, track, text);
+      list.appendChild(row);
+    });
+    box.querySelector(".plot").appendChild(list);
+    box.querySelector(".note").textContent = `a single value per run, ${pairs.length} run${pairs.length === 1 ? "" : "s"}, sorted by value`;
+    box.classList.add("bar-chart");
+  }
+
+  function drawPanels(data, root, systemRoot, opts) {
+    const keys = [...data.keys].sort((a, b) => a.startsWith(SYSTEM) - b.startsWith(SYSTEM) || (a < b ? -1 : a > b ? 1 : 0));
+    const state = panelState(keys);
+    const chooser = document.getElementById("panel-list");
+    const heading = document.getElementById("system-heading");
+    if (chooser) {
+      chooser.textContent = "";
+      [["metrics", keys.filter((k) => !k.startsWith(SYSTEM))], ["system metrics", keys.filter((k) => k.startsWith(SYSTEM))]].forEach(([name, group]) => {
+        if (!group.length) return;
+        const fieldset = document.createElement("fieldset");
+        const legend = document.createElement("legend");
+        legend.textContent = name;
+        fieldset.appendChild(legend);
+        group.forEach((key) => {
+          const label = document.createElement("label");
+          const box = document.createElement("input");
+          box.type = "checkbox";
+          box.name = "panel-shown";
+          box.value = key;
+          box.checked = !state.hidden.has(key);
+          box.addEventListener("change", () => {
+            const now = panelState(keys);
+            if (box.checked) now.hidden.delete(key); else now.hidden.add(key);
+            savePanelState(now.order, now.hidden, keys);
+            drawAll();
+          });
+          label.append(box, " " + key);
+          fieldset.appendChild(label);
+        });
+        chooser.appendChild(fieldset);
+      });
+    }
+    let systemShown = 0;
+    state.order.filter((k) => !state.hidden.has(k)).forEach((key) => {
+      const box = panelBox(key);
+      const head = box.querySelector(".chart-head");
+      [["◀", "move earlier", -1], ["▶", "move later", 1], ["✕", "hide", 0]].forEach(([text, title, step]) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "panel-move";
+        button.textContent = text;
+        button.title = title;
+        button.dataset.action = step === 0 ? "hide" : step < 0 ? "earlier" : "later";
+        button.addEventListener("click", () => movePanel(key, step, keys));
+        head.appendChild(button);
+      });
+      const system = key.startsWith(SYSTEM) && systemRoot;
+      (system ? systemRoot : root).appendChild(box);
+      if (system) systemShown += 1;
+      if (data.owners[key]) {
+        drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners[key]).catch((e) => { box.querySelector(".note").textContent = String(e); });
+      } else {
+        drawBars(box, key, data.singles[key] || [], data.runs);
+      }
+    });
+    if (heading) heading.hidden = systemShown === 0;
+  }
+
+  function movePanel(key, step, keys) {
+    const state = panelState(keys);
+    if (step === 0) {
+      state.hidden.add(key);
+      savePanelState(state.order, state.hidden, keys);
+      const box = document.querySelector(`.chart[data-key="${CSS.escape(key)}"]`);
+      if (box) {
+        if (box._uplot) { box._uplot.destroy(); charts.splice(charts.indexOf(box._uplot), 1); }
+        box.remove();
+      }
+      const choice = document.querySelector(`input[name=panel-shown][value="${CSS.escape(key)}"]`);
+      if (choice) choice.checked = false;
+      return;
+    }
+    // move past the next shown panel of the same group, and move the drawn box the same way
+    const shown = state.order.filter((k) => !state.hidden.has(k) && k.startsWith(SYSTEM) === key.startsWith(SYSTEM));
+    const at = shown.indexOf(key), other = shown[at + step];
+    if (other === undefined) return;
+    const order = state.order.filter((k) => k !== key);
+    order.splice(order.indexOf(other) + (step > 0 ? 1 : 0), 0, key);
+    savePanelState(order, state.hidden, keys);
+    const box = document.querySelector(`.chart[data-key="${CSS.escape(key)}"]`);
+    const otherBox = document.querySelector(`.chart[data-key="${CSS.escape(other)}"]`);
+    if (box && otherBox) otherBox.parentNode.insertBefore(box, step > 0 ? otherBox.nextSibling : otherBox);
   }
 
   function controls() {

@@ -103,7 +103,8 @@ def experiment(request: Request) -> Response:
         return experiment_charts(request, name, filter_string, order_by)
     error = None
     try:
-        data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size)
+        data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size,
+                                summaries=any(c.aggregate != "last" for c in chosen))
     except FilterSyntaxError as exc:
         error = str(exc)
         data = queries.run_page(_store(request), name, "", [], 1, page_size)

@@ -192,8 +192,9 @@ def experiment_id(con, name: str) -> str:
 
 
 def run_page(store, experiment: str, filter_string: str = "", order_by: list[str] | None = None,
-             page: int = 1, page_size: int = 50) -> dict:
-    """One page of an experiment's runs, with every param/tag and each metric's last/min/max.
+             page: int = 1, page_size: int = 50, summaries: bool = False) -> dict:
+    """One page of an experiment's runs, with every param/tag and each metric's last value (and with
+    ``summaries`` its min and max, from the ingest's per-(run, key) table: never a scan of ``metrics``).
 
     Only the page's runs are read in full, so a page of 10,000 runs costs about what one of 100 does.
     Children follow their parent when both are on the page (``depth`` 1).
@@ -218,10 +219,12 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
             WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id)
             SELECT 'params', run_id, key, value, NULL, NULL FROM params JOIN page USING (run_id)
             UNION ALL SELECT 'tags', run_id, key, value, NULL, NULL FROM tags JOIN page USING (run_id)
-            UNION ALL SELECT 'metrics', m.run_id, m.key, l.value::VARCHAR, m.min, m.max FROM (
-                SELECT run_id, key, min(value) AS min, max(value) AS max FROM metrics JOIN page USING (run_id)
-                GROUP BY run_id, key) AS m
-            JOIN latest_metrics AS l ON l.run_id = m.run_id AND l.key = m.key""", [ids]).fetchall()
+            UNION ALL SELECT 'metrics', l.run_id, l.key, l.value::VARCHAR, NULL, NULL
+                FROM latest_metrics AS l JOIN page USING (run_id)""", [ids]).fetchall()
+        if summaries:  # min and max only when a column shows them: one row per metric, kept by the ingest
+            cells += con.execute("""
+                SELECT 'summary', s.run_id, s.key, NULL, s.min, s.max FROM _duckml_metric_summary AS s
+                JOIN (SELECT unnest(?::VARCHAR[]) AS run_id) USING (run_id)""", [ids]).fetchall()
         keys = _experiment_keys(con, store, exp_id)
     by_id = {}
     for run_id, name, status, start, end, parent, children in runs:
@@ -230,7 +233,10 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
                          "params": {}, "tags": {}, "metrics": {}}
     for entity, run_id, key, value, low, high in cells:
         if entity == "metrics":
-            by_id[run_id]["metrics"][key] = {"last": float(value) if value is not None else None, "min": low, "max": high}
+            by_id[run_id]["metrics"].setdefault(key, {"min": None, "max": None})["last"] = (
+                float(value) if value is not None else None)
+        elif entity == "summary":
+            by_id[run_id]["metrics"].setdefault(key, {"last": None}).update(min=low, max=high)
         elif not key.startswith("mlflow."):
             by_id[run_id][entity][key] = value
     ordered = []
@@ -282,7 +288,7 @@ def chart_view(store, experiment: str, filter_string: str = "", order_by: list[s
                                 USING (run_id) ORDER BY key""", [ids]).fetchall()
         metrics = con.execute("""
             WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id),
-            counts AS (SELECT run_id, key, count(*) AS n FROM metrics JOIN page USING (run_id) GROUP BY ALL)
+            counts AS (SELECT run_id, key, count AS n FROM _duckml_metric_summary JOIN page USING (run_id))
             SELECT c.key, c.run_id, c.n, l.value FROM counts AS c
             JOIN latest_metrics AS l ON l.run_id = c.run_id AND l.key = c.key ORDER BY c.key""", [ids]).fetchall()
     by_run = {run_id: {} for run_id in ids}

@@ -54,3 +54,19 @@ def test_chart_view_filters_and_shows_a_filter_error(client, ui_store):
     response = client.get(EXPERIMENT + "?view=charts&filter=metrics.rmse <")
     assert response.status_code == 200 and 'id="filter-error"' in response.text
     assert "charts" in client.get(EXPERIMENT).text  # the run list links to it
+
+
+def test_min_and_max_columns_read_the_ingests_summary_not_the_history(private_client, private_ui_store, fresh_store):
+    import duckdb
+
+    app_store = private_client.app.state.store
+    app_store.store.release()
+    con = duckdb.connect(str(fresh_store))
+    try:  # a summary that disagrees with the history shows which one the page read
+        con.execute("UPDATE _duckml_metric_summary SET max = 4242.5 WHERE key = 'loss' AND run_id = ?",
+                    [private_ui_store["children"][0]])
+    finally:
+        con.close()
+    body = private_client.get(EXPERIMENT + "?col=metrics.loss:max&col=metrics.loss:min").text
+    assert "4242.5" in body or "4242" in body
+    assert "loss (min)" in body

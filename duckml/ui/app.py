@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from duckml.clock import duration_text
 from duckml.errors import NotFoundError
 from duckml.sqlresult import Cut
+from duckml.ui.numbers import fmt_full
 from duckml.ui.security import GuardMiddleware, allowed_hosts
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -31,11 +32,13 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 
 
-def fmt_number(value) -> str:
-    """Short display of a metric or param number.
+def fmt_number(value, digits: int = 4) -> str:
+    """Short display of a metric or param number, ``digits`` significant digits (see :func:`digits_for`).
 
     >>> fmt_number(0.000123456), fmt_number(1234567.0), fmt_number(float("nan")), fmt_number(None)
     ('0.0001235', '1.235e+06', 'NaN', '')
+    >>> fmt_number(0.957834, 6)
+    '0.957834'
     """
     if value is None:
         return ""
@@ -44,7 +47,7 @@ def fmt_number(value) -> str:
             return "NaN"
         if math.isinf(value):
             return "∞" if value > 0 else "-∞"
-        return f"{value:.4g}"
+        return f"{value:.{digits}g}"
     return str(value)
 
 
@@ -71,7 +74,7 @@ def fmt_bytes(size) -> str:
 def _templates() -> Jinja2Templates:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes)
+    env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes, full=fmt_full)
     env.tests["cut"] = lambda value: isinstance(value, Cut)  # text the SQL console fetched cut short
     env.globals.update(duration=duration_text)
     return Jinja2Templates(env=env)

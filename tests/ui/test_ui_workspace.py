@@ -70,3 +70,58 @@ def test_min_and_max_columns_read_the_ingests_summary_not_the_history(private_cl
     body = private_client.get(EXPERIMENT + "?col=metrics.loss:max&col=metrics.loss:min").text
     assert "4242.5" in body or "4242" in body
     assert "loss (min)" in body
+
+
+def test_default_columns_are_the_params_that_differ_then_the_metrics(client):
+    body = client.get(EXPERIMENT, params={"filter": "metrics.rmse > 0"}).text  # the three children
+    head = body[body.index("<thead>"):body.index("</thead>")]
+    assert 'title="params.alpha"' in head and 'title="metrics.rmse"' in head
+    assert 'title="params.model"' not in head  # every child has model=ridge: it tells nothing
+    assert head.index('title="params.alpha"') < head.index('title="metrics.rmse"')
+
+
+def test_numbers_keep_their_differences_in_the_run_list_and_the_console(private_client, private_ui_store):
+    import duckml
+
+    for value in (0.957834, 0.957754):
+        with duckml.start_run(experiment_name="close"):
+            duckml.log_metric("acc", value)
+    duckml.flush()
+    body = private_client.get("/experiments/close").text
+    assert ">0.95783<" in body and ">0.95775<" in body and ">0.9578<" not in body
+    assert 'title="0.957834"' in body  # every digit on hover
+    console = private_client.get("/sql", params={"q": "SELECT * FROM (VALUES (0.957834::DOUBLE), (0.957754)) t(x)"}).text
+    assert ">0.95783<" in console and ">0.95775<" in console
+
+
+def test_a_filter_error_keeps_the_count_and_marks_the_text_without_changing_it(client):
+    body = client.get(EXPERIMENT, params={"filter": "metrics.rmse < and"}).text
+    assert "5 runs" in body and "0 runs" not in body
+    assert ">>>" not in body
+    assert '<pre class="error caret" id="filter-caret">metrics.rmse &lt; and\n' + " " * 15 + "^</pre>" in body
+
+
+def test_an_unknown_key_gets_the_nearest_known_ones(client):
+    body = client.get(EXPERIMENT, params={"filter": "params.modle = 'ridge'"}).text
+    assert "no run has params.modle: did you mean params.model?" in body
+
+
+def test_the_page_number_is_clamped(client):
+    body = client.get(EXPERIMENT, params={"page": "999"}).text
+    assert "page 1 of 1" in body and "page 999" not in body
+    assert ">child-0<" in body
+
+
+def test_run_name_search_group_by_and_csv(client, ui_store):
+    body = client.get(EXPERIMENT, params={"q": "CHILD-1"}).text
+    assert ">child-1<" in body and ">child-0<" not in body and "1 run<" in body
+    grouped = client.get(EXPERIMENT, params={"group": "params.alpha", "filter": "metrics.rmse > 0"}).text
+    assert grouped.count('class="group-head"') == 3 and "params.alpha = <b>0.1</b>" in grouped
+    assert client.get(EXPERIMENT, params={"group": "metrics.rmse"}).status_code == 400
+    response = client.get(EXPERIMENT, params={"filter": "metrics.rmse > 0", "order_by": "metrics.rmse",
+                                                "format": "csv"})
+    assert response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("run_id,run_name,status,start_time,end_time,")
+    assert [line.split(",")[1] for line in lines[1:]] == ["child-0", "child-1", "child-2"]
+    assert "select-all" in client.get(EXPERIMENT).text

@@ -125,3 +125,11 @@ def test_run_name_search_group_by_and_csv(client, ui_store):
     assert lines[0].startswith("run_id,run_name,status,start_time,end_time,")
     assert [line.split(",")[1] for line in lines[1:]] == ["child-0", "child-1", "child-2"]
     assert "select-all" in client.get(EXPERIMENT).text
+
+
+def test_responses_are_gzip_compressed(client, ui_store):
+    for url in (EXPERIMENT, f"/api/histories?key=loss&points=100&run={ui_store['children'][0]}"):
+        response = client.get(url, headers={"accept-encoding": "gzip"})
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip", url
+        assert response.headers["x-content-type-options"] == "nosniff"  # the guard's headers stay

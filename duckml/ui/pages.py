@@ -314,6 +314,8 @@ def artifact(request: Request) -> Response:
 def compare(request: Request) -> Response:
     run_ids = [r for r in request.query_params.getlist("run") if r]
     data = queries.compare(_store(request), run_ids)
+    for row in data["rows"]:  # a row's numbers with as many digits as keep the runs apart
+        row["digits"] = digits_for(row["values"])
     params = queries.run_params(_store(request), [r["run_id"] for r in data["runs"]])
     chart_data = {"runs": [{"run_id": r["run_id"], "name": params[r["run_id"]]["name"],
                             "params": params[r["run_id"]]["params"]} for r in data["runs"]],

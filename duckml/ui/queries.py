@@ -370,7 +370,8 @@ def compare(store, run_ids: list[str]) -> dict:
         raise InvalidInputError("choose at least one run to compare (?run=<id>&run=<id>)")
     ids = list(dict.fromkeys(run_ids))
     with store.read() as con:
-        runs = con.execute("""SELECT g.run_id, r.run_name, r.status, e.name FROM unnest(?::VARCHAR[])
+        runs = con.execute("""SELECT g.run_id, r.run_name, r.status, e.name, r.start_time, r.end_time
+                              FROM unnest(?::VARCHAR[])
                               WITH ORDINALITY AS g(run_id, position) JOIN runs AS r ON r.run_id = g.run_id
                               JOIN experiments AS e ON e.experiment_id = r.experiment_id
                               ORDER BY g.position""", [ids]).fetchall()
@@ -379,12 +380,20 @@ def compare(store, run_ids: list[str]) -> dict:
         if missing:
             raise NotFoundError(f"run {missing[0]!r} does not exist")
         cells = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).fetchall()
+        tags = con.execute("""SELECT 'tag', key, run_id, value FROM tags WHERE list_contains(?::VARCHAR[], run_id)
+                              AND NOT starts_with(key, 'mlflow.') ORDER BY key""", [ids]).fetchall()
         counts = con.execute("""SELECT key, list(run_id), max(count) FROM (
                                     SELECT run_id, key, count(*) AS count FROM metrics
                                     WHERE list_contains(?::VARCHAR[], run_id) GROUP BY run_id, key)
                                 GROUP BY key ORDER BY key""", [ids]).fetchall()
     rows: dict[tuple[str, str], dict] = {}
-    for kind, key, run_id, value in cells:
+    # when each run started and how long it took, as rows like the others (seconds: a number to plot)
+    for run_id, _, _, _, start, end in runs:
+        rows.setdefault(("attribute", "start_time"), {"kind": "attribute", "key": "start_time", "values": {}})[
+            "values"][run_id] = start.isoformat(sep=" ", timespec="seconds") if start else None
+        rows.setdefault(("attribute", "duration_s"), {"kind": "attribute", "key": "duration_s", "values": {}})[
+            "values"][run_id] = (end - start).total_seconds() if start and end else None
+    for kind, key, run_id, value in [*cells, *tags]:
         rows.setdefault((kind, key), {"kind": kind, "key": key, "values": {}})["values"][run_id] = value
     table = []
     for (kind, key), row in rows.items():
@@ -394,10 +403,11 @@ def compare(store, run_ids: list[str]) -> dict:
         row["values"] = values
         row["differs"] = len(set(map(str, values))) > 1
         table.append(row)
-    # differing params first, then equal params, then metrics the same way
-    table.sort(key=lambda r: (r["kind"] != "param", not r["differs"]))
+    # differing params first, then equal params, then metrics, tags and start/duration the same way
+    kinds = ("param", "metric", "tag", "attribute")
+    table.sort(key=lambda r: (r["kind"] != "param", not r["differs"], kinds.index(r["kind"])))
     return {
-        "runs": [dict(zip(("run_id", "run_name", "status", "experiment_name"), r)) for r in runs],
+        "runs": [dict(zip(("run_id", "run_name", "status", "experiment_name"), r[:4])) for r in runs],
         "rows": table,
         # metric key -> the runs that have it, for keys with a history (more than one point somewhere)
         "history_keys": {k: [i for i in ids if i in set(owners)] for k, owners, n in counts if n > 1},

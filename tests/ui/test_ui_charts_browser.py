@@ -37,7 +37,10 @@ def site(tmp_path_factory):
         pass
     for i in range(5):
         with duckml.start_run(run_name=f"run-{i}", experiment_name="sweep") as run:
-            duckml.log_params({"lr": 0.1 * (i + 1), "model": "rf" if i % 2 else "gbm"})
+            duckml.log_params({"model": "rf" if i % 2 else "gbm"})
+            if i != 4:  # one run lacks lr: parallel coordinates place it apart
+                duckml.log_param("lr", 0.1 * (i + 1) if i != 3 else 12)
+            duckml.set_tag("team", "a" if i < 2 else "b")
             duckml.log_metric_series("train_loss", np.linspace(1.0, 0.1, 200) * (i + 1))
             duckml.log_metric_series("system/cpu", np.full(20, 10.0 * i))
             duckml.log_metric("rmse", 0.5 + 0.1 * ((i * 3) % 5))
@@ -160,3 +163,64 @@ def test_chart_view_follows_the_filter(site, chromium):
     wait_for_charts(page, 2)
     assert page.locator(".chart[data-key=rmse] .bar-row").count() == 2
     assert problems == []
+
+
+def test_parallel_coordinates_place_missing_values_apart_brush_and_keep_labels_apart(site, chromium):
+    ids = "&".join(f"run={r}" for r in site["runs"])
+    page, problems = open_page(chromium, f"{site['base']}/compare?{ids}&pa=params.lr&pa=params.model&pa=metrics.rmse")
+    assert page.locator("#parcoords polyline.pc-line").count() == 5  # every run a line, none a dot
+    assert page.locator("#parcoords circle").count() == 0
+    # lr: 0.1 0.2 0.3 12 and one missing; numbers by value (12 on top), the missing one below the axis
+    ys = page.evaluate("""[...document.querySelectorAll('#parcoords polyline.pc-line')]
+                          .map(l => +l.getAttribute('points').split(' ')[0].split(',')[1])""")
+    axis = page.evaluate("""(() => { const l = document.querySelector('#parcoords line.axis');
+                             return [+l.getAttribute('y1'), +l.getAttribute('y2')]; })()""")
+    assert min(ys) == axis[0]  # 12 at the top: compared as a number, not as text
+    assert sorted(ys)[-1] > axis[1]  # the run without lr, apart below the axis
+    assert sum(1 for y in ys if y > axis[1]) == 1
+    # a colour legend of the colouring column, with no run colour reused
+    assert "metrics.rmse" in page.locator("#parcoords .pc-legend").inner_text()
+    # axis titles and tick labels do not overlap
+    boxes = page.evaluate("""[...document.querySelectorAll('#parcoords text')].map(t => { const b = t.getBBox();
+                              return [b.x, b.y, b.x + b.width, b.y + b.height]; })""")
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    # brushing the top of the lr axis keeps only the run with lr = 12
+    hit = page.locator("#parcoords rect.axis-hit").first.bounding_box()
+    page.mouse.move(hit["x"] + 12, hit["y"] + 1)
+    page.mouse.down()
+    page.mouse.move(hit["x"] + 12, hit["y"] + 20, steps=4)
+    page.mouse.up()
+    assert page.evaluate("document.getElementById('parcoords').dataset.selected") == "1"
+    # moving an axis is kept in the URL
+    page.locator("#parcoords .axis-handle[data-axis='params.model'][data-step='-1']").click()
+    assert page.url.index("pa=params.model") < page.url.index("pa=params.lr")
+    assert problems == []
+
+
+def test_scatter_offers_text_columns_and_keeps_its_labels_inside(site, chromium):
+    ids = "&".join(f"run={r}" for r in site["runs"])
+    page, problems = open_page(chromium, f"{site['base']}/compare?{ids}&sx=tags.team&sy=params.model")
+    options = page.evaluate("[...document.querySelector('#scatter-form select[name=sx]').options].map(o => o.value)")
+    assert {"tags.team", "params.model", "attributes.duration_s", "metrics.rmse"} <= set(options)
+    assert page.locator("#scatter circle").count() == 5
+    width = page.evaluate("document.querySelector('#scatter svg').getAttribute('width')")
+    boxes = page.evaluate("""[...document.querySelectorAll('#scatter text')].map(t => {
+        const b = t.getBoundingClientRect(), s = t.ownerSVGElement.getBoundingClientRect();
+        return [b.left - s.left, b.top - s.top, b.right - s.left, b.bottom - s.top, s.width, s.height]; })""")
+    for left, top, right, bottom, w, h in boxes:
+        assert left >= -0.5 and top >= -0.5 and right <= w + 0.5 and bottom <= h + 0.5, (left, top, right, bottom, width)
+    assert problems == []
+
+
+def test_time_since_start_hover_lists_every_run(site, chromium):
+    ids = "&".join(f"run={r}" for r in site["runs"])
+    page, _ = open_page(chromium, f"{site['base']}/compare?{ids}&x=relative")
+    wait_for_charts(page, 2)
+    index = page.evaluate("window.duckmlCharts.findIndex(u => u.root.closest('.chart').dataset.key === 'train_loss')")
+    box = page.locator(".u-over").nth(index).bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    assert wait_until(page, "document.getElementById('hover-params').style.display === 'block'")
+    text = page.locator("#hover-params").inner_text()
+    assert all(f"run-{i}:" in text for i in range(5)), text

@@ -133,3 +133,15 @@ def test_responses_are_gzip_compressed(client, ui_store):
         assert response.status_code == 200
         assert response.headers["content-encoding"] == "gzip", url
         assert response.headers["x-content-type-options"] == "nosniff"  # the guard's headers stay
+
+
+def test_compare_has_tag_start_and_duration_rows(client, ui_store):
+    runs = [ui_store["hostile"], ui_store["children"][0]]
+    body = client.get(f"/compare?run={runs[0]}&run={runs[1]}").text
+    data = chart_data(body)
+    kinds = {(r["kind"], r["key"]) for r in data["rows"]}
+    assert {("tag", "owner"), ("attribute", "start_time"), ("attribute", "duration_s")} <= kinds
+    assert not any(k.startswith("mlflow.") for kind, k in kinds if kind == "tag")
+    duration = next(r for r in data["rows"] if r["key"] == "duration_s")
+    assert all(isinstance(v, float) and v >= 0 for v in duration["values"])
+    assert "tags.owner" in body and "attributes.start_time" in body

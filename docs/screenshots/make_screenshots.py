@@ -23,7 +23,8 @@ def main() -> None:
     runs = duckml.search_runs(order_by=["metrics.rmse"])
     compare = "&".join(f"run={i}" for i in runs["run_id"].to_list())
     shots = {"run-list.png": ("/experiments/weekly-sales?order_by=metrics.rmse+ASC", 0, 700),
-             "compare.png": (f"/compare?{compare}&pc=rmse", 1, 1250)}
+             "compare.png": (f"/compare?{compare}&pc=rmse", 1, 1250),
+             "chart-view.png": ("/experiments/weekly-sales?view=charts", 1, 1100)}
     with serving(path) as base, browser() as chromium:
         for name, (url, charts, height) in shots.items():
             page = chromium.new_page(viewport={"width": 1280, "height": height}, color_scheme="light")

@@ -29,22 +29,17 @@ def metric_series_many(store, run_ids: list[str], key: str, points: int, step_fr
     if not ids or len(ids) > MAX_HISTORY_RUNS:
         raise InvalidInputError(f"give from 1 to {MAX_HISTORY_RUNS} runs (run=<id>), got {len(ids)}")
     with store.read() as con:
-        table = con.execute("""SELECT run_id, step, epoch_ms(timestamp) AS timestamp, value, min, max, count
-                               FROM metric_buckets(?::VARCHAR[], [?], ?, ?, ?) ORDER BY run_id, bucket""",
-                            [ids, key, points, step_from, step_to]).to_arrow_table()
-    columns = table.to_pydict()
-    result: dict[str, dict] = {}
-    for i, run_id in enumerate(columns["run_id"]):
-        series = result.get(run_id)
-        if series is None:
-            series = result[run_id] = {"step": [], "value": [], "min": [], "max": [], "timestamp": [], "points": 0}
-        series["step"].append(columns["step"][i])
-        series["value"].append(finite(columns["value"][i]))
-        series["min"].append(finite(columns["min"][i]))
-        series["max"].append(finite(columns["max"][i]))
-        series["timestamp"].append(columns["timestamp"][i])
-        series["points"] += columns["count"][i]
-    return result
+        # one row per run, its buckets as lists: Python touches 100 rows, not every bucket
+        rows = con.execute("""
+            SELECT run_id, list(step ORDER BY bucket), list(epoch_ms(timestamp) ORDER BY bucket),
+                   list(CASE WHEN isfinite(value) THEN value END ORDER BY bucket),
+                   list(CASE WHEN isfinite(min) THEN min END ORDER BY bucket),
+                   list(CASE WHEN isfinite(max) THEN max END ORDER BY bucket), sum(count)::BIGINT
+            FROM metric_buckets(?::VARCHAR[], [?], ?, ?, ?) GROUP BY run_id""",
+                           [ids, key, points, step_from, step_to]).fetchall()
+    return {run_id: {"step": steps, "value": values, "min": lows, "max": highs, "timestamp": stamps,
+                     "points": count}
+            for run_id, steps, stamps, values, lows, highs, count in rows}
 
 
 CHART_VIEW_RUNS = 100

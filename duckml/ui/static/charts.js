@@ -194,7 +194,8 @@
   async function drawChart(box, key, runs, opts, range, owners) {
     const width = Math.max(300, box.clientWidth - 16);
     // fewer buckets per run when many runs share a chart: what a screen can show, not 100 x 2 per pixel
-    const perRun = runs.length > 10 ? Math.max(200, Math.round(width * 20 / runs.length)) : Math.round(width * 2);
+    // (every bucket keeps its true min and max, so fewer buckets lose no spike, only horizontal detail)
+    const perRun = runs.length > 10 ? Math.max(100, Math.round(width * 10 / runs.length)) : Math.round(width * 2);
     const points = Math.min(5000, perRun);
     const histories = await loadHistories(runs, key, points, range, owners);
     const built = build(runs, histories, opts);

@@ -179,7 +179,7 @@ def test_parallel_coordinates_place_missing_values_apart_brush_and_keep_labels_a
     assert sorted(ys)[-1] > axis[1]  # the run without lr, apart below the axis
     assert sum(1 for y in ys if y > axis[1]) == 1
     # a colour legend of the colouring column, with no run colour reused
-    assert "metrics.rmse" in page.locator("#parcoords .pc-legend").inner_text()
+    assert "metrics.rmse" in page.evaluate("document.querySelector('#parcoords .pc-legend').textContent")
     # axis titles and tick labels do not overlap
     boxes = page.evaluate("""[...document.querySelectorAll('#parcoords text')].map(t => { const b = t.getBBox();
                               return [b.x, b.y, b.x + b.width, b.y + b.height]; })""")
@@ -187,6 +187,7 @@ def test_parallel_coordinates_place_missing_values_apart_brush_and_keep_labels_a
         for b in boxes[i + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     # brushing the top of the lr axis keeps only the run with lr = 12
+    page.locator("#parcoords svg").scroll_into_view_if_needed()
     hit = page.locator("#parcoords rect.axis-hit").first.bounding_box()
     page.mouse.move(hit["x"] + 12, hit["y"] + 1)
     page.mouse.down()
@@ -216,11 +217,11 @@ def test_scatter_offers_text_columns_and_keeps_its_labels_inside(site, chromium)
 
 def test_time_since_start_hover_lists_every_run(site, chromium):
     ids = "&".join(f"run={r}" for r in site["runs"])
-    page, _ = open_page(chromium, f"{site['base']}/compare?{ids}&x=relative")
+    page, problems = open_page(chromium, f"{site['base']}/compare?{ids}&x=relative")
     wait_for_charts(page, 2)
-    index = page.evaluate("window.duckmlCharts.findIndex(u => u.root.closest('.chart').dataset.key === 'train_loss')")
-    box = page.locator(".u-over").nth(index).bounding_box()
+    page.locator(".chart[data-key=train_loss] .u-over").scroll_into_view_if_needed()
+    box = page.locator(".chart[data-key=train_loss] .u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
-    assert wait_until(page, "document.getElementById('hover-params').style.display === 'block'")
+    assert wait_until(page, "document.getElementById('hover-params').style.display === 'block'"), problems
     text = page.locator("#hover-params").inner_text()
     assert all(f"run-{i}:" in text for i in range(5)), text

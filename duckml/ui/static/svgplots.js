@@ -167,7 +167,7 @@
         });
       });
       // brushing: drag along an axis to keep the lines that cross it there; a click clears it
-      const hit = el("rect", { x: x - 12, y: top, width: 24, height: low - top + MISSING_GAP + 6, fill: "transparent", class: "axis-hit", cursor: "crosshair" }, svg);
+      const hit = el("rect", { x: x - 12, y: top - 6, width: 24, height: low - top + MISSING_GAP + 12, fill: "transparent", class: "axis-hit", cursor: "crosshair" }, svg);
       hit.dataset.axis = c.name;
       let brush = null;
       const old = brushes.get(c.name);

@@ -41,7 +41,9 @@ def site(tmp_path_factory):
             if i != 4:  # one run lacks lr: parallel coordinates place it apart
                 duckml.log_param("lr", 0.1 * (i + 1) if i != 3 else 12)
             duckml.set_tag("team", "a" if i < 2 else "b")
-            duckml.log_metric_series("train_loss", np.linspace(1.0, 0.1, 200) * (i + 1))
+            # each run logs at its own pace: on a time axis no two runs share an x
+            duckml.log_metric_series("train_loss", np.linspace(1.0, 0.1, 200) * (i + 1),
+                                     timestamps=1_800_000_000_000 + np.arange(200) * (1000 + 7 * i))
             duckml.log_metric_series("system/cpu", np.full(20, 10.0 * i))
             duckml.log_metric("rmse", 0.5 + 0.1 * ((i * 3) % 5))
             runs.append(run.info.run_id)

@@ -334,6 +334,9 @@
     const numbers = pairs.map((p) => p[1]).filter((v) => v !== null);
     const low = Math.min(0, ...numbers), high = Math.max(0, ...numbers);
     const span = high - low || 1;
+    // as few digits as keep every bar's value apart (at least 4), every digit on hover
+    let digits = 4;
+    while (digits < 17 && new Set(numbers.map((v) => v.toPrecision(digits))).size < new Set(numbers).size) digits += 1;
     const list = document.createElement("div");
     list.className = "bars";
     pairs.forEach(([runId, value]) => {
@@ -358,7 +361,8 @@
       track.appendChild(bar);
       const text = document.createElement("span");
       text.className = "bar-value";
-      text.textContent = value === null ? "NaN / ∞" : full(value);
+      text.textContent = value === null ? "NaN / ∞" : +value.toPrecision(digits) + "";
+      text.title = value === null ? "" : full(value);
       row.append(label, track, text);
       list.appendChild(row);
     });

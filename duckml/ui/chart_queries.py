@@ -11,6 +11,9 @@ from duckml.ui.queries import MAX_POINTS, _page_ids, experiment_id, finite
 MAX_HISTORY_RUNS = 100  # runs per chart (the chart view's limit)
 
 
+MAX_HISTORY_KEYS = 50  # metrics per request (the chart view asks for all its panels at once)
+
+
 def metric_series_many(store, run_ids: list[str], key: str, points: int, step_from: int | None = None,
                        step_to: int | None = None) -> dict:
     """One metric's history for many runs at once, each as :func:`metric_series` gives it, in one read;
@@ -23,23 +26,43 @@ def metric_series_many(store, run_ids: list[str], key: str, points: int, step_fr
     >>> metric_series_many(store, [run.info.run_id, "other"], "loss", 2)[run.info.run_id]["max"]
     [3.0, 9.0]
     """
+    return metric_series_by_key(store, run_ids, [key], points, step_from, step_to).get(key, {})
+
+
+def metric_series_by_key(store, run_ids: list[str], keys: list[str], points: int, step_from: int | None = None,
+                         step_to: int | None = None) -> dict:
+    """``{key: {run_id: history}}`` for several metrics of many runs: one scan of the histories, where a
+    request per metric would make one each.
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run() as run:
+    ...     duckml.log_metric_series("loss", [3.0, 1.0]); duckml.log_metric_series("acc", [0.5, 0.7])
+    >>> sorted(metric_series_by_key(store, [run.info.run_id], ["loss", "acc"], 10))
+    ['acc', 'loss']
+    """
     if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
         raise InvalidInputError(f"points must be an integer from 2 to {MAX_POINTS}, got {points!r}")
     ids = list(dict.fromkeys(run_ids))
     if not ids or len(ids) > MAX_HISTORY_RUNS:
         raise InvalidInputError(f"give from 1 to {MAX_HISTORY_RUNS} runs (run=<id>), got {len(ids)}")
+    keys = list(dict.fromkeys(keys))
+    if not keys or len(keys) > MAX_HISTORY_KEYS:
+        raise InvalidInputError(f"give from 1 to {MAX_HISTORY_KEYS} metric keys (key=<key>), got {len(keys)}")
     with store.read() as con:
-        # one row per run, its buckets as lists: Python touches 100 rows, not every bucket
+        # one row per (run, key), its buckets as lists: Python touches those rows, not every bucket
         rows = con.execute("""
-            SELECT run_id, list(step ORDER BY bucket), list(epoch_ms(timestamp) ORDER BY bucket),
+            SELECT key, run_id, list(step ORDER BY bucket), list(epoch_ms(timestamp) ORDER BY bucket),
                    list(CASE WHEN isfinite(value) THEN value END ORDER BY bucket),
                    list(CASE WHEN isfinite(min) THEN min END ORDER BY bucket),
                    list(CASE WHEN isfinite(max) THEN max END ORDER BY bucket), sum(count)::BIGINT
-            FROM metric_buckets(?::VARCHAR[], [?], ?, ?, ?) GROUP BY run_id""",
-                           [ids, key, points, step_from, step_to]).fetchall()
-    return {run_id: {"step": steps, "value": values, "min": lows, "max": highs, "timestamp": stamps,
-                     "points": count}
-            for run_id, steps, stamps, values, lows, highs, count in rows}
+            FROM metric_buckets(?::VARCHAR[], ?::VARCHAR[], ?, ?, ?) GROUP BY key, run_id""",
+                           [ids, keys, points, step_from, step_to]).fetchall()
+    result: dict[str, dict] = {}
+    for key, run_id, steps, stamps, values, lows, highs, count in rows:
+        result.setdefault(key, {})[run_id] = {"step": steps, "value": values, "min": lows, "max": highs,
+                                              "timestamp": stamps, "points": count}
+    return result
 
 
 CHART_VIEW_RUNS = 100

@@ -387,14 +387,16 @@ def metric_history(request: Request) -> Response:
 
 def metric_histories(request: Request) -> Response:
     """``/api/histories?key=K&run=<id>&run=<id>…&points=N[&step_from=A&step_to=B]``: one metric of many runs,
-    ``{"runs": {run_id: <metric_history's shape>}}`` (runs without the key left out)."""
-    key = request.query_params.get("key")
-    if not key:
+    ``{"runs": {run_id: <metric_history's shape>}}`` (runs without the key left out); with several ``key``,
+    ``{"keys": {key: {run_id: …}}}`` from one read."""
+    keys = [k for k in request.query_params.getlist("key") if k]
+    if not keys:
         raise InvalidInputError("key is required (key=<metric key>)")
-    runs = chart_queries.metric_series_many(_store(request), request.query_params.getlist("run"), key,
-                                      _int(request, "points", 1000), _int(request, "step_from", None),
-                                      _int(request, "step_to", None))
-    return JSONResponse({"runs": runs}, headers={"cache-control": "no-store"})
+    found = chart_queries.metric_series_by_key(_store(request), request.query_params.getlist("run"), keys,
+                                               _int(request, "points", 1000), _int(request, "step_from", None),
+                                               _int(request, "step_to", None))
+    body = {"runs": found.get(keys[0], {})} if len(keys) == 1 else {"keys": found}
+    return JSONResponse(body, headers={"cache-control": "no-store"})
 
 
 # -- errors ----------------------------------------------------------------------------------------------

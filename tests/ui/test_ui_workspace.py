@@ -145,3 +145,15 @@ def test_compare_has_tag_start_and_duration_rows(client, ui_store):
     duration = next(r for r in data["rows"] if r["key"] == "duration_s")
     assert all(isinstance(v, float) and v >= 0 for v in duration["values"])
     assert "tags.owner" in body and "attributes.start_time" in body
+
+
+def test_histories_of_several_metrics_come_from_one_request(client, ui_store):
+    runs = [*ui_store["children"], ui_store["hostile"]]
+    query = "&".join(f"run={r}" for r in runs)
+    body = client.get(f"/api/histories?key=loss&key=spiky&points=10&{query}").json()
+    assert set(body["keys"]) == {"loss", "spiky"}
+    assert set(body["keys"]["spiky"]) == {ui_store["hostile"]}
+    alone = client.get(f"/api/histories?key=loss&points=10&{query}").json()["runs"]
+    assert body["keys"]["loss"] == alone
+    too_many = "&".join(f"key=k{i}" for i in range(51))
+    assert client.get(f"/api/histories?{too_many}&run={runs[0]}").status_code == 400

@@ -191,13 +191,20 @@
 
   const X_TITLES = { step: "step", relative: "time since start (s)", time: "wall-clock time" };
 
-  async function drawChart(box, key, runs, opts, range, owners) {
-    const width = Math.max(300, box.clientWidth - 16);
+  function pointsFor(box, runs) {
     // fewer buckets per run when many runs share a chart: what a screen can show, not 100 x 2 per pixel
     // (every bucket keeps its true min and max, so fewer buckets lose no spike, only horizontal detail)
+    const width = Math.max(300, box.clientWidth - 16);
     const perRun = runs.length > 10 ? Math.max(100, Math.round(width * 10 / runs.length)) : Math.round(width * 2);
-    const points = Math.min(5000, perRun);
-    const histories = await loadHistories(runs, key, points, range, owners);
+    return Math.min(5000, perRun);
+  }
+
+  async function drawChart(box, key, runs, opts, range, owners, preloaded) {
+    const width = Math.max(300, box.clientWidth - 16);
+    const points = pointsFor(box, runs);
+    // the chart view fetches every panel's first view in one request (preloaded: {run_id: history})
+    const histories = preloaded && !range ? runs.map((r) => preloaded[r.run_id] || null)
+      : await loadHistories(runs, key, points, range, owners);
     const built = build(runs, histories, opts);
     const old = box._uplot;
     if (old) { old.destroy(); charts.splice(charts.indexOf(old), 1); }
@@ -404,6 +411,7 @@
       });
     }
     let systemShown = 0;
+    const lines = [];  // [box, key] of the panels drawn as lines, fetched together below
     state.order.filter((k) => !state.hidden.has(k)).forEach((key) => {
       const box = panelBox(key);
       const head = box.querySelector(".chart-head");
@@ -420,13 +428,25 @@
       const system = key.startsWith(SYSTEM) && systemRoot;
       (system ? systemRoot : root).appendChild(box);
       if (system) systemShown += 1;
-      if (data.owners[key]) {
-        drawChart(box, key, data.runs, opts, opts.x === "step" ? zoomFromUrl(key) : null, data.owners[key]).catch((e) => { box.querySelector(".note").textContent = String(e); });
-      } else {
-        drawBars(box, key, data.singles[key] || [], data.runs);
-      }
+      if (data.owners[key]) lines.push([box, key]);
+      else drawBars(box, key, data.singles[key] || [], data.runs);
     });
     if (heading) heading.hidden = systemShown === 0;
+    if (!lines.length) return;
+    // one request for every panel's runs and keys: one scan of the histories instead of one per panel
+    const wanted = [...new Set(lines.flatMap(([, key]) => data.owners[key]))];
+    const query = new URLSearchParams({ points: String(pointsFor(lines[0][0], data.runs)) });
+    lines.forEach(([, key]) => query.append("key", key));
+    wanted.forEach((id) => query.append("run", id));
+    const together = lines.length > 1 && wanted.length ? fetch(`/api/histories?${query}`).then((r) => {
+      if (!r.ok) throw new Error(`/api/histories: ${r.status}`);
+      return r.json();
+    }).then((body) => body.keys) : Promise.resolve(null);
+    lines.forEach(([box, key]) => {
+      const zoom = opts.x === "step" ? zoomFromUrl(key) : null;
+      together.then((byKey) => drawChart(box, key, data.runs, opts, zoom, data.owners[key], byKey && !zoom ? byKey[key] || {} : null))
+        .catch((e) => { box.querySelector(".note").textContent = String(e); });
+    });
   }
 
   function movePanel(key, step, keys) {

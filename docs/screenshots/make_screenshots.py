@@ -32,7 +32,8 @@ def main() -> None:
     shots = {"run-list.png": ("/experiments/weekly-sales?order_by=metrics.rmse+ASC", 0, 700),
              "compare.png": (f"/compare?{compare}&pc=rmse", 1, 1250),
              "edited-run.png": (f"/runs/{best}", 0, 620),
-             "model-version.png": (f"/models/sales-forecast/versions/{version}", 0, 900)}
+             "model-version.png": (f"/models/sales-forecast/versions/{version}", 0, 900),
+             "chart-view.png": ("/experiments/weekly-sales?view=charts", 1, 1100)}
     with serving(path) as base, browser() as chromium:
         for name, (url, charts, height) in shots.items():
             page = chromium.new_page(viewport={"width": 1280, "height": height}, color_scheme="light")

@@ -59,6 +59,7 @@ _RUN_TABLES = {
     "tags": "SELECT * FROM tags WHERE run_id IN (SELECT unnest($runs))",
     "metrics": "SELECT * FROM metrics WHERE run_id IN (SELECT unnest($runs))",
     "_duckml_latest": "SELECT * FROM _duckml_latest WHERE run_id IN (SELECT unnest($runs))",
+    "_duckml_metric_summary": "SELECT * FROM _duckml_metric_summary WHERE run_id IN (SELECT unnest($runs))",
     "artifacts": "SELECT * FROM artifacts WHERE run_id IN (SELECT unnest($runs))",
     "run_inputs": "SELECT * FROM run_inputs WHERE run_id IN (SELECT unnest($runs))",
     "datasets": "SELECT * FROM datasets WHERE dataset_id IN "

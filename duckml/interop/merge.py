@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from duckml.tracking import artifacts as artifact_files
-from duckml.store.ingest import insert_arrow, latest_points_sql
+from duckml.store.ingest import insert_arrow, latest_points_sql, summary_sql
 from duckml.errors import InvalidInputError, UnsafePathError
 from duckml.interop.records import (
     ImportSource,
@@ -241,6 +241,7 @@ def _write_datasets(con, source: ImportSource, wanted: set[str], report: MergeRe
 def _write_latest(con, run_ids: list[str]) -> None:
     points = "(SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)))"
     con.execute(f"INSERT INTO _duckml_latest {latest_points_sql(points)}", [run_ids])
+    con.execute(f"INSERT INTO _duckml_metric_summary {summary_sql(points)}", [run_ids])
 
 
 def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: str = "report",

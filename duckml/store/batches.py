@@ -115,3 +115,5 @@ def _recompute_latest(con, runs: list[str]) -> None:
     con.execute(f"DELETE FROM {STORE}._duckml_latest WHERE run_id IN (SELECT unnest(?))", [runs])
     points = f"(SELECT * FROM {STORE}.metrics WHERE run_id IN (SELECT unnest(?)))"
     con.execute(f"INSERT INTO {STORE}._duckml_latest {ingest.latest_points_sql(points)}", [runs])
+    con.execute(f"DELETE FROM {STORE}._duckml_metric_summary WHERE run_id IN (SELECT unnest(?))", [runs])
+    con.execute(f"INSERT INTO {STORE}._duckml_metric_summary {ingest.summary_sql(points)}", [runs])

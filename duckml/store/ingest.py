@@ -94,7 +94,7 @@ def collect(con, journal_dir: Path, offsets: dict[str, tuple[int, int]] | None =
 _SWEEP_AT = 64
 
 # tables whose live view in duckml's connection adds the not-yet-ingested journal data
-OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest"}
+OVERLAID_TABLES = frozenset(TABLE_KEYS) | {"metrics", "_duckml_latest", "_duckml_metric_summary"}
 
 
 def table_schema(con, table: str, schemas: dict) -> pa.Schema:
@@ -309,6 +309,38 @@ def latest_points_sql(points: str) -> str:
               FROM {points} GROUP BY run_id, key)"""
 
 
+def summary_sql(points: str) -> str:
+    """SQL for each (run_id, key)'s min, max and count over ``points`` (as :func:`latest_points_sql` takes
+    them), or over rows that are already such summaries when ``points`` has min/max/count columns instead
+    of value (see :func:`merge_summaries_sql`)."""
+    return f"""SELECT run_id, key, min(value) AS min, max(value) AS max, count(*)::BIGINT AS count
+        FROM {points} GROUP BY run_id, key"""
+
+
+def merge_summaries_sql(summaries: str) -> str:
+    """Summaries of the same (run_id, key) folded into one: a stored one and a new batch's."""
+    return f"""SELECT run_id, key, min(min) AS min, max(max) AS max, sum(count)::BIGINT AS count
+        FROM {summaries} GROUP BY run_id, key"""
+
+
+def _update_summary(con, points: pa.Table) -> None:
+    """Fold a batch of points into ``_duckml_metric_summary`` (min, max, count per run and key), the way
+    ``_update_latest`` folds them into ``_duckml_latest``: the touched runs' rows replaced as a whole."""
+    runs = pa.compute.unique(points["run_id"]).to_pylist()
+    union = (f"SELECT run_id, key, min, max, count FROM {STORE}._duckml_metric_summary "
+             "WHERE run_id IN (SELECT unnest(?)) "
+             f"UNION ALL {summary_sql('_duckml_points')}")
+    con.register("_duckml_points", points)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _duckml_new_summary AS {merge_summaries_sql(f'({union})')}",
+                    [runs])
+    finally:
+        con.unregister("_duckml_points")
+    con.execute(f"DELETE FROM {STORE}._duckml_metric_summary WHERE run_id IN (SELECT unnest(?))", [runs])
+    con.execute(f"INSERT INTO {STORE}._duckml_metric_summary SELECT * FROM _duckml_new_summary")
+    con.execute("DROP TABLE _duckml_new_summary")
+
+
 def _update_latest(con, points: pa.Table) -> None:
     """Fold a batch of points into ``_duckml_latest``: per (run, key), the stored latest or a newer point.
 
@@ -350,6 +382,7 @@ def apply_ingest(con, pending: Pending, folded: Folded) -> None:
     insert_arrow(con, f"{STORE}.metrics", folded.metrics)
     if folded.metrics.num_rows:
         _update_latest(con, folded.metrics)
+        _update_summary(con, folded.metrics)
     offsets = pa.table({
         "segment": [d.segment for d in pending.deltas if not d.empty],
         "events_offset": pa.array([d.events_end for d in pending.deltas if not d.empty], pa.int64()),
@@ -396,6 +429,14 @@ def overlay_view_sql(table: str) -> str:
             SELECT * FROM {STORE}._duckml_latest
             WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
             UNION ALL {latest_points_sql(f'({union})')}"""
+    if table == "_duckml_metric_summary":
+        union = (f"SELECT run_id, key, min, max, count FROM {STORE}._duckml_metric_summary "
+                 "WHERE run_id IN (SELECT run_id FROM _duckml_overlay_metrics) "
+                 f"UNION ALL {summary_sql('_duckml_overlay_metrics')}")
+        return f"""CREATE OR REPLACE VIEW _duckml_metric_summary AS
+            SELECT * FROM {STORE}._duckml_metric_summary
+            WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
+            UNION ALL {merge_summaries_sql(f'({union})')}"""
     if table == "metrics":
         return f"""CREATE OR REPLACE VIEW metrics AS
             SELECT run_id, key, value, step, timestamp FROM {STORE}.metrics
@@ -433,5 +474,5 @@ def register_overlay(con, folded: Folded | None) -> set[str]:
         changed.add(table)
     if folded.metrics.num_rows:
         load_temp(con, "_duckml_overlay_metrics", folded.metrics)
-        changed |= {"metrics", "_duckml_latest"}
+        changed |= {"metrics", "_duckml_latest", "_duckml_metric_summary"}
     return changed

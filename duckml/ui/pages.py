@@ -15,7 +15,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
-from duckml.ui import queries
+from duckml.ui import chart_queries, queries
+from duckml.ui.numbers import digits_for
 
 PREVIEW_BYTES = 64_000
 # Raster images only: an SVG is a document that may carry script, so it is downloaded, never shown.
@@ -82,10 +83,71 @@ def split_order_by(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def default_columns(keys: dict) -> list[queries.Column]:
-    """Without a choice in the URL: the first six metrics (last value) and six params."""
-    return ([queries.Column("metrics", k) for k in keys["metrics"][:6]]
-            + [queries.Column("params", k) for k in keys["params"][:6]])
+DEFAULT_PARAMS = 12
+DEFAULT_METRICS = 12
+
+
+def default_columns(keys: dict, runs: list[dict] | None = None) -> list[queries.Column]:
+    """Without a choice in the URL: the params whose values differ across the runs shown (a param every run
+    has alike tells nothing), then the metrics (last value).
+
+    >>> runs = [{"params": {"C": "1", "model": "rf"}}, {"params": {"C": "1", "model": "gbm"}}]
+    >>> [c.token for c in default_columns({"params": ["C", "model"], "metrics": ["rmse"]}, runs)]
+    ['params.model', 'metrics.rmse:last']
+    """
+    runs = runs or []
+    differing = [k for k in keys["params"] if len({r["params"].get(k) for r in runs}) > 1]
+    return ([queries.Column("params", k) for k in differing[:DEFAULT_PARAMS]]
+            + [queries.Column("metrics", k) for k in keys["metrics"][:DEFAULT_METRICS]])
+
+
+def filter_problem(exc: FilterSyntaxError) -> dict:
+    """A filter error as the page shows it: the message without the echoed text, and the text with the
+    position of the problem, which the page marks with a caret on the line below (the text unchanged)."""
+    message = str(exc)
+    if exc.position is not None and exc.text:
+        echo = f" at position {exc.position}: {exc.text[:exc.position]}>>>{exc.text[exc.position:]}"
+        if message.endswith(echo):
+            message = message[: -len(echo)] + f" at position {exc.position}"
+    return {"message": message, "text": exc.text, "position": exc.position}
+
+
+_ENTITIES = {"param": "params", "metric": "metrics", "tag": "tags"}
+
+
+def unknown_keys(filter_string: str, keys: dict) -> list[str]:
+    """Hints for keys of the filter that no run of the experiment has, with the nearest known keys.
+
+    >>> unknown_keys("params.modle = 'rf' and metrics.rmse < 1", {"params": ["model"], "metrics": ["rmse"], "tags": []})
+    ['no run has params.modle: did you mean params.model?']
+    """
+    import difflib
+
+    from duckml.search import parse_filter
+
+    try:
+        expr = parse_filter(filter_string or "", "runs")
+    except InvalidInputError:
+        return []
+    found, stack = [], [expr] if expr is not None else []
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "items"):
+            stack.extend(reversed(node.items))
+        elif hasattr(node, "item"):
+            stack.append(node.item)
+        elif node.entity in _ENTITIES and node.key not in keys.get(_ENTITIES[node.entity], []):
+            found.append(f"{_ENTITIES[node.entity]}.{node.key}")
+    hints = []
+    for name in dict.fromkeys(found):
+        entity, _, key = name.partition(".")
+        # the key's own kind first (params.modle → params.model), then the same name under another kind
+        near = [f"{entity}.{k}" for k in difflib.get_close_matches(key, keys.get(entity, []), n=3, cutoff=0.75)]
+        near += [f"{other}.{k}" for other in ("params", "metrics", "tags") if other != entity
+                 for k in difflib.get_close_matches(key, keys.get(other, []), n=1, cutoff=0.9)]
+        near = near[:3]
+        hints.append(f"no run has {name}" + (f": did you mean {' or '.join(near)}?" if near else ""))
+    return hints
 
 
 def experiment(request: Request) -> Response:
@@ -95,19 +157,39 @@ def experiment(request: Request) -> Response:
     order_by = [part for o in q.getlist("order_by") for part in split_order_by(o)]
     page = max(1, _int(request, "page", 1, high=MAX_PAGE))
     page_size = _int(request, "page_size", 50)
+    search = q.get("q", "")
+    group = q.get("group", "")
     tokens = [c for c in q.getlist("col") if c]
     if len(tokens) > MAX_COLUMNS:
         raise InvalidInputError(f"col is given {len(tokens)} times; a page shows at most {MAX_COLUMNS} columns")
     chosen = [queries.parse_column(c) for c in tokens]
+    group_column = None
+    if group:
+        group_column = queries.parse_column(group)
+        if group_column.entity == "metrics" or group_column.order_key is None:
+            raise InvalidInputError(f"group must be params.<key> or tags.<key>, got {group[:60]!r}")
+    if q.get("view") == "charts":
+        return experiment_charts(request, name, filter_string, order_by)
+    # grouping sorts by the group's key first, so that a group's runs are together on the page
+    ordering = ([group_column.order_key + " ASC"] if group_column else []) + order_by
+    summaries = any(c.aggregate != "last" for c in chosen)
     error = None
     try:
-        data = queries.run_page(_store(request), name, filter_string, order_by, page, page_size)
+        data = queries.run_page(_store(request), name, filter_string, ordering, page, page_size,
+                                summaries=summaries, name_search=search)
+        pages = max(1, -(-data["total"] // page_size))
+        if page > pages:  # past the end (a link kept from a longer list): the last page instead
+            page = pages
+            data = queries.run_page(_store(request), name, filter_string, ordering, page, page_size,
+                                    summaries=summaries, name_search=search)
     except FilterSyntaxError as exc:
-        error = str(exc)
+        error = filter_problem(exc)
         data = queries.run_page(_store(request), name, "", [], 1, page_size)
-        data["runs"], data["total"] = [], 0
-    columns = chosen or default_columns(data["keys"])
-    state = [("filter", filter_string), *[("order_by", o) for o in order_by],
+        data["runs"] = []  # the count stays: the experiment's runs, none of which the filter could match
+    pages = max(1, -(-data["total"] // page_size))
+    columns = chosen or default_columns(data["keys"], data["runs"])
+    hints = unknown_keys(filter_string, data["keys"]) if not error else []
+    state = [("filter", filter_string), ("q", search), ("group", group), *[("order_by", o) for o in order_by],
              *[("col", c.token) for c in chosen], ("page_size", str(page_size) if page_size != 50 else "")]
 
     def link(**changes) -> str:
@@ -119,12 +201,72 @@ def experiment(request: Request) -> Response:
                 params.append((key, str(value)))
         return _url(request.url.path, params)
 
-    pages = max(1, -(-data["total"] // page_size))
+    digits = {c.token: digits_for([(r["metrics"].get(c.key) or {}).get(c.aggregate) for r in data["runs"]])
+              for c in columns if c.entity == "metrics"}
+    if q.get("format") == "csv":
+        return _run_list_csv(name, data["runs"], columns)
+    groups = _groups(data["runs"], group_column) if group_column else None
     return _render(request, "experiment.html", {
         "name": name, "data": data, "columns": columns, "chosen_tokens": {c.token for c in columns},
         "filter": filter_string, "order_by": order_by, "error": error, "page": page, "pages": pages,
-        "page_size": page_size, "page_sizes": queries.PAGE_SIZES, "link": link,
+        "page_size": page_size, "page_sizes": queries.PAGE_SIZES, "link": link, "digits": digits,
+        "hints": hints, "search": search, "group": group, "groups": groups,
     })
+
+
+def _groups(runs: list[dict], column: queries.Column) -> list[dict]:
+    """The page's runs in groups of one value of ``column`` (runs come sorted by it)."""
+    groups: list[dict] = []
+    for run in runs:
+        value = run[column.entity].get(column.key)
+        if not groups or groups[-1]["value"] != value:
+            groups.append({"value": value, "runs": []})
+        groups[-1]["runs"].append(run)
+    return groups
+
+
+def _run_list_csv(name: str, runs: list[dict], columns: list[queries.Column]) -> Response:
+    """The run list as shown (this page's runs and columns) as CSV, numbers with every digit."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["run_id", "run_name", "status", "start_time", "end_time",
+                     *[c.token if c.entity == "metrics" else f"{c.entity}.{c.key}" for c in columns]])
+    for run in runs:
+        cells = []
+        for c in columns:
+            if c.entity == "metrics":
+                value = (run["metrics"].get(c.key) or {}).get(c.aggregate)
+                cells.append("" if value is None else repr(value))
+            else:
+                cells.append(run[c.entity].get(c.key, ""))
+        writer.writerow([run["run_id"], run["run_name"] or "", run["status"],
+                         run["start_time"].isoformat() if run["start_time"] else "",
+                         run["end_time"].isoformat() if run["end_time"] else "", *cells])
+    filename = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "runs"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="{filename}-runs.csv"'})
+
+
+def experiment_charts(request: Request, name: str, filter_string: str, order_by: list[str]) -> Response:
+    """``/experiments/<name>?view=charts``: a panel per metric over the first runs in the list's order;
+    which panels show and in what order is kept in the URL by charts.js (``panel``, ``hide``)."""
+    error = None
+    try:
+        view = chart_queries.chart_view(_store(request), name, filter_string, order_by)
+    except FilterSyntaxError as exc:
+        error = str(exc)
+        view = chart_queries.chart_view(_store(request), name)
+        view["runs"], view["histories"], view["singles"] = [], {}, {}
+    chart_data = {"view": "charts", "runs": view["runs"], "keys": sorted({*view["histories"], *view["singles"]}),
+                  "owners": view["histories"], "singles": view["singles"], "running": view["running"]}
+    table_link = _url(request.url.path, [(k, v) for k, v in request.query_params.multi_items()
+                                         if k in ("filter", "order_by", "col", "page_size")])
+    return _render(request, "experiment_charts.html", {
+        "name": name, "view": view, "chart_data": chart_data, "filter": filter_string, "order_by": order_by,
+        "error": error, "limit": chart_queries.CHART_VIEW_RUNS, "table_link": table_link})
 
 
 def run(request: Request) -> Response:
@@ -172,6 +314,8 @@ def artifact(request: Request) -> Response:
 def compare(request: Request) -> Response:
     run_ids = [r for r in request.query_params.getlist("run") if r]
     data = queries.compare(_store(request), run_ids)
+    for row in data["rows"]:  # a row's numbers with as many digits as keep the runs apart
+        row["digits"] = digits_for(row["values"])
     params = queries.run_params(_store(request), [r["run_id"] for r in data["runs"]])
     chart_data = {"runs": [{"run_id": r["run_id"], "name": params[r["run_id"]]["name"],
                             "params": params[r["run_id"]]["params"]} for r in data["runs"]],
@@ -225,7 +369,9 @@ def sql_console(request: Request) -> Response:
             result = console.run_console_query(_store(request), query)
         except InvalidInputError as exc:  # QueryError included: shown inline, like a filter error
             error = str(exc)
-    return _render(request, "sql.html", {"query": query, "result": result, "error": error,
+    digits = ([digits_for([row[i] for row in result["rows"]]) for i in range(len(result["columns"]))]
+              if result else [])
+    return _render(request, "sql.html", {"query": query, "result": result, "error": error, "digits": digits,
                                          "row_cap": console.ROW_CAP, "timeout": console.TIMEOUT_SECONDS,
                                          "cell_chars": console.CELL_CHARS, "page_chars": console.PAGE_CHARS})
 
@@ -237,6 +383,20 @@ def metric_history(request: Request) -> Response:
     data = queries.metric_series(_store(request), request.path_params["run_id"], request.path_params["key"],
                                  points, _int(request, "step_from", None), _int(request, "step_to", None))
     return JSONResponse(data, headers={"cache-control": "no-store"})
+
+
+def metric_histories(request: Request) -> Response:
+    """``/api/histories?key=K&run=<id>&run=<id>…&points=N[&step_from=A&step_to=B]``: one metric of many runs,
+    ``{"runs": {run_id: <metric_history's shape>}}`` (runs without the key left out); with several ``key``,
+    ``{"keys": {key: {run_id: …}}}`` from one read."""
+    keys = [k for k in request.query_params.getlist("key") if k]
+    if not keys:
+        raise InvalidInputError("key is required (key=<metric key>)")
+    found = chart_queries.metric_series_by_key(_store(request), request.query_params.getlist("run"), keys,
+                                               _int(request, "points", 1000), _int(request, "step_from", None),
+                                               _int(request, "step_to", None))
+    body = {"runs": found.get(keys[0], {})} if len(keys) == 1 else {"keys": found}
+    return JSONResponse(body, headers={"cache-control": "no-store"})
 
 
 # -- errors ----------------------------------------------------------------------------------------------
@@ -269,4 +429,5 @@ def routes() -> list[Route]:
         Route("/models/{name:path}", model),
         Route("/sql", sql_console),
         Route("/api/runs/{run_id}/metrics/{key:path}", metric_history),
+        Route("/api/histories", metric_histories),
     ]

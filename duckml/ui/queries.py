@@ -132,12 +132,17 @@ class RunPage:
     keys: dict = field(default_factory=dict)
 
 
-def _page_ids(con, experiment_id: str, filter_string: str, order_by: list[str], offset: int, limit: int):
-    """(run ids of the page in order, number of matching runs); nothing but ids crosses over."""
+def _page_ids(con, experiment_id: str, filter_string: str, order_by: list[str], offset: int, limit: int,
+              name_search: str = ""):
+    """(run ids of the page in order, number of matching runs); nothing but ids crosses over.
+    ``name_search``: only runs whose name contains it, case aside."""
     expr = parse_filter(filter_string or "", "runs")
     order = parse_order_by([o for o in order_by if o.strip()] or None, "runs")
     joins = KeyJoins("r")
     where, params = ["r.lifecycle_stage = 'active'", "r.experiment_id = ?"], [experiment_id]
+    if name_search:
+        where.append("contains(lower(coalesce(r.run_name, '')), lower(?))")
+        params.append(name_search)
     if expr is not None:
         sql, filter_params = compile_filter(expr, "r", "runs", source="joins", joins=joins)
         where.append(sql)
@@ -192,8 +197,9 @@ def experiment_id(con, name: str) -> str:
 
 
 def run_page(store, experiment: str, filter_string: str = "", order_by: list[str] | None = None,
-             page: int = 1, page_size: int = 50) -> dict:
-    """One page of an experiment's runs, with every param/tag and each metric's last/min/max.
+             page: int = 1, page_size: int = 50, summaries: bool = False, name_search: str = "") -> dict:
+    """One page of an experiment's runs, with every param/tag and each metric's last value (and with
+    ``summaries`` its min and max, from the ingest's per-(run, key) table: never a scan of ``metrics``).
 
     Only the page's runs are read in full, so a page of 10,000 runs costs about what one of 100 does.
     Children follow their parent when both are on the page (``depth`` 1).
@@ -204,7 +210,8 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
     page = max(1, page)
     with store.read() as con:
         exp_id = experiment_id(con, experiment)
-        ids, total = _page_ids(con, exp_id, filter_string, order_by or [], (page - 1) * page_size, page_size)
+        ids, total = _page_ids(con, exp_id, filter_string, order_by or [], (page - 1) * page_size, page_size,
+                               name_search)
         runs = con.execute("""
             WITH page AS (SELECT * FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS g(run_id, position)),
             children AS (SELECT parent_run_id, count(*) AS n FROM runs
@@ -218,10 +225,12 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
             WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id)
             SELECT 'params', run_id, key, value, NULL, NULL FROM params JOIN page USING (run_id)
             UNION ALL SELECT 'tags', run_id, key, value, NULL, NULL FROM tags JOIN page USING (run_id)
-            UNION ALL SELECT 'metrics', m.run_id, m.key, l.value::VARCHAR, m.min, m.max FROM (
-                SELECT run_id, key, min(value) AS min, max(value) AS max FROM metrics JOIN page USING (run_id)
-                GROUP BY run_id, key) AS m
-            JOIN latest_metrics AS l ON l.run_id = m.run_id AND l.key = m.key""", [ids]).fetchall()
+            UNION ALL SELECT 'metrics', l.run_id, l.key, l.value::VARCHAR, NULL, NULL
+                FROM latest_metrics AS l JOIN page USING (run_id)""", [ids]).fetchall()
+        if summaries:  # min and max only when a column shows them: one row per metric, kept by the ingest
+            cells += con.execute("""
+                SELECT 'summary', s.run_id, s.key, NULL, s.min, s.max FROM _duckml_metric_summary AS s
+                JOIN (SELECT unnest(?::VARCHAR[]) AS run_id) USING (run_id)""", [ids]).fetchall()
         keys = _experiment_keys(con, store, exp_id)
     by_id = {}
     for run_id, name, status, start, end, parent, children in runs:
@@ -230,7 +239,10 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
                          "params": {}, "tags": {}, "metrics": {}}
     for entity, run_id, key, value, low, high in cells:
         if entity == "metrics":
-            by_id[run_id]["metrics"][key] = {"last": float(value) if value is not None else None, "min": low, "max": high}
+            by_id[run_id]["metrics"].setdefault(key, {"min": None, "max": None})["last"] = (
+                float(value) if value is not None else None)
+        elif entity == "summary":
+            by_id[run_id]["metrics"].setdefault(key, {"last": None}).update(min=low, max=high)
         elif not key.startswith("mlflow."):
             by_id[run_id][entity][key] = value
     ordered = []
@@ -360,7 +372,8 @@ def compare(store, run_ids: list[str]) -> dict:
         raise InvalidInputError("choose at least one run to compare (?run=<id>&run=<id>)")
     ids = list(dict.fromkeys(run_ids))
     with store.read() as con:
-        runs = con.execute("""SELECT g.run_id, r.run_name, r.status, e.name FROM unnest(?::VARCHAR[])
+        runs = con.execute("""SELECT g.run_id, r.run_name, r.status, e.name, r.start_time, r.end_time
+                              FROM unnest(?::VARCHAR[])
                               WITH ORDINALITY AS g(run_id, position) JOIN runs AS r ON r.run_id = g.run_id
                               JOIN experiments AS e ON e.experiment_id = r.experiment_id
                               ORDER BY g.position""", [ids]).fetchall()
@@ -369,12 +382,20 @@ def compare(store, run_ids: list[str]) -> dict:
         if missing:
             raise NotFoundError(f"run {missing[0]!r} does not exist")
         cells = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).fetchall()
+        tags = con.execute("""SELECT 'tag', key, run_id, value FROM tags WHERE list_contains(?::VARCHAR[], run_id)
+                              AND NOT starts_with(key, 'mlflow.') ORDER BY key""", [ids]).fetchall()
         counts = con.execute("""SELECT key, list(run_id), max(count) FROM (
                                     SELECT run_id, key, count(*) AS count FROM metrics
                                     WHERE list_contains(?::VARCHAR[], run_id) GROUP BY run_id, key)
                                 GROUP BY key ORDER BY key""", [ids]).fetchall()
     rows: dict[tuple[str, str], dict] = {}
-    for kind, key, run_id, value in cells:
+    # when each run started and how long it took, as rows like the others (seconds: a number to plot)
+    for run_id, _, _, _, start, end in runs:
+        rows.setdefault(("attribute", "start_time"), {"kind": "attribute", "key": "start_time", "values": {}})[
+            "values"][run_id] = start.isoformat(sep=" ", timespec="seconds") if start else None
+        rows.setdefault(("attribute", "duration_s"), {"kind": "attribute", "key": "duration_s", "values": {}})[
+            "values"][run_id] = (end - start).total_seconds() if start and end else None
+    for kind, key, run_id, value in [*cells, *tags]:
         rows.setdefault((kind, key), {"kind": kind, "key": key, "values": {}})["values"][run_id] = value
     table = []
     for (kind, key), row in rows.items():
@@ -384,10 +405,11 @@ def compare(store, run_ids: list[str]) -> dict:
         row["values"] = values
         row["differs"] = len(set(map(str, values))) > 1
         table.append(row)
-    # differing params first, then equal params, then metrics the same way
-    table.sort(key=lambda r: (r["kind"] != "param", not r["differs"]))
+    # differing params first, then equal params, then metrics, tags and start/duration the same way
+    kinds = ("param", "metric", "tag", "attribute")
+    table.sort(key=lambda r: (r["kind"] != "param", not r["differs"], kinds.index(r["kind"])))
     return {
-        "runs": [dict(zip(("run_id", "run_name", "status", "experiment_name"), r)) for r in runs],
+        "runs": [dict(zip(("run_id", "run_name", "status", "experiment_name"), r[:4])) for r in runs],
         "rows": table,
         # metric key -> the runs that have it, for keys with a history (more than one point somewhere)
         "history_keys": {k: [i for i in ids if i in set(owners)] for k, owners, n in counts if n > 1},

@@ -227,7 +227,7 @@ def test_run_list_filter_order_and_chosen_columns(client, ui_store):
     assert body.index(">child-2<") < body.index(">child-1<")
     assert ">child-0<" not in body and ">parent<" not in body
     assert "loss (max)" in body and "alpha" in body
-    assert '<td class="num">3</td>' in body  # child-2's loss starts at 3.0: its max
+    assert '<td class="num" title="3.0">3</td>' in body  # child-2's loss starts at 3.0: its max (every digit on hover)
 
 
 def test_run_list_shows_parse_error_inline(client):

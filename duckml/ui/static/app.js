@@ -60,6 +60,31 @@ window.duckml = (function () {
     form.addEventListener("change", update);
     update();
   }
-  document.addEventListener("DOMContentLoaded", () => { autoRefresh(); copyButtons(); compareSelection(); });
+  function runListControls() {
+    // select all (the page's runs), and groups that fold away
+    const all = document.getElementById("select-all");
+    const form = document.getElementById("compare-form");
+    if (all && form) {
+      const boxes = () => [...form.querySelectorAll("input[name=run]")];
+      all.addEventListener("change", () => {
+        boxes().forEach((b) => { b.checked = all.checked; });
+        form.dispatchEvent(new Event("change"));
+      });
+      form.addEventListener("change", () => {
+        const n = boxes().filter((b) => b.checked).length;
+        all.checked = n > 0 && n === boxes().length;
+        all.indeterminate = n > 0 && n < boxes().length;
+      });
+    }
+    document.querySelectorAll("button.group-toggle").forEach((button) => {
+      button.addEventListener("click", () => {
+        const open = button.getAttribute("aria-expanded") !== "true";
+        button.setAttribute("aria-expanded", String(open));
+        button.textContent = open ? "▾" : "▸";
+        document.querySelectorAll(`tr[data-group="${button.dataset.group}"]`).forEach((row) => { row.hidden = !open; });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", () => { autoRefresh(); copyButtons(); compareSelection(); runListControls(); });
   return { params, setParam, readJSON, color, css };
 })();

@@ -7,6 +7,7 @@ runs of the driver's run into the same store. PySpark is imported only here (``p
 ``import duckml`` never loads it.
 """
 
+from duckml.spark.functions import SparkFunction, register
 from duckml.spark.scoring import predict
 
-__all__ = ["predict"]
+__all__ = ["predict", "register", "SparkFunction"]

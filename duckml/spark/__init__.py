@@ -9,5 +9,6 @@ runs of the driver's run into the same store. PySpark is imported only here (``p
 
 from duckml.spark.functions import SparkFunction, register
 from duckml.spark.scoring import predict
+from duckml.spark.tracking import SparkRunContext, run_context
 
-__all__ = ["predict", "register", "SparkFunction"]
+__all__ = ["predict", "register", "SparkFunction", "run_context", "SparkRunContext"]

@@ -93,8 +93,11 @@ def _current_experiment_id(store) -> str:
 
 def start_run(run_name: str | None = None, experiment_name: str | None = None, nested: bool = False,
               tags: dict | None = None, run_id: str | None = None, experiment_id: str | None = None,
-              description: str | None = None) -> ActiveRun:
+              description: str | None = None, parent_run_id: str | None = None) -> ActiveRun:
     """Start a run (or resume one with ``run_id``) and make it active in this thread.
+
+    ``parent_run_id`` makes the new run a child of a run of another process (MLflow's argument: a Spark
+    executor's run under the driver's); ``nested=True`` makes it a child of this thread's active run.
 
     >>> import duckml
     >>> with duckml.start_run(run_name="rf-1") as run:
@@ -126,7 +129,8 @@ def start_run(run_name: str | None = None, experiment_name: str | None = None, n
         all_tags = dict(tags or {})
         if description is not None:
             all_tags["mlflow.note.content"] = description
-        parent = stack[-1].info.run_id if stack and nested else None
+        parent = parent_run_id if parent_run_id is not None else (stack[-1].info.run_id if stack and nested
+                                                                 else None)
         info = tracking.create_run(exp_id, run_name=run_name, tags=all_tags, parent_run_id=parent, store=store)
     active = ActiveRun(info, store)
     stack.append(active)

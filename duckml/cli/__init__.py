@@ -429,16 +429,19 @@ def sql(query, fmt):
 @cli.command("demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=None,
               help="Folder for the demo's store and data (default: a new temporary folder).")
-def demo(directory):
+@click.option("--spark", is_flag=True, help="Also score the new week on a Spark local cluster (pip install "
+              "'duckml[spark]', Java 17) into a Parquet forecast table.")
+def demo(directory, spark):
     """Run the end-to-end example on a fresh store: train, track, compare, register, PREDICT.
 
     \b
     Example:
         duckml demo --dir ./duckml-demo
+        duckml demo --spark
     """
     from duckml.demo import run_demo
 
-    run_demo(directory, echo=click.echo)
+    run_demo(directory, echo=click.echo, spark=spark)
 
 
 @cli.command("ui")

@@ -92,8 +92,12 @@ def resolve(model_uri: str | os.PathLike):
         label = (f"model {resolved.name!r} version {resolved.version}" if resolved.name
                  else f"model {resolved.source_uri!r}")
     data = Path(model_file).read_bytes()
-    model = model_format.load_model_bytes(data, sha256=meta.sha256, source=label)
     shipped = ShippedModel(hashlib.sha256(data).hexdigest(), meta.signature, label)
+    known = scoring.cached_model(_key(shipped.digest))  # the content decides: loaded once per driver too
+    if known is not None and known.label == label:
+        return known, found, data, shipped
+    model = known.model if known is not None else model_format.load_model_bytes(data, sha256=meta.sha256,
+                                                                                 source=label)
     spec = scoring.make_spec(_key(shipped.digest), model, meta.signature, label)
     scoring.add_model(spec)
     return spec, found, data, shipped
@@ -106,6 +110,7 @@ def _key(digest: str) -> str:
 # -- on the executors ----------------------------------------------------------------------------------
 _WORKER_SPECS: dict[str, scoring.ModelSpec] = {}  # digest -> spec: each Python worker loads a model once
 _WORKER_LOCK = threading.Lock()
+WORKER_MODELS = 8  # models kept per worker
 WORKER_LOADS = {"count": 0}  # how many models this worker process loaded (the tests read it)
 
 
@@ -118,9 +123,13 @@ def worker_spec(shipped: ShippedModel, content) -> scoring.ModelSpec:
             from duckml.models import format as model_format
 
             model = model_format.load_model_bytes(content(), sha256=shipped.digest, source=shipped.label)
-            spec = scoring.make_spec(_key(shipped.digest), model, shipped.signature, shipped.label)
-            _WORKER_SPECS[shipped.digest] = spec
             WORKER_LOADS["count"] += 1
+        if spec is None or spec.label != shipped.label:  # the same content registered under another name
+            spec = scoring.make_spec(_key(shipped.digest), model if spec is None else spec.model,
+                                     shipped.signature, shipped.label)
+            if shipped.digest not in _WORKER_SPECS and len(_WORKER_SPECS) >= WORKER_MODELS:
+                _WORKER_SPECS.pop(next(iter(_WORKER_SPECS)))  # the oldest: a long-lived worker stays bounded
+            _WORKER_SPECS[shipped.digest] = spec
         scoring.add_model(spec)
         return spec
 

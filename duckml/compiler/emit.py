@@ -84,8 +84,20 @@ class SparkDialect(Dialect):
     def element(self, array_sql: str, one_based_index: str) -> str:
         return f"element_at({array_sql}, {one_based_index})"
 
+    # Up to this many terms a sum is written as nested additions (Catalyst never reassociates floating-point
+    # additions, so the order stays left to right). Both forms were measured on the loaded 2-core machine:
+    # nested additions took ~2x longer to plan (a 6-stage 3-class boosting model: 105 s against 40 s for a
+    # 300-row query), aggregate() runs interpreted (a 50-tree forest: 675 rows/s). Neither makes compiled
+    # forests pay on Spark yet, so the form with the shorter planning is the default.
+    NESTED_SUM_TERMS = 0
+
     def ordered_sum(self, terms: Sequence[str]) -> str:
-        # aggregate folds left to right from the first term, as numpy and list_sum add
+        if len(terms) <= self.NESTED_SUM_TERMS:
+            total = terms[0]
+            for term in terms[1:]:
+                total = f"({total} + {term})"
+            return total
+        # aggregate folds left to right from the first term, as numpy and list_sum add, at a depth of one
         return f"aggregate(array({', '.join(terms[1:])}), {terms[0]}, (acc, term) -> acc + term)"
 
     def raise_error(self, message_sql: str) -> str:

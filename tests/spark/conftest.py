@@ -4,7 +4,6 @@ hence once per session; every Spark test is slow and skips with its reason witho
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -18,12 +17,6 @@ def _why_not() -> str | None:
     except ImportError:
         return "pyspark is not installed (pip install -e '.[spark]')"
     return None
-
-
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if "tests/spark/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
+import pytest
 from click.testing import CliRunner
 
 from duckml.cli import cli
+
+pytestmark = pytest.mark.slow  # a Spark local-cluster: separate JVMs and Python workers
 
 
 def test_demo_spark_writes_the_forecast_table_with_lineage(spark, tmp_path):

@@ -25,6 +25,8 @@ from duckml.errors import InvalidInputError
 
 ROWS = 600
 
+pytestmark = pytest.mark.slow  # a Spark local-cluster: separate JVMs and Python workers
+
 
 def _data(seed: int = 0, nulls: bool = False) -> pd.DataFrame:
     rng = np.random.default_rng(seed)

@@ -19,6 +19,8 @@ from duckml.store.lake_extensions import lake_extensions_available  # noqa: E402
 
 ALPHAS = [0.01, 0.1, 1.0, 10.0]
 
+pytestmark = pytest.mark.slow  # a Spark local-cluster: separate JVMs and Python workers
+
 
 def _search(spark, context) -> list:
     """One Ridge per partition, each partition its own alpha, logged from the executor that fits it."""

@@ -80,8 +80,10 @@ def prepare_folder(directory: str | None) -> Path:
     return root
 
 
-def run_demo(directory: str | None = None, echo=print) -> Path:
-    """Run the whole story in ``directory`` (default ``./duckml-demo``); return the store path.
+def run_demo(directory: str | None = None, echo=print, spark: bool = False) -> Path:
+    """Run the whole story in ``directory`` (default ``./duckml-demo``); return the store path. ``spark=True``
+    also scores the new week with the champion on a Spark local cluster into a Parquet forecast table
+    (``forecasts_spark/``).
 
     >>> from duckml.demo import make_sales
     >>> make_sales(n_stores=2, n_weeks=3).shape
@@ -187,6 +189,8 @@ def run_demo(directory: str | None = None, echo=print) -> Path:
     echo(f"  duckml --store {store_arg} sql \"SELECT * FROM forecasts\"")
     echo(f"Any DuckDB client reads the file too (no duckml needed): SELECT * FROM runs_overview; "
          f"SELECT * FROM {macro}('{root / 'new_week.parquet'}');")
+    if spark:
+        spark_forecast(root, echo)
     return store_path
 
 
@@ -194,3 +198,33 @@ def _shell_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def spark_forecast(root: Path, echo=print) -> Path:
+    """The same PREDICT where a cluster's data lives: the champion scores the new week on the executors of
+    a Spark ``local-cluster`` (two executor processes) and the forecast is written as Parquet, with its
+    lineage in the store. Uses the active Spark session if there is one."""
+    import duckml.spark
+    from duckml.spark.scoring import require_pyspark
+
+    sql = require_pyspark()
+    session = sql.SparkSession.getActiveSession()
+    own = session is None
+    if own:
+        echo("\nStarting a Spark local cluster (2 executors) ...")
+        session = (sql.SparkSession.builder.master("local-cluster[2,1,1024]").appName("duckml-demo")
+                   .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
+    try:
+        out = root / "forecasts_spark"
+        week = session.read.parquet(str(root / "new_week.parquet"))
+        duckml.spark.predict(week, "models:/sales-forecast@champion", output=str(out), mode="overwrite")
+        forecast = (pl.read_parquet(str(out / "*.parquet"))
+                    .select("store", (pl.col("week") + 1).alias("forecast_week"),
+                            pl.col("prediction").alias("forecast_sales")).sort("store"))
+    finally:
+        if own:
+            session.stop()
+    echo(f"\nPREDICT on Spark (duckml.spark.predict) wrote {out} (first rows):")
+    echo(_show(forecast.head(5)))
+    return out

@@ -21,6 +21,7 @@ LAYERS = {
     "duckml.models": 4,
     "duckml.scoring": 5,
     "duckml.connection": 6,
+    "duckml.spark": 6.5,  # PREDICT on Spark: above scoring/models/compiler, imported only by its users
     "duckml": 7,  # the package root only re-exports
     "duckml.demo": 8, "duckml.ui": 8, "duckml.interop": 8,  # applications of the public API
     "duckml.mlflow": 8,  # MLflow's API over duckml's: nothing below may import it

@@ -446,17 +446,20 @@ def sql(query, fmt):
               help="Folder for the demo's store and data (default: ./duckml-demo, replaced on each run).")
 @click.option("--ui/--no-ui", "open_ui", default=None,
               help="Open `duckml ui` on the demo's store at the end (default: ask, in a terminal).")
-def demo(directory, open_ui):
+@click.option("--spark", is_flag=True, help="Also score the new week on a Spark local cluster (pip install "
+              "'duckml[spark]', Java 17) into a Parquet forecast table.")
+def demo(directory, open_ui, spark):
     """Run the end-to-end example on a fresh store: train, track, compare, register, PREDICT.
 
     \b
     Example:
         duckml demo
         duckml demo --dir ./my-demo --no-ui
+        duckml demo --spark
     """
     from duckml.demo import run_demo
 
-    store_path = run_demo(directory, echo=click.echo)
+    store_path = run_demo(directory, echo=click.echo, spark=spark)
     if open_ui is None:
         open_ui = sys.stdin.isatty() and sys.stdout.isatty() and click.confirm(
             f"\nOpen duckml ui on {store_path} now?", default=True)

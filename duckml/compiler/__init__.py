@@ -23,10 +23,12 @@ import numpy as np
 
 from duckml.compiler import linear, preprocessing, trees
 from duckml.compiler.core import Context, Feature, refuse
-from duckml.compiler.emit import label, label_type, quote_ident, quote_literal
+from duckml.compiler.emit import (DUCKDB, SPARK, Dialect, array, dialect_named, element, label, label_type,
+                                  quote_ident, quote_literal, raise_error, writing)
 from duckml.errors import ModelNotCompilableError
 
-__all__ = ["CompiledModel", "compile_sklearn", "ModelNotCompilableError", "node_count"]
+__all__ = ["CompiledModel", "compile_sklearn", "ModelNotCompilableError", "node_count", "Dialect", "DUCKDB",
+           "SPARK"]
 
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                   "UBIGINT", "UHUGEINT", "BOOLEAN")
@@ -107,22 +109,33 @@ def _final(model: Any, features: list[Feature], ctx: Context, where: str):
 def _guarded(sql: str, ctx: Context) -> str:
     if not ctx.checks:
         return sql
-    whens = " ".join(f"WHEN {condition} THEN error({message})" for condition, message in ctx.checks)
+    whens = " ".join(f"WHEN {condition} THEN {raise_error(message)}" for condition, message in ctx.checks)
     return f"(CASE {whens} ELSE {sql} END)"
 
 
-def compile_sklearn(model: Any, inputs: Sequence[tuple[str, str]]) -> CompiledModel:
+def compile_sklearn(model: Any, inputs: Sequence[tuple[str, str]], dialect: str | Dialect = DUCKDB) -> CompiledModel:
     """Compile a fitted estimator or pipeline whose inputs, in fitted order, are the SQL columns
-    ``inputs`` = [(column name, DuckDB type), ...].
+    ``inputs`` = [(column name, DuckDB type), ...], into expressions of ``dialect`` (``"duckdb"`` or
+    ``"spark"``: one code path, the dialect spells the few forms that differ).
 
     Raises ModelNotCompilableError naming the class or pipeline step that has no exact SQL form.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> model = LinearRegression().fit([[0.0], [1.0]], [1.0, 3.0])
+    >>> compile_sklearn(model, [("x", "DOUBLE")], dialect="spark").prediction  # doctest: +ELLIPSIS
+    'CAST(((CAST(`x` AS DOUBLE) * 1.99...e0) + 1.00...e0) AS DOUBLE)'
     """
+    with writing(dialect_named(dialect)) as chosen:
+        return _compile(model, inputs, chosen)
+
+
+def _compile(model: Any, inputs: Sequence[tuple[str, str]], dialect: Dialect) -> CompiledModel:
     features = [_input_feature(column, duckdb_type) for column, duckdb_type in inputs]
     expected = getattr(model, "n_features_in_", None)
     if isinstance(expected, int) and expected != len(features):
         raise ModelNotCompilableError(f"{type(model).__name__} was fitted on {expected} columns, "
                                       f"{len(features)} were given")
-    ctx = Context()
+    ctx = Context(dialect=dialect)
     kind, result, estimator = _final(model, features, ctx, "")
     if kind == "regressor":
         return CompiledModel(_guarded(f"CAST({result} AS DOUBLE)", ctx), "DOUBLE", None, None)
@@ -131,8 +144,8 @@ def compile_sklearn(model: Any, inputs: Sequence[tuple[str, str]]) -> CompiledMo
     if classes.ndim != 1:
         raise refuse(estimator, "", "its classes are not one list")
     sql_type = label_type(classes)
-    labels = "[" + ", ".join(label(c, sql_type) for c in classes.tolist()) + "]"
-    prediction = _guarded(f"{labels}[{index} + 1]", ctx)
+    labels = array([label(c, sql_type) for c in classes.tolist()])
+    prediction = _guarded(element(labels, f"{index} + 1"), ctx)
     return CompiledModel(prediction, sql_type, tuple(classes.tolist()),
                          tuple(_guarded(f"CAST({p} AS DOUBLE)", ctx) for p in probas))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from duckml.compiler.emit import Dialect, current
 from duckml.errors import ModelNotCompilableError
 
 
@@ -42,10 +43,12 @@ def as_null_all(features: list[Feature]) -> list[Feature]:
 
 @dataclass
 class Context:
-    """Collected while compiling: row checks that must raise (``error()`` calls), each as
-    (condition, message expression); the final expression evaluates them before anything else."""
+    """Collected while compiling: row checks that must raise (the dialect's error call), each as
+    (condition, message expression); the final expression evaluates them before anything else. ``dialect``
+    is the SQL dialect the compile writes (emit.writing sets it for every emitter)."""
 
     checks: list[tuple[str, str]] = field(default_factory=list)
+    dialect: Dialect = field(default_factory=current)
 
     def check(self, condition: str, message_sql: str) -> None:
         self.checks.append((condition, message_sql))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from duckml.compiler.core import Context, Feature, as_null, refuse
-from duckml.compiler.emit import number, quote_literal
+from duckml.compiler.emit import number, quote_literal, text_type
 
 
 def transform(step: Any, features: list[Feature], ctx: Context, where: str) -> list[Feature]:
@@ -129,7 +129,7 @@ def _category_literal(value, feature: Feature) -> tuple[str, Feature]:
     """(literal, feature to compare): text categories compare as text, numbers as DOUBLE."""
     if isinstance(value, str):
         if feature.kind == "num":
-            feature = Feature(f"CAST({feature.sql} AS VARCHAR)", "str", feature.nullable)
+            feature = Feature(f"CAST({feature.sql} AS {text_type()})", "str", feature.nullable)
         return quote_literal(value), feature
     if isinstance(value, (bool, np.bool_)):
         raise ValueError("boolean category")
@@ -173,7 +173,7 @@ def _one_hot(step, features: list[Feature], ctx: Context, where: str) -> list[Fe
                 unknown = f"({x} IS NULL OR {unknown})"
             elif missing:
                 unknown = f"({x} IS NOT NULL AND {unknown})"
-            shown = f"coalesce(CAST({x} AS VARCHAR), 'NULL')"
+            shown = f"coalesce(CAST({x} AS {text_type()}), 'NULL')"
             prefix = f"duckml: {where or 'OneHotEncoder'} found the unknown category "
             message = (f"{quote_literal(prefix)} || "
                        f"{shown} || {quote_literal(f' in input feature {i} (handle_unknown=error)')}")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from duckml.compiler.core import Feature, as_null_all, refuse
-from duckml.compiler.emit import float32_cut, number, ordered_sum
+from duckml.compiler.emit import array, element, float32_cut, number, ordered_sum
 from duckml.compiler.linear import argmax_index, softmax, stable_sigmoid
 
 
@@ -126,9 +126,9 @@ def forest_classifier(model: Any, features: list[Feature], where: str) -> tuple[
         proba = _class_probabilities(t, n_classes)
         positions.append(tree_case(t, features, lambda i, o=ordinal: str(o[i]), missing, where, model))
         for k in range(n_classes):
-            lookups[k].append("[" + ", ".join(number(proba[i, k]) for i in leaves) + "]")
+            lookups[k].append(array([number(proba[i, k]) for i in leaves]))
     count = number(float(len(trees)))
-    probas = [f"({ordered_sum([f'{lookups[k][j]}[{positions[j]}]' for j in range(len(trees))])} / {count})"
+    probas = [f"({ordered_sum([element(lookups[k][j], positions[j]) for j in range(len(trees))])} / {count})"
               for k in range(n_classes)]
     if not missing:
         probas = [null_if_missing(p, features) for p in probas]

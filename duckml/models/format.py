@@ -330,16 +330,30 @@ def load_model_file(model_file: str | os.PathLike, *, sha256: str, trusted=None,
     ``trusted`` lists extra type names (or types) to accept beyond scikit-learn's, numpy's and scipy's.
     Raises UntrustedModelError naming the file and the refused types.
     """
-    import skops.io as sio
-
-    from duckml.models.trust import check_loaded_model, split_untrusted
-
     path = Path(model_file)
     label = source or str(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise NotFoundError(f"model file {label} does not exist") from e
+    return load_model_bytes(data, sha256=sha256, trusted=trusted, source=label)
+
+
+def load_model_bytes(data: bytes, *, sha256: str, trusted=None, source: str = "model bytes"):
+    """Load the content of a ``model.skops`` (e.g. shipped to a Spark executor) with the same checks as
+    :func:`load_model_file`: its digest, its types and its trees.
+
+    >>> import hashlib
+    >>> load_model_bytes(b"not a model", sha256=hashlib.sha256(b"x").hexdigest())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    duckml.errors.UntrustedModelError: model file model bytes has sha256 ...
+    """
+    import skops.io as sio
+
+    from duckml.models.trust import check_loaded_model, split_untrusted
+
+    label = source
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise UntrustedModelError(f"model file {label} has sha256 {actual}, but its metadata records {sha256}; "

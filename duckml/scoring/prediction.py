@@ -384,6 +384,16 @@ def _lineage(con, found: ModelSource, source, output: str, kind: str, rows: int,
          started, finished, engine])
 
 
+def record_lineage(found: ModelSource, source, output: str, kind: str, rows: int, started, finished,
+                   engine: str) -> None:
+    """Record in the current store's ``predictions`` table a scoring job that ran elsewhere (a Spark job:
+    ``duckml.spark.predict(..., output=...)``), as ``duckml.predict`` records its own."""
+    from duckml.store import get_store
+
+    with get_store().write() as con:
+        _lineage(con, found, source, output, kind, rows, started, finished, engine)
+
+
 def _dictionary_columns(schema: pa.Schema) -> list[str]:
     """Columns worth dictionary-encoding: all but floating-point ones. Measured features and scores are
     nearly all distinct, so their dictionary only grows the file, and building it (a hash per value) took

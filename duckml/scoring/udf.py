@@ -228,6 +228,18 @@ def _inputs(spec: ModelSpec, columns: dict[str, str]) -> list[tuple[str, str, st
     return found
 
 
+def match_inputs(spec: ModelSpec, columns: dict[str, str]) -> list[tuple[str, str, str | None]]:
+    """(input name, source column, DuckDB type to cast to or None) for each input of ``spec``, matched in a
+    source whose ``columns`` map names to DuckDB type names: the one matching rule of every engine.
+
+    >>> from sklearn.linear_model import LinearRegression
+    >>> m = LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0])
+    >>> match_inputs(make_spec("m", m, None, "m"), {"F0": "INTEGER"})
+    [('f0', 'F0', 'DOUBLE')]
+    """
+    return _inputs(spec, columns)
+
+
 def _expression(column: str, target: str | None) -> str:
     return quote_ident(column) if target is None else f"CAST({quote_ident(column)} AS {target})"
 

@@ -24,6 +24,7 @@ from starlette.templating import Jinja2Templates
 from duckml.clock import duration_text
 from duckml.errors import NotFoundError
 from duckml.sqlresult import Cut
+from duckml.ui.auth import signed_in
 from duckml.ui.security import GuardMiddleware, allowed_hosts
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -73,15 +74,19 @@ def _templates() -> Jinja2Templates:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes)
     env.tests["cut"] = lambda value: isinstance(value, Cut)  # text the SQL console fetched cut short
-    env.globals.update(duration=duration_text)
+    env.globals.update(duration=duration_text, signed_in=signed_in)
     return Jinja2Templates(env=env)
 
 
-def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0.1") -> Starlette:
-    """The read-only UI over a store (``store_path``, else the selected store), answering to ``host``.
+def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0.1", *,
+               users_file: str | os.PathLike | None = None, allowed_host_names: tuple[str, ...] = (),
+               session_hours: float = 8.0) -> Starlette:
+    """The UI over a store (``store_path``, else the selected store), answering to ``host``.
 
     The store must exist: a UI never creates one. ``host`` is the address served on; requests naming
-    any other Host than it or localhost are refused (400).
+    any other Host than it, localhost or one of ``allowed_host_names`` are refused (400). With
+    ``users_file`` every request needs a session (:mod:`duckml.ui.auth`); the file is checked here, so a
+    wrong mode or format stops the server before it serves.
     """
     import duckml
     from duckml.store import resolve_store_path
@@ -92,12 +97,20 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
         raise NotFoundError(f"no store at {path} (choose one with --store or $DUCKML_STORE)")
     if store_path is not None:
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store
+    auth = None
+    if users_file is not None:
+        from duckml.ui.auth import Auth, AuthMiddleware, AuthSettings
+
+        auth = Auth(AuthSettings(Path(users_file), idle_seconds=session_hours * 3600))
     store = duckml.connect(path)
     app = Starlette(
-        routes=[*pages.routes(), Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
-        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host))],
+        routes=[*pages.routes(), *(auth.routes() if auth else []),
+                Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
+        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host, allowed_host_names)),
+                    *([Middleware(AuthMiddleware, auth=auth)] if auth else [])],
         exception_handlers=pages.exception_handlers(),
     )
+    app.state.auth = auth
     app.state.store = store
     app.state.templates = _templates()
     return app

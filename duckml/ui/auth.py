@@ -40,6 +40,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from duckml.store.actor import acting_as
+from duckml.ui.security import host_name
 from duckml.ui.users import User, check_password, load_users, role_rank
 
 COOKIE = "duckml_session"
@@ -201,6 +202,8 @@ class Auth:
         return _login_html(request.query_params.get("next"), "")
 
     async def login(self, request: Request) -> Response:
+        if not _same_origin(request):
+            return _login_html(None, "Sign in from this site's own page.", status=403)
         body = await request.body()
         form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM].decode("utf-8", "replace")).items()}
         name, password = form.get("username", "")[:100], form.get("password", "")[:1000]
@@ -224,6 +227,8 @@ class Auth:
         return response
 
     def logout(self, request: Request) -> Response:
+        if not _same_origin(request):  # another site must not sign a user out (or in, above)
+            return Response("Forbidden: cross-origin sign-out\n", status_code=403, media_type="text/plain")
         self.end_session(request.cookies.get(COOKIE))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
@@ -272,6 +277,16 @@ def _login_html(target: str | None, message: str, status: int = 200) -> Response
 <p><button type="submit">Sign in</button></p>
 </form></main></body></html>"""
     return HTMLResponse(page, status_code=status, headers={"cache-control": "no-store"})
+
+
+def _same_origin(request: Request) -> bool:
+    """False when the browser says the form came from another site (no Origin header: not a browser's
+    cross-site form, which always sends one on POST). Host names only: behind a TLS proxy the scheme and
+    port the server sees may differ from the browser's."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return host_name(urlsplit(origin).netloc) == host_name(request.headers.get("host", ""))
 
 
 def _cookie(scope) -> str | None:

@@ -269,3 +269,17 @@ def test_allowed_host_extends_the_host_check(auth_folder, users_file):
     with client(named, "http://ml.example.com:8080") as http:
         assert http.get("/").status_code == 200
         assert http.get("/", headers={"host": "other.example.com"}).status_code == 400
+
+
+def test_a_sign_in_or_out_posted_from_another_origin_is_refused(auth_app):
+    with client(auth_app) as http:
+        foreign = sign_in_from(http, "https://evil.example")
+        assert foreign.status_code == 403 and COOKIE not in foreign.headers.get("set-cookie", "")
+        assert sign_in_from(http, "http://localhost:5000").status_code == 303
+        assert http.post("/logout", headers={"origin": "https://evil.example"}).status_code == 403
+        assert http.get("/").status_code == 200  # still signed in
+        assert http.post("/logout", headers={"origin": "http://localhost:5000"}).status_code == 303
+
+
+def sign_in_from(http, origin):
+    return http.post("/login", data={"username": "viewer", "password": PASSWORD}, headers={"origin": origin})

@@ -30,11 +30,11 @@ PASSWORD = "a long password"
 
 
 @contextmanager
-def team_server(store_path, users_file, workers=2):
+def team_server(store_path, users_file, workers=2, extra=()):
     """`duckml ui --workers N --auth USERS_FILE` in a process group of its own; yields (port, worker pids)."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "duckml", "--store", str(store_path), "ui", "--no-browser",
-                               "--port", str(port), "--workers", str(workers), "--auth", str(users_file)],
+                               "--port", str(port), "--workers", str(workers), "--auth", str(users_file), *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
@@ -48,7 +48,7 @@ def team_server(store_path, users_file, workers=2):
                 pass
             time.sleep(0.2)
         workers_found = []
-        while len(workers_found) < workers and time.monotonic() < deadline:
+        while workers > 1 and len(workers_found) < workers and time.monotonic() < deadline:
             workers_found = [c.pid for c in psutil.Process(server.pid).children(recursive=True)
                              if _listens_or_serves(c.pid)]
             time.sleep(0.2)
@@ -79,12 +79,18 @@ def get(port, path, cookie=None, connection=None):
     return answer.status, answer
 
 
-def sign_in(port, name, connection=None) -> str:
-    con = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    con.request("POST", "/login", body=urlencode({"username": name, "password": PASSWORD}),
-                headers={"Content-Type": "application/x-www-form-urlencoded"})
+def post_sign_in(port, name, password=PASSWORD, headers=None):
+    con = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    con.request("POST", "/login", body=urlencode({"username": name, "password": password}),
+                headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
     answer = con.getresponse()
     answer.read()
+    con.close()
+    return answer
+
+
+def sign_in(port, name) -> str:
+    answer = post_sign_in(port, name)
     assert answer.status == 303, answer.status
     return re.search(r"duckml_session=([^;]*)", answer.getheader("set-cookie"))[1]
 
@@ -135,6 +141,20 @@ def test_a_session_holds_on_every_worker_and_a_sign_out_ends_it_on_all(team_stor
         assert get(port, "/", cookie, second)[0] == 303
         for _ in range(10):
             assert get(port, "/", cookie)[0] == 303
+
+
+def test_behind_a_trusted_proxy_the_cookie_is_secure_and_failures_count_per_forwarded_address(team_store):
+    store_path, users, _ = team_store
+    over_https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    with team_server(store_path, users, workers=1) as (port, _):  # no --forwarded-allow-ips: headers ignored
+        assert "secure" not in post_sign_in(port, "viewer", headers=over_https).getheader("set-cookie").lower()
+    with team_server(store_path, users, workers=1, extra=["--forwarded-allow-ips", "127.0.0.1"]) as (port, _):
+        assert "secure" in post_sign_in(port, "viewer", headers=over_https).getheader("set-cookie").lower()
+        for _ in range(3):
+            assert post_sign_in(port, "nobody", "guess", headers=over_https).status == 401
+        assert post_sign_in(port, "viewer", headers=over_https).status == 429  # that address must wait
+        other = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.8"}
+        assert post_sign_in(port, "viewer", headers=other).status == 303  # a colleague elsewhere need not
 
 
 WRITER = textwrap.dedent("""

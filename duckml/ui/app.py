@@ -90,12 +90,17 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
     """
     import duckml
     from duckml.store import resolve_store_path
+    from duckml.store.selection import is_lake_spec
     from duckml.ui import pages
 
-    path = resolve_store_path(store_path)
-    if not path.exists():
+    path = resolve_store_path(store_path)  # a Path, or a lake's spec string as given
+    if is_lake_spec(path):
+        if store_path is not None:
+            duckml.set_store(path)
+        duckml.get_store().require_existing()  # a lake's catalog is asked, not the file system
+    elif not path.exists():
         raise NotFoundError(f"no store at {path} (choose one with --store or $DUCKML_STORE)")
-    if store_path is not None:
+    elif store_path is not None:
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store
     auth = None
     if users_file is not None:

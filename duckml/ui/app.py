@@ -97,7 +97,9 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
     if is_lake_spec(path):
         if store_path is not None:
             duckml.set_store(path)
-        duckml.get_store().require_existing()  # a lake's catalog is asked, not the file system
+        # Any read of a lake prepares its catalog (LakeStore creates on first use); doing it here makes a
+        # catalog that cannot be reached fail at start, not at the first page.
+        duckml.get_store().create()
     elif not path.exists():
         raise NotFoundError(f"no store at {path} (choose one with --store or $DUCKML_STORE)")
     elif store_path is not None:

@@ -137,3 +137,17 @@ def test_twenty_clients_fifty_page_loads_on_two_workers_over_a_lake(lake, tmp_pa
         print(f"\nlake, 20 clients x 50 loads on --workers 2: p50 {cuts[49] * 1000:.0f} ms, p95 "
               f"{cuts[94] * 1000:.0f} ms, {len(times) / wall:.1f} requests/s, {len(errors)} errors, "
               f"load average {os.getloadavg()[0]:.1f}")
+
+
+def test_registry_events_on_a_lake_record_the_actor(lake):
+    from sklearn.linear_model import LinearRegression
+
+    from duckml.store.actor import acting_as
+
+    with duckml.start_run(experiment_name="team"):
+        info = duckml.log_model(LinearRegression().fit([[1.0], [2.0]], [1.0, 2.0]), name="model")
+    duckml.register_model(info.model_uri, "lin")
+    with acting_as("ada"):
+        duckml.set_registered_model_alias("lin", "champion", 1)
+    rows = duckml.connect().sql("SELECT alias, version, set_by FROM alias_history WHERE name = 'lin'").fetchall()
+    assert rows == [("champion", 1, "ada")]

@@ -28,6 +28,7 @@ import html
 import json
 import secrets
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from duckml.errors import DuckmlError, NotFoundError
 from duckml.store.actor import acting_as
 from duckml.ui.security import host_name
 from duckml.ui.users import User, check_password, load_users, role_rank
@@ -115,7 +117,10 @@ class Auth:
 
     def users(self) -> dict[str, User]:
         """The users file, read again whenever it changed (a removed user's sessions end at once)."""
-        info = self.users_file.stat()
+        try:
+            info = self.users_file.stat()
+        except FileNotFoundError:
+            raise NotFoundError(f"the users file {self.users_file} is gone; nobody can sign in") from None
         key = (info.st_mtime_ns, info.st_size, info.st_ino, info.st_mode)
         if key != self._users_key:
             self._users, self._users_key = load_users(self.users_file), key
@@ -212,7 +217,11 @@ class Auth:
         wait, locked = self.wait_seconds(name, address)
         if wait > 0:
             return _refused(target, wait, locked)
-        user = await run_in_threadpool(check_password, self.users(), name, password)
+        try:
+            users = self.users()
+        except DuckmlError as error:
+            return _login_html(target, _unavailable(error), status=503)
+        user = await run_in_threadpool(check_password, users, name, password)
         if user is None:
             self.record_failure(name, address)
             wait, locked = self.wait_seconds(name, address)
@@ -247,6 +256,12 @@ class _Closing:
 
     def __exit__(self, *exc):
         self.db.close()
+
+
+def _unavailable(error: DuckmlError) -> str:
+    """The server's log gets the reason (with the file's path); the browser a message without it."""
+    print(f"duckml ui: {error}", file=sys.stderr, flush=True)
+    return "Sign-in is unavailable: the server's users file is unsafe or missing (see the server's output)."
 
 
 def _refused(target: str, wait: float, locked: bool) -> Response:
@@ -322,7 +337,10 @@ class AuthMiddleware:
         path, method = scope["path"], scope["method"]
         if path in OPEN_PATHS or path.startswith("/static/"):
             return await self.app(scope, receive, send)
-        session = await run_in_threadpool(self.auth.session, _cookie(scope))
+        try:
+            session = await run_in_threadpool(self.auth.session, _cookie(scope))
+        except DuckmlError as error:  # the users file was made unsafe or removed while serving
+            return await _json(send, 503, _unavailable(error))
         if session is None:
             if path.startswith("/api/") or method not in READ_METHODS:
                 return await _json(send, 401, "sign in first (POST /login)")

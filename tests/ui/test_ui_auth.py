@@ -283,3 +283,17 @@ def test_a_sign_in_or_out_posted_from_another_origin_is_refused(auth_app):
 
 def sign_in_from(http, origin):
     return http.post("/login", data={"username": "viewer", "password": PASSWORD}, headers={"origin": origin})
+
+
+def test_a_users_file_made_unsafe_while_serving_stops_every_sign_in_with_a_clear_answer(auth_app, users_file,
+                                                                                         capsys):
+    with client(auth_app) as http:
+        sign_in(http, "viewer")
+        assert http.get("/").status_code == 200
+        users_file.chmod(0o644)
+        refused = http.get("/")
+        assert refused.status_code == 503 and "users file is unsafe or missing" in refused.json()["error"]
+        assert str(users_file) not in refused.text and "chmod 600" in capsys.readouterr().err
+        assert sign_in(http, "viewer").status_code == 503
+        users_file.unlink()
+        assert http.get("/api/runs/x/metrics/loss").status_code == 503

@@ -316,8 +316,8 @@ def _cookie(scope) -> str | None:
 def required_role(method: str, path: str) -> str:
     """The least role that may make this request.
 
-    >>> required_role("GET", "/models/x"), required_role("PUT", "/api/runs/1/tags/a"), required_role("PUT", "/api/models/m/aliases/a")
-    ('viewer', 'editor', 'admin')
+    >>> [required_role(*r) for r in (("GET", "/models/x"), ("PUT", "/api/runs/1/tags/a"), ("PUT", "/api/models/m"))]
+    ['viewer', 'editor', 'admin']
     """
     if method in READ_METHODS:
         return "viewer"

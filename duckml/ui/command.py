@@ -36,10 +36,10 @@ def check_exposure(host: str, users_file) -> None:
     """Refuse to serve a non-loopback address without sign-in.
 
     >>> check_exposure("127.0.0.1", None)
-    >>> check_exposure("0.0.0.0", None)
+    >>> check_exposure("0.0.0.0", None)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    duckml.errors.InvalidInputError: --host 0.0.0.0 serves beyond this machine: add --auth USERS_FILE (create users with `duckml ui users add NAME --role viewer --users-file USERS_FILE`), or serve on 127.0.0.1
+    duckml.errors.InvalidInputError: --host 0.0.0.0 serves beyond this machine: add --auth USERS_FILE ...
     """
     if host_name(host) not in LOOPBACK_NAMES and users_file is None:
         raise InvalidInputError(f"--host {host} serves beyond this machine: add --auth USERS_FILE (create users "

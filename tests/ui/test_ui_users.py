@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from duckml.cli import cli
 from duckml.errors import InvalidInputError, NotFoundError
-from duckml.ui.users import UsersFileError, add_user, list_users, load_users, remove_user
+from duckml.ui.users import UsersFileError, add_user, list_users, load_users
 
 
 def _mode(path) -> int:

@@ -43,7 +43,7 @@ from starlette.routing import Route
 from duckml.errors import DuckmlError, NotFoundError
 from duckml.store.actor import acting_as
 from duckml.ui.security import host_name
-from duckml.ui.users import User, check_password, load_users, role_rank
+from duckml.ui.users import MAX_PASSWORD, User, check_password, load_users, role_rank
 
 COOKIE = "duckml_session"
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -209,9 +209,13 @@ class Auth:
     async def login(self, request: Request) -> Response:
         if not _same_origin(request):
             return _login_html(None, "Sign in from this site's own page.", status=403)
-        body = await request.body()
-        form = {k: v[0] for k, v in parse_qs(body[:MAX_FORM].decode("utf-8", "replace")).items()}
-        name, password = form.get("username", "")[:100], form.get("password", "")[:1000]
+        body = b""
+        async for chunk in request.stream():  # a sign-in form is small: stop reading a large body early
+            body += chunk
+            if len(body) > MAX_FORM:
+                return _login_html(None, "The sign-in form was too large.", status=413)
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        name, password = form.get("username", "")[:100], form.get("password", "")[:MAX_PASSWORD]
         target = safe_next(form.get("next"))
         address = request.client.host if request.client else "?"
         wait, locked = self.wait_seconds(name, address)

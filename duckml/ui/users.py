@@ -35,7 +35,7 @@ FORMAT = "duckml-users"
 # scrypt's cost: 2**15 x 8 uses 32 MB and ~0.1 s a check on one core; recorded per user, so it can be raised.
 SCRYPT = {"n": 2**15, "r": 8, "p": 1}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-MIN_PASSWORD = 8
+MIN_PASSWORD, MAX_PASSWORD = 8, 1000
 
 
 class UsersFileError(InvalidInputError):
@@ -162,8 +162,8 @@ def add_user(path: str | os.PathLike, name: str, password: str, role: str) -> No
     """Add ``name`` with ``role`` (or replace their password and role), creating the file if needed."""
     path = Path(path)
     check_name(name), check_role(role)
-    if len(password) < MIN_PASSWORD:
-        raise InvalidInputError(f"the password must have at least {MIN_PASSWORD} characters")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInputError(f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
     users = _existing(path)
     users[name] = User(name, role, hash_password(password))
     _save(path, users)

@@ -297,3 +297,10 @@ def test_a_users_file_made_unsafe_while_serving_stops_every_sign_in_with_a_clear
         assert sign_in(http, "viewer").status_code == 503
         users_file.unlink()
         assert http.get("/api/runs/x/metrics/loss").status_code == 503
+
+
+def test_a_sign_in_form_larger_than_a_form_is_refused_without_reading_it_all(auth_app):
+    with client(auth_app) as http:
+        answer = http.post("/login", content=b"username=viewer&password=" + b"x" * 100_000,
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 413

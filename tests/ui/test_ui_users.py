@@ -87,8 +87,10 @@ def test_bad_names_roles_and_short_passwords_are_refused(tmp_path):
         add_user(users, "ada", "long enough", "owner")
     with pytest.raises(InvalidInputError, match="user name"):
         add_user(users, "a b", "long enough", "viewer")
-    with pytest.raises(InvalidInputError, match="at least 8"):
+    with pytest.raises(InvalidInputError, match="8 to 1000 characters"):
         add_user(users, "ada", "short", "viewer")
+    with pytest.raises(InvalidInputError, match="8 to 1000 characters"):
+        add_user(users, "ada", "x" * 1001, "viewer")
     with pytest.raises(NotFoundError, match="no users file"):
         load_users(users)
     assert not users.exists()

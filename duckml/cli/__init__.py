@@ -19,6 +19,7 @@ import click
 import duckml
 from duckml.cli.output import emit, emit_relation, format_option
 from duckml.cli.tables import compare_rows, parse_columns, runs_table, versions_rows
+from duckml.cli.ui import ui as ui_command
 from duckml.errors import DuckmlError, InvalidInputError
 
 
@@ -469,21 +470,7 @@ def demo(directory, open_ui, spark):
         serve(open_browser=True)
 
 
-@cli.command("ui")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (others get a warning).")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="Port to serve on.")
-@click.option("--no-browser", is_flag=True, help="Do not open a browser tab.")
-@click.option("--read-only", is_flag=True, help="Refuse every write (rename, tags, registry) with 403.")
-def ui(host, port, no_browser, read_only):
-    """Browse, chart, compare and edit runs and models in a local web page.
-
-    \b
-    Example:
-        duckml ui --port 5001 --no-browser
-    """
-    from duckml.ui.command import serve  # Starlette and uvicorn load only for this command
-
-    serve(host=host, port=port, open_browser=not no_browser, read_only=read_only)
+cli.add_command(ui_command)  # `duckml ui` and `duckml ui users …`: duckml/cli/ui.py
 
 
 # -- one store for a team (a DuckLake store) ------------------------------------------------------

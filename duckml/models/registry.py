@@ -37,6 +37,7 @@ from duckml.models.loader import (  # noqa: F401  (load_model & co. are part of 
 from duckml.models.uri import check_alias, check_model_name, check_version, parse_model_uri
 from duckml.sqlquote import quote_ident
 from duckml.store import get_store
+from duckml.store.actor import current_actor
 from duckml.tracking.validation import check_key, check_text, param_value
 
 
@@ -83,8 +84,8 @@ class _Events:
     def add(self, name: str, event: str, version: int | None = None, alias: str | None = None,
             detail: str | None = None) -> datetime:
         at, self.next = self.next, self.next + timedelta(microseconds=1)
-        self.con.execute("INSERT INTO registry_events VALUES (?, ?, ?, ?, ?, ?)",
-                         [at, name, version, event, alias, detail])
+        self.con.execute("INSERT INTO registry_events (event_time, name, version, event, alias, detail, actor) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?)", [at, name, version, event, alias, detail, current_actor()])
         self.con.execute("UPDATE registered_models SET last_updated_at = ? WHERE name = ?", [at, name])
         return at
 

@@ -25,6 +25,7 @@ from duckml.clock import utcnow
 from duckml.sqlquote import execute
 from duckml.errors import InvalidInputError, NotFoundError, ParamConflictError, RunStateError
 from duckml.store import Store, experiment_names, get_store
+from duckml.store.actor import EDITED_BY_TAG, current_actor
 
 if TYPE_CHECKING:  # polars is imported by DuckDB's .pl() when a frame is asked for
     import polars as pl
@@ -340,6 +341,14 @@ def _set_run_stage(run_id: str, stage: LifecycleStage, store: Store | None) -> N
     state = _state(store, run_id)
     store.journal.update("runs", {"run_id": run_id, "lifecycle_stage": stage.value})
     state.lifecycle_stage = stage.value
+    _record_editor(store, run_id)
+
+
+def _record_editor(store: Store, run_id: str) -> None:
+    """Tag the run with who edited it, when an application (the UI) acts for a signed-in user."""
+    actor = current_actor()
+    if actor is not None:
+        store.journal.upsert("tags", {"run_id": run_id, "key": EDITED_BY_TAG, "value": actor})
 
 
 def delete_run(run_id: str, store: Store | None = None) -> None:
@@ -487,6 +496,8 @@ def set_tags(run_id: str, tags: dict, store: Store | None = None) -> None:
                for k, v in tags.items()}
     for key, value in checked.items():
         store.journal.upsert("tags", {"run_id": run_id, "key": key, "value": value})
+    if EDITED_BY_TAG not in checked:
+        _record_editor(store, run_id)
 
 
 def delete_tag(run_id: str, key: str, store: Store | None = None) -> None:
@@ -499,6 +510,8 @@ def delete_tag(run_id: str, key: str, store: Store | None = None) -> None:
     if not found:
         raise NotFoundError(f"run {run_id} has no tag {key!r}")
     store.journal.delete("tags", {"run_id": run_id, "key": key})
+    if key != EDITED_BY_TAG:
+        _record_editor(store, run_id)
 
 
 def get_metric_history(run_id: str, key: str, store: Store | None = None) -> pl.DataFrame:

@@ -26,6 +26,7 @@ from duckml.clock import duration_text
 from duckml.errors import NotFoundError
 from duckml.sqlresult import Cut
 from duckml.ui.numbers import fmt_full
+from duckml.ui.auth import signed_in
 from duckml.ui.security import GuardMiddleware, allowed_hosts
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -77,36 +78,55 @@ def _templates() -> Jinja2Templates:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(num=fmt_number, time=fmt_time, bytes=fmt_bytes, full=fmt_full)
     env.tests["cut"] = lambda value: isinstance(value, Cut)  # text the SQL console fetched cut short
-    env.globals.update(duration=duration_text)
+    env.globals.update(duration=duration_text, signed_in=signed_in)
     return Jinja2Templates(env=env)
 
 
 def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0.1",
-               read_only: bool = False) -> Starlette:
+               read_only: bool = False, *, users_file: str | os.PathLike | None = None,
+               allowed_host_names: tuple[str, ...] = (), session_hours: float = 8.0) -> Starlette:
     """The UI over a store (``store_path``, else the selected store), answering to ``host``.
 
     The store must exist: a UI never creates one. ``host`` is the address served on; requests naming
-    any other Host than it or localhost are refused (400). ``read_only`` refuses every write (403) and
-    hides the edit controls.
+    any other Host than it, localhost or one of ``allowed_host_names`` are refused (400). ``read_only``
+    refuses every write (403) and hides the edit controls. With ``users_file`` every request needs a
+    session (:mod:`duckml.ui.auth`); the file is checked here, so a wrong mode or format stops the server
+    before it serves.
     """
     import duckml
     from duckml.store import resolve_store_path
+    from duckml.store.selection import is_lake_spec
     from duckml.ui import artifact_pages, csrf, model_pages, pages, writes
 
-    path = resolve_store_path(store_path)
-    if not path.exists():
+    path = resolve_store_path(store_path)  # a Path, or a lake's spec string as given
+    if is_lake_spec(path):
+        if store_path is not None:
+            duckml.set_store(path)
+        # Any read of a lake prepares its catalog (LakeStore creates on first use); doing it here makes a
+        # catalog that cannot be reached fail at start, not at the first page.
+        duckml.get_store().create()
+    elif not path.exists():
         raise NotFoundError(f"no store at {path} (choose one with --store or $DUCKML_STORE)")
-    if store_path is not None:
+    elif store_path is not None:
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store
+    auth = None
+    if users_file is not None:
+        from duckml.ui.auth import Auth, AuthMiddleware, AuthSettings
+
+        auth = Auth(AuthSettings(Path(users_file), idle_seconds=session_hours * 3600))
     store = duckml.connect(path)
     app = Starlette(
         routes=[*writes.routes(), *model_pages.routes(), *artifact_pages.routes(), *pages.routes(),
+                *(auth.routes() if auth else []),
                 Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")],
         # gzip: a run list or a chart view's JSON shrinks 5-10x; level 6 costs a fraction of level 9's time
-        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host)), Middleware(csrf.CsrfCookieMiddleware),
+        middleware=[Middleware(GuardMiddleware, hosts=allowed_hosts(host, allowed_host_names)),
+                    *([Middleware(AuthMiddleware, auth=auth)] if auth else []),
+                    Middleware(csrf.CsrfCookieMiddleware),
                     Middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)],
         exception_handlers=pages.exception_handlers(),
     )
+    app.state.auth = auth
     app.state.store = store
     app.state.templates = _templates()
     app.state.read_only = read_only

@@ -117,8 +117,18 @@ class CsrfCookieMiddleware:
 
 
 def request_token(request) -> str:
-    """The token the page served for ``request`` carries in its meta tag."""
-    return token_for(request.app.state.csrf_secret, request.state.csrf_nonce)
+    """The token the page served for ``request`` carries in its meta tag: with sign-in (``--auth``) the one
+    made for the session at sign-in, so a token never outlives its session; else the browser cookie's."""
+    bound = _session_token(request)
+    return bound if bound is not None else token_for(request.app.state.csrf_secret, request.state.csrf_nonce)
+
+
+def _session_token(request) -> str | None:
+    if getattr(request.app.state, "auth", None) is None:
+        return None
+    from duckml.ui.auth import csrf_token
+
+    return csrf_token(request)
 
 
 def refusal(request) -> str | None:
@@ -130,6 +140,11 @@ def refusal(request) -> str | None:
     if origin.lower() != own:
         return f"a write from another site ({origin}) is refused"
     sent = request.headers.get(HEADER, "")
+    bound = _session_token(request)
+    if bound is not None:
+        if not sent or not hmac.compare_digest(sent, bound):
+            return "the X-CSRF-Token header is missing, wrong or stale; reload the page"
+        return None
     nonce = cookie_nonce(request.scope["headers"])
     if not sent or nonce is None:
         return "a write must carry the X-CSRF-Token header of the page and its cookie; reload the page"

@@ -430,7 +430,7 @@ def model_page(store, name: str, as_of=None) -> dict:
                    map_keys(v.metrics), map_values(v.metrics), v.description
             FROM model_versions_overview AS v LEFT JOIN runs AS r ON r.run_id = v.run_id
             WHERE v.name = ? ORDER BY v.version DESC""", [name]).fetchall()
-        history = con.execute("""SELECT alias, version, valid_from, valid_to FROM alias_history
+        history = con.execute("""SELECT alias, version, valid_from, valid_to, set_by FROM alias_history
                                  WHERE name = ? ORDER BY alias, valid_from""", [name]).fetchall()
         at = []
         if as_of is not None:
@@ -444,7 +444,7 @@ def model_page(store, name: str, as_of=None) -> dict:
                       "metrics": {k: finite(x) for k, x in zip(mk, mv)}, "description": d}
                      for v, a, rid, rn, src, c, mk, mv, d in versions],
         "metric_keys": metric_keys,
-        "history": [dict(zip(("alias", "version", "valid_from", "valid_to"), h)) for h in history],
+        "history": [dict(zip(("alias", "version", "valid_from", "valid_to", "set_by"), h)) for h in history],
         "as_of": at,
         "aliases": sorted({a for v in versions for a in v[1]}),
     }

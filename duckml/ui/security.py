@@ -36,9 +36,14 @@ def host_name(header: str) -> str:
     return header
 
 
-def allowed_hosts(bound_host: str) -> frozenset[str]:
-    """Loopback names plus the address the server is bound to (``0.0.0.0``/``::`` add nothing)."""
-    extra = {host_name(bound_host)} - {"0.0.0.0", "::", ""}
+def allowed_hosts(bound_host: str, names: tuple[str, ...] = ()) -> frozenset[str]:
+    """Loopback names, the address the server is bound to (``0.0.0.0``/``::`` add nothing), and ``names``
+    (``--allowed-host``: the names colleagues reach it by).
+
+    >>> sorted(allowed_hosts("0.0.0.0", ("ML.example.com",)) - LOOPBACK_NAMES)
+    ['ml.example.com']
+    """
+    extra = {host_name(bound_host), *(host_name(n) for n in names)} - {"0.0.0.0", "::", ""}
     return LOOPBACK_NAMES | extra
 
 

@@ -3,9 +3,10 @@
 -- on 2026-11-01" is one query:
 --   SELECT version FROM alias_history WHERE name = 'churn' AND alias = 'champion'
 --     AND valid_from <= TIMESTAMP '2026-11-01' AND (valid_to IS NULL OR valid_to > TIMESTAMP '2026-11-01');
--- Times are UTC. duckml gives events strictly increasing times, so periods never overlap.
+-- Times are UTC. duckml gives events strictly increasing times, so periods never overlap. set_by is who
+-- set the alias (registry_events.actor: a signed-in UI user, else NULL).
 CREATE OR REPLACE VIEW alias_history AS
-SELECT name, alias, version, valid_from, valid_to
+SELECT name, alias, version, valid_from, valid_to, set_by
 FROM (
     SELECT
         name,
@@ -13,6 +14,7 @@ FROM (
         version,
         event,
         event_time AS valid_from,
+        actor AS set_by,
         lead(event_time) OVER (PARTITION BY name, alias ORDER BY event_time) AS valid_to
     FROM registry_events
     WHERE event IN ('alias_set', 'alias_deleted')

@@ -68,7 +68,7 @@ def test_cli_ui_refuses_a_missing_store(tmp_path):
     assert not (tmp_path / "none.duckdb").exists()
 
 
-def test_cli_ui_serves_and_warns_on_other_hosts(store, monkeypatch):
+def test_cli_ui_serves_loopback_and_needs_auth_for_other_hosts(store, monkeypatch, tmp_path):
     duckml.connect().sql("SELECT 1")  # create the store
     served = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: served.append(kw))
@@ -76,10 +76,18 @@ def test_cli_ui_serves_and_warns_on_other_hosts(store, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:5123/" in result.output and "Warning" not in result.output
     assert served[-1]["host"] == "127.0.0.1" and served[-1]["port"] == 5123
+    assert served[-1]["proxy_headers"] is False  # X-Forwarded-* only with --forwarded-allow-ips
     result = CliRunner().invoke(cli, ["ui", "--no-browser", "--host", "0.0.0.0"])
-    assert result.exit_code == 0
-    assert "Warning: serving on 0.0.0.0" in result.output
+    assert result.exit_code == 1 and "--auth" in result.output
+    assert len(served) == 1
+    from duckml.ui.users import add_user
+    add_user(tmp_path / "users.json", "ada", "long enough", "admin")
+    result = CliRunner().invoke(cli, ["ui", "--no-browser", "--host", "0.0.0.0", "--auth",
+                                      str(tmp_path / "users.json"), "--forwarded-allow-ips", "10.0.0.2"])
+    assert result.exit_code == 0, result.output
+    assert "sign-in with" in result.output
     assert served[-1]["host"] == "0.0.0.0" and served[-1]["port"] == 5000
+    assert served[-1]["proxy_headers"] is True and served[-1]["forwarded_allow_ips"] == "10.0.0.2"
 
 
 def test_cli_ui_help():

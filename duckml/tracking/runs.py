@@ -375,6 +375,7 @@ def rename_run(run_id: str, name: str, store: Store | None = None) -> None:
     validation.check_name(name, "run name")
     _state(store, run_id)
     store.journal.update("runs", {"run_id": run_id, "run_name": name})
+    _record_editor(store, run_id)
 
 
 # -- logging -----------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def test_the_demo_ends_by_offering_the_ui(monkeypatch, tmp_path, flags, serves):
     import duckml.ui.command
 
     served = []
-    monkeypatch.setattr(duckml.demo, "run_demo", lambda directory, echo: tmp_path / "duckml.duckdb")
+    monkeypatch.setattr(duckml.demo, "run_demo", lambda directory, echo, spark=False: tmp_path / "duckml.duckdb")
     monkeypatch.setattr(duckml.ui.command, "serve", lambda **kwargs: served.append(kwargs))
     run_cli("demo", *flags)  # CliRunner is no terminal: without a flag nothing is asked and nothing served
     assert bool(served) == serves

@@ -29,6 +29,9 @@ def test_run_edits_made_for_a_user_are_tagged_with_their_name(private_ui_store):
     with acting_as("dora"):
         duckml.restore_run(child)
     assert _tags(child)[EDITED_BY_TAG] == "dora"
+    with acting_as("eve"):  # the UI's rename goes through rename_run
+        duckml.rename_run(child, "renamed by eve")
+    assert _tags(child)[EDITED_BY_TAG] == "eve"
 
 
 def test_registry_events_record_the_actor_and_alias_history_shows_it(private_ui_store, fresh_store):

@@ -137,11 +137,20 @@ def test_a_viewers_write_gets_403(auth_app, method, path):
 def test_an_editors_registry_write_gets_403_and_an_admins_passes_the_check(auth_app, method, path):
     with client(auth_app) as http:
         sign_in(http, "editor")
-        assert http.request(method, path, json={"version": 1}).status_code == 403
-        assert http.request("PUT", "/api/runs/x/tags/k", json={"value": "v"}).status_code not in (401, 403)
+        headers = page_csrf_headers(http)  # the role check comes first; the CSRF check would refuse too
+        assert http.request(method, path, json={"version": 1}, headers=headers).status_code == 403
+        assert http.request("PUT", "/api/runs/x/tags/k", json={"value": "v"},
+                            headers=headers).status_code not in (401, 403)
     with client(auth_app) as http:
         sign_in(http, "admin")
-        assert http.request(method, path, json={"version": 1}).status_code not in (401, 403)
+        headers = page_csrf_headers(http)
+        assert http.request(method, path, json={"version": 1}, headers=headers).status_code not in (401, 403)
+
+
+def page_csrf_headers(http: TestClient) -> dict:
+    """What the UI's own script sends with a write: the page's CSRF token (bound to the session) and Origin."""
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', http.get("/").text).group(1)
+    return {"X-CSRF-Token": token, "Origin": BASE_URL}
 
 
 def test_a_new_session_id_at_every_sign_in_and_the_old_one_is_refused(auth_app):

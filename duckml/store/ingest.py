@@ -386,24 +386,26 @@ def forget_finished(journal_dir: Path, pending: Pending) -> None:
 
 
 # -- the live overlay ------------------------------------------------------------------------
-def overlay_view_sql(table: str) -> str:
-    """The in-memory view that shows a journal table as the file plus un-ingested changes."""
+def overlay_view_sql(table: str, source: str | None = None) -> str:
+    """The in-memory view that shows a journal table as the file plus un-ingested changes (``source``: where
+    the table's stored rows are read, the attached file's table by default)."""
+    source = source or f"{STORE}.{table}"
     if table == "_duckml_latest":
-        union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
+        union = (f"SELECT run_id, key, value, step, timestamp FROM {source} "
                  "WHERE run_id IN (SELECT run_id FROM _duckml_overlay_metrics) "
                  "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics")
         return f"""CREATE OR REPLACE VIEW _duckml_latest AS
-            SELECT * FROM {STORE}._duckml_latest
+            SELECT * FROM {source}
             WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
             UNION ALL {latest_points_sql(f'({union})')}"""
     if table == "metrics":
         return f"""CREATE OR REPLACE VIEW metrics AS
-            SELECT run_id, key, value, step, timestamp FROM {STORE}.metrics
+            SELECT run_id, key, value, step, timestamp FROM {source}
             UNION ALL
             SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics"""
     first_key = TABLE_KEYS[table][0]
     return f"""CREATE OR REPLACE VIEW {table} AS
-        SELECT * FROM {STORE}.{table}
+        SELECT * FROM {source}
         WHERE {first_key} NOT IN (SELECT {first_key} FROM _duckml_overlay_touched_{table})
         UNION ALL BY NAME
         SELECT * FROM _duckml_overlay_final_{table}"""

@@ -38,6 +38,7 @@ from duckml import dberrors
 from duckml.errors import InvalidInputError, StoreError, StoreLockedError
 from duckml.sqlquote import quote_literal
 from duckml.store import ingest, journal, lake_upkeep, lifecycle, schema
+from duckml.store.lake_mirror import Mirror
 from duckml.store.handles import duckdb_threads
 from duckml.store.lake_extensions import load_lake_extensions
 from duckml.store.settings import lock_timeout
@@ -192,6 +193,7 @@ class LakeStore(Store):
         self._lock_cursor: duckdb.DuckDBPyConnection | None = None  # made with the connection
         self._lock_session: tuple[int, int] | None = None  # (pid, start in µs) of the lock's PostgreSQL session
         self._orphaned_sessions: list[tuple[int, int]] = []  # sessions of invalidated instances, to end
+        self._mirror = Mirror()  # the small tables as of one snapshot, in this connection's memory catalog
 
     def __repr__(self) -> str:
         return f"LakeStore({self.path!r}, data_path={str(self.data_path)!r})"
@@ -253,6 +255,7 @@ class LakeStore(Store):
         self._con = self._lock_cursor = None
         self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
         self._segment_offsets = None
+        self._mirror = Mirror()
         if con is None:
             return
         for each in (cursor, con):
@@ -425,10 +428,10 @@ class LakeStore(Store):
                            "AND table_name = '_duckml_lake_write_token'").fetchone()[0] == 1
 
     # -- journal bookkeeping --------------------------------------------------------------------
-    def _owned_offsets(self, con) -> dict[str, tuple[int, int]]:
+    def _owned_offsets(self, con, source=lambda table: f"{ingest.STORE}.{table}") -> dict[str, tuple[int, int]]:
         rows = con.execute(
-            f"SELECT segment, events_offset, metrics_offset FROM {ingest.STORE}._duckml_segments "
-            f"WHERE segment IN (SELECT segment FROM {ingest.STORE}._duckml_lake_journals WHERE journal_id = ?)",
+            f"SELECT segment, events_offset, metrics_offset FROM {source('_duckml_segments')} "
+            f"WHERE segment IN (SELECT segment FROM {source('_duckml_lake_journals')} WHERE journal_id = ?)",
             [self.journal_id()]).fetchall()
         return {row[0]: (row[1], row[2]) for row in rows}
 
@@ -447,6 +450,19 @@ class LakeStore(Store):
                         [pending.vanished])
         return pending
 
+    def _table_source(self, table: str) -> str:
+        return self._mirror.source(table)
+
+    def _follow_snapshot(self, con) -> None:
+        """Bring the local copy to this read's snapshot (one catalog query when nothing changed); after a
+        change of the catalog's schema by any process, check it again (a newer duckml's migration is refused
+        by name) and have every view rebuilt over the new tables."""
+        known = self._mirror.snapshot is not None
+        if self._mirror.refresh(con):
+            if known:
+                schema.check(con, "store", self.path)
+            self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
+
     # -- the two ways in ---------------------------------------------------------------------------
     @contextmanager
     def read(self, timeout: float | None = None, definitions: bool = True):
@@ -458,11 +474,13 @@ class LakeStore(Store):
                 # a session PostgreSQL cut while we were idle (a restart) fails the first statement: that
                 # much is retried on a new connection, at once
                 con = self._connection()
-                fresh = not self._passthrough
                 try:
                     con.execute("BEGIN TRANSACTION")
-                    # no segment here, nothing pending: skip the catalog query for this machine's offsets
-                    owned = self._owned_offsets(con) if journal.list_segments(self.journal_dir) else {}
+                    self._follow_snapshot(con)
+                    fresh = not self._passthrough
+                    # no segment here, nothing pending: skip the look-up of this machine's offsets
+                    owned = (self._owned_offsets(con, self._table_source)
+                             if journal.list_segments(self.journal_dir) else {})
                     pending = ingest.collect(con, self.journal_dir, owned)
                     self._prepare_live_views(con, pending, fresh, definitions)
                     break
@@ -476,10 +494,11 @@ class LakeStore(Store):
                 yield con
             except BaseException as error:
                 self._rollback(con)
-                # views made in the rolled-back transaction are gone: rebuild them on the next read
+                # views and copies made in the rolled-back transaction are gone: rebuild them on the next read
                 self._passthrough = set()
                 self._overlaid = None
                 self._definitions_ready = False
+                self._mirror = Mirror()
                 if _retryable(error):  # the caller's query met a dropped catalog: start afresh next time
                     self._forget_connection()
                 raise

@@ -305,6 +305,10 @@ class Store:
         self._ready = True
         return None
 
+    def _table_source(self, table: str) -> str:
+        """Where the live views read ``table``'s stored rows (the lake reads a local copy of most)."""
+        return f"store.main.{quote_ident(table)}"
+
     def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool, definitions: bool = True) -> None:
         """Views in the in-memory catalog for every table of the file, and with ``definitions`` the views and
         macros of ``sql/`` (~9 ms, once per connection; a script that only logs never needs them). With
@@ -321,7 +325,7 @@ class Store:
                     self._overlaid = None  # a journal table the views do not cover yet: rebuild them
                 else:
                     con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
-                                f"SELECT * FROM store.main.{quote_ident(table)}")
+                                f"SELECT * FROM {self._table_source(table)}")
                 self._passthrough.add(table)
         changed = set() if pending.empty else ingest.register_overlay(
             con, ingest.fold(con, pending, self.table_schemas))
@@ -330,8 +334,9 @@ class Store:
         for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
             overlay = table in changed
             if self._overlaid is None or (table in self._overlaid) != overlay:
-                con.execute(ingest.overlay_view_sql(table) if overlay else f"CREATE OR REPLACE VIEW "
-                            f"{quote_ident(table)} AS SELECT * FROM store.main.{quote_ident(table)}")
+                source = self._table_source(table)
+                con.execute(ingest.overlay_view_sql(table, source) if overlay else f"CREATE OR REPLACE VIEW "
+                            f"{quote_ident(table)} AS SELECT * FROM {source}")
         self._overlaid = changed & self._passthrough
         if definitions and not self._definitions_ready:
             schema.create_definitions(con)

@@ -87,10 +87,11 @@ def create_app(store_path: str | os.PathLike | None = None, host: str = "127.0.0
     """
     import duckml
     from duckml.store import resolve_store_path
+    from duckml.store.selection import is_lake_spec
     from duckml.ui import artifact_pages, csrf, model_pages, pages, writes
 
     path = resolve_store_path(store_path)
-    if not path.exists():
+    if not is_lake_spec(path) and not path.exists():  # a lake is checked by its first read
         raise NotFoundError(f"no store at {path} (choose one with --store or $DUCKML_STORE)")
     if store_path is not None:
         duckml.set_store(path)  # duckml's API functions used by the pages read the selected store

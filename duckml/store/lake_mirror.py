@@ -49,7 +49,7 @@ class Mirror:
     def refresh(self, con) -> bool:
         """Bring the copy to the snapshot of ``con``'s open DuckLake transaction; True when the schema changed
         (or on the first call): the caller then rebuilds its views."""
-        snapshot = con.execute("SELECT id FROM store.current_snapshot()").fetchone()[0]
+        snapshot = con.execute("SELECT id FROM ducklake_current_snapshot('store')").fetchone()[0]
         if snapshot == self.snapshot:
             return False
         changed = None if self.snapshot is None else self._changed_tables(con, self.snapshot, snapshot)
@@ -77,6 +77,8 @@ class Mirror:
         when one of them changed more than rows (schema, views, compaction: copy everything)."""
         rows = con.execute("SELECT changes FROM ducklake_snapshots('store') WHERE snapshot_id > ? AND "
                            "snapshot_id <= ?", [since, until]).fetchall()
+        if len(rows) != until - since:  # some were expired meanwhile (or ids are not consecutive): unknown
+            return None
         ids: set[int] = set()
         for (changes,) in rows:
             for kind, values in (changes or {}).items():

@@ -458,9 +458,10 @@ class LakeStore(Store):
         change of the catalog's schema by any process, check it again (a newer duckml's migration is refused
         by name) and have every view rebuilt over the new tables."""
         known = self._mirror.snapshot is not None
-        if self._mirror.refresh(con):
-            if known:
-                schema.check(con, "store", self.path)
+        schema_changed = self._mirror.refresh(con)
+        if known and (schema_changed or "_duckml_migrations" in self._mirror.last_copied):
+            schema.check(con, "store", self.path)
+        if schema_changed:
             self._passthrough, self._overlaid, self._definitions_ready = set(), None, False
 
     # -- the two ways in ---------------------------------------------------------------------------

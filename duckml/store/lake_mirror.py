@@ -34,6 +34,7 @@ class Mirror:
         self.snapshot: int | None = None
         self.tables: set[str] = set()
         self.copies = 0
+        self.last_copied: set[str] = set()  # the tables the last refresh copied
 
     def source(self, table: str) -> str:
         """Where reads of ``table`` go: the local copy, or the lake.
@@ -50,6 +51,7 @@ class Mirror:
         """Bring the copy to the snapshot of ``con``'s open DuckLake transaction; True when the schema changed
         (or on the first call): the caller then rebuilds its views."""
         snapshot = con.execute("SELECT id FROM ducklake_current_snapshot('store')").fetchone()[0]
+        self.last_copied = set()
         if snapshot == self.snapshot:
             return False
         changed = None if self.snapshot is None else self._changed_tables(con, self.snapshot, snapshot)
@@ -68,6 +70,7 @@ class Mirror:
                         f"SELECT * FROM store.main.{quote_ident(table)}")
             self.copies += 1
         self.tables |= set(wanted)
+        self.last_copied = set(wanted)
         self.snapshot = snapshot
         return changed is None
 

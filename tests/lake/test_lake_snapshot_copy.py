@@ -15,7 +15,6 @@ import pytest
 import duckml
 from duckml.errors import SchemaError
 from duckml.store.lake_extensions import load_lake_extensions
-from duckml.store.lake_mirror import LIVE_TABLES
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +79,8 @@ def test_a_table_and_a_migration_of_a_newer_process_are_picked_up_by_a_long_live
 
 
 def test_the_metric_points_are_read_live_and_the_small_tables_from_the_copy(lake):
+    from duckml.store.lake_mirror import LIVE_TABLES
+
     store = duckml.connect().store
     with duckml.start_run(run_name="r"):
         duckml.log_metric("loss", 1.0)

@@ -78,15 +78,16 @@ def test_a_table_and_a_migration_of_a_newer_process_are_picked_up_by_a_long_live
         store.sql("SELECT count(*) FROM runs")
 
 
-def test_the_metric_points_are_read_live_and_the_small_tables_from_the_copy(lake):
-    from duckml.store.lake_mirror import LIVE_TABLES
-
+def test_new_metric_points_are_appended_to_the_copy(lake):
     store = duckml.connect().store
     with duckml.start_run(run_name="r"):
-        duckml.log_metric("loss", 1.0)
+        duckml.log_metric("loss", 1.0, step=0)
     duckml.flush()
-    store.sql("SELECT count(*) FROM metrics")
-    assert "runs" in store._mirror.tables and not (LIVE_TABLES & store._mirror.tables)
+    assert store.sql("SELECT count(*) FROM metrics").fetchall() == [(1,)]
+    _other_machine(lake, "b", "with duckml.start_run(run_name='b'):\n"
+                              "    for s in range(50): duckml.log_metric('loss', 0.5, step=s)")
+    assert store.sql("SELECT count(*), count(DISTINCT run_id) FROM metrics").fetchall() == [(51, 2)]
+    assert "metrics" in store._mirror.last_copied and "metrics" in store._mirror.tables
 
 
 def test_a_postgres_restart_under_the_long_lived_attachment_is_ridden_out(lake):

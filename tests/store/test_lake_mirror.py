@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from duckml.store.lake_mirror import LIVE_TABLES, SCHEMA, Mirror
+from duckml.store.lake_mirror import SCHEMA, Mirror
 
 TABLES = {"runs": 1, "params": 2, "tags": 3, "metrics": 4, "model_versions": 5}
 
@@ -32,6 +32,10 @@ class FakeLake:
                          "SELECT max(snapshot_id) AS id FROM fake_snapshots")
         self.con.execute("CREATE MACRO ducklake_snapshots(catalog) AS TABLE FROM fake_snapshots")
         self.con.execute("CREATE MACRO ducklake_table_info(catalog) AS TABLE FROM fake_tables")
+        # the fake's only appended table keeps its inserted rows with the snapshot that inserted them
+        self.con.execute("CREATE TABLE fake_insertions (snapshot_id BIGINT, v INTEGER)")
+        self.con.execute("CREATE MACRO ducklake_table_insertions(catalog, schema_name, table_name, since, until) "
+                         "AS TABLE SELECT v FROM fake_insertions WHERE snapshot_id BETWEEN since AND until")
 
     def commit(self, changes: dict, rows: dict | None = None, skip: int = 0) -> None:
         """A new snapshot (``skip`` ids later, as if the ones between were expired) with these changes."""
@@ -40,8 +44,19 @@ class FakeLake:
         last = self.con.execute("SELECT max(snapshot_id) FROM fake_snapshots").fetchone()[0]
         self.con.execute("INSERT INTO fake_snapshots VALUES (?, ?)", [last + 1 + skip, changes])
 
+    def append_points(self, values: list[int]) -> None:
+        """A snapshot that only inserts metric points."""
+        self.commit({"inlined_insert": [str(TABLES["metrics"])]})
+        snapshot = self.con.execute("SELECT max(snapshot_id) FROM fake_snapshots").fetchone()[0]
+        for value in values:
+            self.con.execute("INSERT INTO store.main.metrics VALUES (?)", [value])
+            self.con.execute("INSERT INTO fake_insertions VALUES (?, ?)", [snapshot, value])
+
     def copied(self, table: str):
         return self.con.execute(f"SELECT v FROM {SCHEMA}.{table}").fetchone()[0]
+
+    def copied_sorted(self, table: str) -> list:
+        return sorted(r[0] for r in self.con.execute(f"SELECT v FROM {SCHEMA}.{table}").fetchall())
 
 
 @pytest.fixture
@@ -49,12 +64,35 @@ def lake():
     return FakeLake()
 
 
-def test_the_first_refresh_copies_every_table_but_the_points(lake):
+def test_the_first_refresh_copies_every_table(lake):
     mirror = Mirror()
     assert mirror.refresh(lake.con) is True  # the views must be built
-    assert mirror.tables == set(TABLES) - LIVE_TABLES
-    assert mirror.source("metrics") == 'store.main."metrics"'
+    assert mirror.tables == set(TABLES)
     assert mirror.source("runs") == f'{SCHEMA}."runs"'
+
+
+def test_new_points_are_appended_and_a_table_past_the_limit_is_read_live(lake, monkeypatch):
+    mirror = Mirror()
+    mirror.refresh(lake.con)
+    lake.append_points([7, 8])
+    lake.append_points([9])
+    mirror.refresh(lake.con)
+    assert lake.copied_sorted("metrics") == [4, 7, 8, 9]  # the first row, then both snapshots' rows, once
+    monkeypatch.setattr("duckml.store.lake_mirror.MAX_APPENDED_ROWS", 4)
+    lake.append_points([10])
+    mirror.refresh(lake.con)
+    assert "metrics" not in mirror.tables and mirror.source("metrics") == 'store.main."metrics"'
+    lake.commit({"tables_created": ["main.extra"]})
+    mirror.refresh(lake.con)  # a full copy leaves it live too
+    assert "metrics" not in mirror.tables and "runs" in mirror.tables
+
+
+def test_deleted_points_copy_the_table_again(lake):
+    mirror = Mirror()
+    mirror.refresh(lake.con)
+    lake.commit({"inlined_delete": [str(TABLES["metrics"])]}, rows={"metrics": 40})
+    mirror.refresh(lake.con)
+    assert lake.copied_sorted("metrics") == [40]
 
 
 def test_an_unchanged_snapshot_costs_one_statement_and_no_copy(lake):
@@ -95,7 +133,7 @@ def test_anything_but_a_listed_row_change_copies_everything(lake, changes, skip)
     mirror.refresh(lake.con)
     lake.commit(changes, rows={"tags": 30}, skip=skip)
     assert mirror.refresh(lake.con) is True
-    assert mirror.last_copied == set(TABLES) - LIVE_TABLES
+    assert mirror.last_copied == set(TABLES)
     assert lake.copied("tags") == 30
 
 
@@ -108,8 +146,8 @@ def test_after_any_commits_the_copy_equals_the_catalog(commits):
     mirror.refresh(lake.con)
     for table, value, schema_change in commits:
         changes = {"tables_altered": [str(TABLES[table])]} if schema_change else {
-            "inlined_insert": [str(TABLES[table])]}
+            "inlined_delete": [str(TABLES[table])]}
         lake.commit(changes, rows={table: value})
         mirror.refresh(lake.con)
-        for name in set(TABLES) - LIVE_TABLES:
+        for name in TABLES:
             assert lake.copied(name) == lake.con.execute(f"SELECT v FROM store.main.{name}").fetchone()[0]

@@ -461,7 +461,7 @@ class LakeStore(Store):
         """Bring the local copy to this read's snapshot (one catalog query when nothing changed); after a
         change of the catalog's schema by any process, check it again (a newer duckml's migration is refused
         by name) and have every view rebuilt over the new tables."""
-        known = self._mirror.snapshot is not None
+        known = self._mirror.armed  # the schema was checked when the store was opened, before the first read
         schema_changed = self._mirror.refresh(con)
         if known and (schema_changed or "_duckml_migrations" in self._mirror.last_copied):
             schema.check(con, "store", self.path)

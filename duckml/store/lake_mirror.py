@@ -40,6 +40,7 @@ class Mirror:
         self.copies = 0
         self.last_copied: set[str] = set()  # the tables the last refresh copied (or appended to)
         self.too_large: set[str] = set()  # appended tables that outgrew MAX_APPENDED_ROWS: read live
+        self.armed = False  # after the connection's first read: copies are made from the second on
 
     def source(self, table: str) -> str:
         """Where reads of ``table`` go: the local copy, or the lake.
@@ -54,9 +55,14 @@ class Mirror:
 
     def refresh(self, con) -> bool:
         """Bring the copy to the snapshot of ``con``'s open DuckLake transaction; True when the schema changed
-        (or on the first call): the caller then rebuilds its views."""
+        (or on the first two calls: no copy yet, then the first copy): the caller then rebuilds its views."""
         snapshot = con.execute("SELECT id FROM ducklake_current_snapshot('store')").fetchone()[0]
         self.last_copied = set()
+        if not self.armed:
+            # a connection's first read reads the lake itself: a one-shot command (`duckml runs list`) would
+            # pay for copying every table and use the copy once
+            self.armed = True
+            return True
         if snapshot == self.snapshot:
             return False
         since = self.snapshot

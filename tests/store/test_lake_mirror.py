@@ -59,20 +59,27 @@ class FakeLake:
         return sorted(r[0] for r in self.con.execute(f"SELECT v FROM {SCHEMA}.{table}").fetchall())
 
 
+def armed(lake) -> Mirror:
+    """A mirror past its connection's first read (which reads the lake itself and copies nothing)."""
+    mirror = Mirror()
+    assert mirror.refresh(lake.con) is True and not mirror.tables
+    return mirror
+
+
 @pytest.fixture
 def lake():
     return FakeLake()
 
 
 def test_the_first_refresh_copies_every_table(lake):
-    mirror = Mirror()
+    mirror = armed(lake)
     assert mirror.refresh(lake.con) is True  # the views must be built
     assert mirror.tables == set(TABLES)
     assert mirror.source("runs") == f'{SCHEMA}."runs"'
 
 
 def test_new_points_are_appended_and_a_table_past_the_limit_is_read_live(lake, monkeypatch):
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     lake.append_points([7, 8])
     lake.append_points([9])
@@ -88,7 +95,7 @@ def test_new_points_are_appended_and_a_table_past_the_limit_is_read_live(lake, m
 
 
 def test_deleted_points_copy_the_table_again(lake):
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     lake.commit({"inlined_delete": [str(TABLES["metrics"])]}, rows={"metrics": 40})
     mirror.refresh(lake.con)
@@ -96,7 +103,7 @@ def test_deleted_points_copy_the_table_again(lake):
 
 
 def test_an_unchanged_snapshot_costs_one_statement_and_no_copy(lake):
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     copies = mirror.copies
     statements = []
@@ -112,7 +119,7 @@ def test_an_unchanged_snapshot_costs_one_statement_and_no_copy(lake):
 
 
 def test_a_row_change_copies_only_the_tables_it_names(lake):
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     lake.commit({"inlined_insert": ["2"], "tables_deleted_from": ["1"]}, rows={"params": 20, "runs": 10, "tags": 30})
     assert mirror.refresh(lake.con) is False
@@ -129,7 +136,7 @@ def test_a_row_change_copies_only_the_tables_it_names(lake):
     ({"inlined_insert": ["not a number"]}, 0),
 ])
 def test_anything_but_a_listed_row_change_copies_everything(lake, changes, skip):
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     lake.commit(changes, rows={"tags": 30}, skip=skip)
     assert mirror.refresh(lake.con) is True
@@ -142,7 +149,7 @@ def test_anything_but_a_listed_row_change_copies_everything(lake, changes, skip)
 def test_after_any_commits_the_copy_equals_the_catalog(commits):
     """Whatever sequence of row changes and schema changes, the copy is the catalog as of its snapshot."""
     lake = FakeLake()
-    mirror = Mirror()
+    mirror = armed(lake)
     mirror.refresh(lake.con)
     for table, value, schema_change in commits:
         changes = {"tables_altered": [str(TABLES[table])]} if schema_change else {

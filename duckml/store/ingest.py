@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
+from duckml.sqlquote import quote_ident
 from duckml.store import experiment_names, journal, quarantine
 from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
@@ -386,6 +387,17 @@ def forget_finished(journal_dir: Path, pending: Pending) -> None:
 
 
 # -- the live overlay ------------------------------------------------------------------------
+def live_view_sql(table: str, source: str, overlay: bool) -> str:
+    """The in-memory view of a stored table read from ``source``, with the overlay of pending records or not.
+
+    >>> live_view_sql("runs", "store.main.runs", overlay=False)
+    'CREATE OR REPLACE VIEW "runs" AS SELECT * FROM store.main.runs'
+    """
+    if overlay:
+        return overlay_view_sql(table, source)
+    return f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT * FROM {source}"
+
+
 def overlay_view_sql(table: str, source: str | None = None) -> str:
     """The in-memory view that shows a journal table as the file plus un-ingested changes (``source``: where
     the table's stored rows are read, the attached file's table by default)."""

@@ -457,6 +457,17 @@ class LakeStore(Store):
     def _table_source(self, table: str) -> str:
         return self._mirror.source(table)
 
+    def _after_rollback(self, copied: bool) -> None:
+        """Views made in a rolled-back read are gone: rebuild them on the next read. So are the copies it
+        made: then the next read copies everything again (copies of earlier reads were committed and stay,
+        so a query that merely failed, such as a bad filter, costs no new copy)."""
+        self._passthrough = set()
+        self._overlaid = None
+        self._definitions_ready = False
+        if copied:
+            self._mirror = Mirror()
+            self._mirror.armed = True  # this process reads more than once: copy on the next read
+
     def _follow_snapshot(self, con) -> None:
         """Bring the local copy to this read's snapshot (one catalog query when nothing changed); after a
         change of the catalog's schema by any process, check it again (a newer duckml's migration is refused
@@ -495,15 +506,15 @@ class LakeStore(Store):
                     if last_try or not _retryable(error):
                         raise LakeUnavailableError(f"cannot read the lake {self.path}: "
                                                    f"{redact(str(error))}") from error
+                except BaseException:  # e.g. a newer duckml's migration, refused by name: never left open
+                    self._rollback(con)
+                    self._after_rollback(copied=True)
+                    raise
             try:
                 yield con
             except BaseException as error:
                 self._rollback(con)
-                # views and copies made in the rolled-back transaction are gone: rebuild them on the next read
-                self._passthrough = set()
-                self._overlaid = None
-                self._definitions_ready = False
-                self._mirror = Mirror()
+                self._after_rollback(copied=bool(self._mirror.last_copied))
                 if _retryable(error):  # the caller's query met a dropped catalog: start afresh next time
                     self._forget_connection()
                 raise

@@ -32,7 +32,7 @@ SCALES = {
     "full": {"writers": 4, "runs": 3, "points": 3000, "commit_runs": 10, "repeats": 7},
 }
 BASELINE = "single-file store (local disk)"
-LATENCY_MS = 5.0  # added to every PostgreSQL reply by the proxy
+LATENCY_MS = 20.0  # added to every PostgreSQL reply by the proxy: large enough to stand out of the noise
 
 
 def _server() -> str | None:

@@ -6,6 +6,9 @@
   flush included): runs per second. Run ends are ingested in the background, coalesced, so this counts
   committed runs, not commits.
 - search: ``search_runs`` with a param filter and a metric order over the sweep's runs, in a fresh process.
+- UI run list and run page: ``duckml.ui.app.create_app`` through Starlette's TestClient, in a fresh process.
+- latency: the lake's UI pages again through ``latency_proxy`` (each PostgreSQL reply delayed by N ms):
+  ms of page time per ms of added round-trip latency.
 The baseline column is the single-file store on local disk; ratio > 1 favours the lake. Needs a PostgreSQL
 server: ``DUCKML_BENCH_PG`` or ``DUCKML_TEST_PG`` (a libpq conninfo; `.ci/postgres-start` prints one) and its
 ``createdb``; without one the rows say so and nothing runs.
@@ -29,6 +32,7 @@ SCALES = {
     "full": {"writers": 4, "runs": 3, "points": 3000, "commit_runs": 10, "repeats": 7},
 }
 BASELINE = "single-file store (local disk)"
+LATENCY_MS = 20.0  # added to every PostgreSQL reply by the proxy: large enough to stand out of the noise
 
 
 def _server() -> str | None:
@@ -73,6 +77,41 @@ def search(repeats: int) -> dict:
     return {"seconds": seconds, "rows": len(frame)}
 
 
+def pages(repeats: int) -> dict:
+    """Median seconds of the UI's run list and run page (the sweep experiment, its first run)."""
+    import warnings
+
+    import duckml
+    from duckml.ui.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note on httpx
+        from starlette.testclient import TestClient
+    client = TestClient(create_app(), base_url="http://localhost")
+    run_id = duckml.search_runs(experiment_names=["sweep"], max_results=1)["run_id"][0]
+
+    def get(url):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.text[:300])
+        return response
+
+    run_list, _ = common.timed(lambda: get("/experiments/sweep"), repeats=repeats)
+    run_page, _ = common.timed(lambda: get(f"/runs/{run_id}"), repeats=repeats)
+    return {"run_list": run_list, "run_page": run_page}
+
+
+def _with_latency(store_env: dict, delay_ms: float, reader_env: dict, repeats: int) -> tuple[dict | None, str]:
+    """The pages, with PostgreSQL's replies delayed ``delay_ms`` by a proxy in this process."""
+    from benchmarks.latency_proxy import LatencyProxy
+
+    fields = dict(part.split("=", 1) for part in store_env["DUCKML_STORE"][len("ducklake:postgres:"):].split())
+    with LatencyProxy(fields.get("host", "127.0.0.1"), int(fields.get("port", "5432")), delay_ms) as proxy:
+        fields.update(host="127.0.0.1", port=str(proxy.port))
+        spec = "ducklake:postgres:" + " ".join(f"{k}={v}" for k, v in fields.items())
+        return common.try_side("duckml", "bench_lake", "pages", {"repeats": repeats},
+                               env={**store_env, **reader_env, "DUCKML_STORE": spec})
+
+
 def _machines(store_env: dict, root: Path, writers: int, runs: int, points: int, tag: str) -> tuple[float, str]:
     """Release ``writers`` machine processes together; wall seconds until the last one finished."""
     go = root / f"go-{tag}"
@@ -111,24 +150,31 @@ def _measure(store_env: dict, root: Path, s: dict) -> dict:
     found, error = common.try_side("duckml", "bench_lake", "search", {"repeats": s["repeats"]},
                                    env={**store_env, "HOME": str(reader_home),
                                         "XDG_CACHE_HOME": str(reader_home / ".cache")})
-    return {"points_per_s": s["writers"] * s["runs"] * s["points"] / sweep_s,
+    page_times, page_error = common.try_side("duckml", "bench_lake", "pages", {"repeats": s["repeats"]},
+                                             env={**store_env, "HOME": str(reader_home),
+                                                  "XDG_CACHE_HOME": str(reader_home / ".cache")})
+    return {"run_list_ms": page_times["run_list"] * 1000 if page_times else None,
+            "run_page_ms": page_times["run_page"] * 1000 if page_times else None,
+            "points_per_s": s["writers"] * s["runs"] * s["points"] / sweep_s,
             "commits_per_s": s["writers"] * s["commit_runs"] / commit_s,
             "search_ms": found["seconds"] * 1000 if found else None,
             "search_rows": found["rows"] if found else None,
-            "errors": common.join_notes(sweep_err, commit_err, error)}
+            "errors": common.join_notes(sweep_err, commit_err, error, page_error)}
 
 
 def run(scale: str) -> list[dict]:
     s = SCALES[scale]
     server = _server()
-    names = ("lake: sweep, 4 writer processes", "lake: run ends, 4 writer processes", "lake: search_runs")
-    units = ("points/s", "runs/s", "ms")
+    names = ("lake: sweep, 4 writer processes", "lake: run ends, 4 writer processes", "lake: search_runs",
+             "lake: UI run list", "lake: UI run page", "lake: UI pages per ms of catalog latency")
+    units = ("points/s", "runs/s", "ms", "ms", "ms", "ms/ms")
     if server is None:
         reason = "skipped: no PostgreSQL (set DUCKML_BENCH_PG or DUCKML_TEST_PG; .ci/postgres-start)"
         return [common.row(n, None, None, u, reason, BASELINE) for n, u in zip(names, units)]
     root = common.scratch_dir("lake")
     try:
-        lake = _measure(_fresh_lake(server, root / "lake"), root / "lake", s)
+        lake_env = _fresh_lake(server, root / "lake")
+        lake = _measure(lake_env, root / "lake", s)
     except subprocess.CalledProcessError as error:
         reason = f"skipped: createdb failed ({error.stderr.strip()[:200] if error.stderr else error})"
         return [common.row(n, None, None, u, reason, BASELINE) for n, u in zip(names, units)]
@@ -143,7 +189,29 @@ def run(scale: str) -> list[dict]:
                                      single["errors"]), BASELINE),
         common.row(names[2], lake["search_ms"], single["search_ms"], units[2],
                    f"{lake['search_rows']} runs, filter on a param, order by a metric, fresh process", BASELINE),
+        common.row(names[3], lake["run_list_ms"], single["run_list_ms"], units[3],
+                   "GET /experiments/sweep, TestClient, fresh process", BASELINE),
+        common.row(names[4], lake["run_page_ms"], single["run_page_ms"], units[4],
+                   "GET /runs/<id>, TestClient, fresh process", BASELINE),
+        _latency_row(names[5], lake_env, root, s),
     ]
+
+
+def _latency_row(name: str, lake_env: dict, root: Path, s: dict) -> dict:
+    """Run list + run page time at 0 and LATENCY_MS added per catalog round trip: the slope."""
+    reader = root / "latency-reader"
+    reader.mkdir(exist_ok=True)
+    reader_env = {"HOME": str(reader), "XDG_CACHE_HOME": str(reader / ".cache")}
+    near, near_error = _with_latency(lake_env, 0, reader_env, s["repeats"])
+    far, far_error = _with_latency(lake_env, LATENCY_MS, reader_env, s["repeats"])
+    if near is None or far is None:
+        return common.row(name, None, None, "ms/ms", common.join_notes(near_error, far_error), "")
+    both = lambda t: (t["run_list"] + t["run_page"]) * 1000
+    slope = (both(far) - both(near)) / LATENCY_MS
+    return common.row(name, slope, None, "ms/ms",
+                      f"run list + run page: {both(near):.0f} ms through the proxy at +0 ms, {both(far):.0f} ms at "
+                      f"+{LATENCY_MS:g} ms per round trip (list {far['run_list'] * 1000:.0f}, page "
+                      f"{far['run_page'] * 1000:.0f})", "")
 
 
 if __name__ == "__main__":

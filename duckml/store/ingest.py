@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
+from duckml.sqlquote import quote_ident
 from duckml.store import experiment_names, journal, quarantine
 from duckml.store.journal import DELETE, INSERT, SERIES, TABLE_KEYS, UPDATE, UPSERT, SegmentDelta
 
@@ -419,32 +420,45 @@ def forget_finished(journal_dir: Path, pending: Pending) -> None:
 
 
 # -- the live overlay ------------------------------------------------------------------------
-def overlay_view_sql(table: str) -> str:
-    """The in-memory view that shows a journal table as the file plus un-ingested changes."""
+def live_view_sql(table: str, source: str, overlay: bool) -> str:
+    """The in-memory view of a stored table read from ``source``, with the overlay of pending records or not.
+
+    >>> live_view_sql("runs", "store.main.runs", overlay=False)
+    'CREATE OR REPLACE VIEW "runs" AS SELECT * FROM store.main.runs'
+    """
+    if overlay:
+        return overlay_view_sql(table, source)
+    return f"CREATE OR REPLACE VIEW {quote_ident(table)} AS SELECT * FROM {source}"
+
+
+def overlay_view_sql(table: str, source: str | None = None) -> str:
+    """The in-memory view that shows a journal table as the file plus un-ingested changes (``source``: where
+    the table's stored rows are read, the attached file's table by default)."""
+    source = source or f"{STORE}.{table}"
     if table == "_duckml_latest":
-        union = (f"SELECT run_id, key, value, step, timestamp FROM {STORE}._duckml_latest "
+        union = (f"SELECT run_id, key, value, step, timestamp FROM {source} "
                  "WHERE run_id IN (SELECT run_id FROM _duckml_overlay_metrics) "
                  "UNION ALL SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics")
         return f"""CREATE OR REPLACE VIEW _duckml_latest AS
-            SELECT * FROM {STORE}._duckml_latest
+            SELECT * FROM {source}
             WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
             UNION ALL {latest_points_sql(f'({union})')}"""
     if table == "_duckml_metric_summary":
-        union = (f"SELECT run_id, key, min, max, count FROM {STORE}._duckml_metric_summary "
+        union = (f"SELECT run_id, key, min, max, count FROM {source} "
                  "WHERE run_id IN (SELECT run_id FROM _duckml_overlay_metrics) "
                  f"UNION ALL {summary_sql('_duckml_overlay_metrics')}")
         return f"""CREATE OR REPLACE VIEW _duckml_metric_summary AS
-            SELECT * FROM {STORE}._duckml_metric_summary
+            SELECT * FROM {source}
             WHERE run_id NOT IN (SELECT run_id FROM _duckml_overlay_metrics)
             UNION ALL {merge_summaries_sql(f'({union})')}"""
     if table == "metrics":
         return f"""CREATE OR REPLACE VIEW metrics AS
-            SELECT run_id, key, value, step, timestamp FROM {STORE}.metrics
+            SELECT run_id, key, value, step, timestamp FROM {source}
             UNION ALL
             SELECT run_id, key, value, step, timestamp FROM _duckml_overlay_metrics"""
     first_key = TABLE_KEYS[table][0]
     return f"""CREATE OR REPLACE VIEW {table} AS
-        SELECT * FROM {STORE}.{table}
+        SELECT * FROM {source}
         WHERE {first_key} NOT IN (SELECT {first_key} FROM _duckml_overlay_touched_{table})
         UNION ALL BY NAME
         SELECT * FROM _duckml_overlay_final_{table}"""

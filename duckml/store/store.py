@@ -305,6 +305,9 @@ class Store:
         self._ready = True
         return None
 
+    def _table_source(self, table: str) -> str:  # where the live views read a table (the lake: a local copy)
+        return f"store.main.{quote_ident(table)}"
+
     def _prepare_live_views(self, con, pending: ingest.Pending, fresh: bool, definitions: bool = True) -> None:
         """Views in the in-memory catalog for every table of the file, and with ``definitions`` the views and
         macros of ``sql/`` (~9 ms, once per connection; a script that only logs never needs them). With
@@ -320,18 +323,15 @@ class Store:
                 if table in ingest.OVERLAID_TABLES:
                     self._overlaid = None  # a journal table the views do not cover yet: rebuild them
                 else:
-                    con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS "
-                                f"SELECT * FROM store.main.{quote_ident(table)}")
+                    con.execute(ingest.live_view_sql(table, self._table_source(table), overlay=False))
                 self._passthrough.add(table)
         changed = set() if pending.empty else ingest.register_overlay(
             con, ingest.fold(con, pending, self.table_schemas))
         # each view unions the overlay only while its own table has pending changes, and is recreated only
         # when that changes: a run's pending params should not cost every other table's view a rebuild
         for table in sorted(ingest.OVERLAID_TABLES & self._passthrough):
-            overlay = table in changed
-            if self._overlaid is None or (table in self._overlaid) != overlay:
-                con.execute(ingest.overlay_view_sql(table) if overlay else f"CREATE OR REPLACE VIEW "
-                            f"{quote_ident(table)} AS SELECT * FROM store.main.{quote_ident(table)}")
+            if self._overlaid is None or (table in self._overlaid) != (table in changed):
+                con.execute(ingest.live_view_sql(table, self._table_source(table), table in changed))
         self._overlaid = changed & self._passthrough
         if definitions and not self._definitions_ready:
             schema.create_definitions(con)

@@ -49,6 +49,12 @@ class Catalog:
         self.base.execute("ATTACH ':memory:' AS store")
         # the advisory lock's query, answered "got it"
         self.base.execute("CREATE MACRO postgres_query(catalog, query) AS TABLE SELECT true AS locked")
+        # DuckLake's snapshot functions: every read sees a new snapshot whose changes are not listed, so the
+        # store copies its tables afresh each time (the copy's own logic is tested on a real catalog)
+        self.base.execute("CREATE SEQUENCE snapshots")
+        self.base.execute("CREATE MACRO ducklake_current_snapshot(catalog) AS TABLE SELECT nextval('snapshots') AS id")
+        self.base.execute("CREATE MACRO ducklake_snapshots(catalog) AS TABLE SELECT NULL::BIGINT AS snapshot_id, "
+                          "NULL::MAP(VARCHAR, VARCHAR[]) AS changes WHERE false")
         self.faults: list[tuple[int, BaseException, bool]] = []  # per new connection: (statement, error, after)
         self.opened: list[FaultyConnection] = []
         self.reachable = True

@@ -1,8 +1,8 @@
 """Read an MLflow tracking store without the ``mlflow`` package: its SQLite database or its ``mlruns/`` folder.
 
 Both readers return an ``ImportSource`` (``records.py``). What MLflow stores differently from what was logged
-is undone here: a NaN metric is a ``0`` with ``is_nan`` set in SQLite, and ±inf is clamped to ±DBL_MAX there
-(both come back as NaN/±inf); file-store run statuses are enum numbers. MLflow 3 keeps a model logged from
+is undone here: a NaN metric is a ``0`` with ``is_nan`` set in SQLite (it comes back as NaN); ±inf, clamped
+to ±DBL_MAX there, stays ±DBL_MAX, which is what MLflow's own client reads back; file-store run statuses are enum numbers. MLflow 3 keeps a model logged from
 a run outside the run's artifacts (``<experiment>/models/m-<id>/artifacts``, registry source
 ``models:/m-<id>``): its files become artifacts of the run under the model's name, and the version's
 source becomes ``runs:/<run>/<name>``, so duckml resolves it like any model of the run.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -46,7 +45,6 @@ from duckml.interop.records import (
 )
 from duckml.interop.source_files import MAX_VALUE_BYTES, SourceTree, inside
 
-_DBL_MAX = sys.float_info.max
 _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
@@ -259,8 +257,7 @@ def _read_sqlite_metrics(con, path: Path, runs: dict[str, RunRecord], reader: _S
     run_ids, keys, values, stamps, steps, is_nan = zip(*rows)
     values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     values[np.array([bool(n) for n in is_nan], dtype=bool)] = np.nan
-    values[values == _DBL_MAX] = np.inf  # MLflow's SQL store clamps ±inf to ±DBL_MAX
-    values[values == -_DBL_MAX] = -np.inf
+    # MLflow's SQL store clamps ±inf to ±DBL_MAX and its own client reads ±DBL_MAX back: so does duckml
     stamps = np.asarray(stamps, dtype=np.int64)  # SQLite integers are 64-bit: only the unit change could wrap
     steps = np.asarray(steps, dtype=np.int64)
     keep = _keep_points(reader, steps, stamps)

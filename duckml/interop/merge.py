@@ -305,7 +305,11 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
         con.execute("INSERT INTO registered_model_tags VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [name, key, value])
     existing = {v: (run, src) for v, run, src in con.execute(
         "SELECT version, run_id, source_uri FROM model_versions WHERE name = ?", [name]).fetchall()}
-    by_source = {(run, src): v for v, (run, src) in existing.items()}
+    # (run, source) -> its versions not yet matched: one run may register one source twice (two versions),
+    # so each incoming version takes one present version of its (run, source), and a new number when none is left
+    by_source: dict[tuple, list[int]] = {}
+    for number in sorted(existing):
+        by_source.setdefault(existing[number], []).append(number)
     counter = con.execute("SELECT last_version FROM model_version_counters WHERE name = ?", [name]).fetchall()
     last = max([counter[0][0] if counter else 0, *existing])
     mapping: dict[int, int] = {}
@@ -322,8 +326,8 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
                 continue
             number = version.version
         else:
-            if key in by_source:
-                mapping[version.version] = by_source[key]
+            if by_source.get(key):
+                mapping[version.version] = by_source[key].pop(0)
                 report.versions_skipped += 1
                 continue
             number = last + 1
@@ -339,7 +343,6 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
                         [name, number, tag, value])
         events.add(name, "version_created", version=number, detail=f"imported: {version.source_uri}")
         existing[number] = key
-        by_source[key] = number
         mapping[version.version] = number
         report.versions_imported.append((name, version.version, number))
     con.execute("INSERT OR REPLACE INTO model_version_counters VALUES (?, ?)", [name, last])
@@ -353,7 +356,7 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
             continue
         if current:
             report.notes.append(f"alias {name}@{alias} kept on version {current[0][0]} (the source points it at "
-                                f"version {source_version})")
+                                f"its version {source_version}, which is version {target} here)")
             continue
         con.execute("INSERT INTO model_aliases VALUES (?, ?, ?)", [name, alias, target])
         events.add(name, "alias_set", version=target, alias=alias, detail="imported")

@@ -49,6 +49,9 @@ _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KI
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 CONTEXT_TAG = "mlflow.data.context"
+EXPERIMENT_ID_TAG = "mlflow.source_experiment_id"  # the experiment's id in the MLflow store
+VERSION_SOURCE_TAG = "mlflow.source_version_source"  # a model version's source as MLflow stored it
+TRASH = ".trash"
 
 
 def local_path(uri: str | None) -> Path | None:
@@ -102,6 +105,11 @@ class _Source:
                 for relative, path in self.tree.files(checked)]
 
 
+def _keep_experiment_id(experiment: ExperimentRecord, mlflow_id: str) -> None:
+    """MLflow's experiment id, as a tag: duckml makes its own ids, and ``duckml.mlflow`` finds the tag."""
+    experiment.tags.setdefault(EXPERIMENT_ID_TAG, mlflow_id)
+
+
 def _run_name(name, tags: dict) -> str | None:
     return name or tags.get(RUN_NAME_TAG)
 
@@ -121,6 +129,8 @@ def _finish_runs(reader: _Source, logged_models: dict[str, tuple[str, str, Path 
         placed[model_id] = f"runs:/{run_id}/{path}"
     for model in source.models:
         for version in model.versions:
+            if version.source_uri:
+                version.tags.setdefault(VERSION_SOURCE_TAG, version.source_uri)
             version.source_uri = _version_source(version, placed, runs)
 
 
@@ -208,6 +218,7 @@ def _read_sqlite(con, path: Path, tables: set[str], reader: _Source, progress) -
             "last_update_time": "int?"}):
         experiments[str(eid)] = ExperimentRecord(name, stage or "active", ms_to_us(created or 0),
                                                  ms_to_us(updated or created or 0))
+        _keep_experiment_id(experiments[str(eid)], str(eid))
     if "experiment_tags" in tables:
         for key, value, eid in _select(con, path, "experiment_tags",
                                        {"key": "text", "value": "text?", "experiment_id": "id"}):
@@ -373,17 +384,21 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
     runs: dict[str, RunRecord] = {}
     logged: dict[str, tuple[str, str, Path | None]] = {}
     datasets: dict[str, DatasetRecord] = {}
-    for exp_dir in tree.subdirs(root):
+    trash = tree.dir(root / TRASH)  # MLflow moves a deleted experiment's folder there
+    for exp_dir in [*tree.subdirs(root), *tree.subdirs(trash)]:
         meta_path = tree.file(exp_dir / "meta.yaml")
         meta = tree.yaml(meta_path) if meta_path else {}
         if "name" not in meta:
             continue
         created = _meta_ms(meta, "creation_time", meta_path) or 0
+        deleted = trash is not None and exp_dir.parent == trash
         experiment = ExperimentRecord(_meta_text(meta, "name", meta_path),
-                                      _meta_text(meta, "lifecycle_stage", meta_path) or "active",
+                                      "deleted" if deleted else _meta_text(meta, "lifecycle_stage", meta_path)
+                                      or "active",
                                       ms_to_us(created), ms_to_us(_meta_ms(meta, "last_update_time", meta_path)
                                                                   or created),
                                       _key_files(tree, exp_dir / "tags"))
+        _keep_experiment_id(experiment, _meta_text(meta, "experiment_id", meta_path) or exp_dir.name)
         source.experiments.append(experiment)
         for ds_dir in tree.subdirs(tree.dir(exp_dir / "datasets")):
             if (ds_meta := tree.file(ds_dir / "meta.yaml")) is None:

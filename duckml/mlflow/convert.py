@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import duckml
+from duckml.mlflow.exceptions import MlflowException
 from duckml.mlflow.entities import (Dataset, DatasetInput, Experiment, InputTag, ModelVersion, RegisteredModel, Run,
                                     RunData, RunInfo, RunInputs, ViewType)
 
@@ -83,9 +84,23 @@ def experiments(view_type=ViewType.ACTIVE_ONLY, filter_string: str | None = None
     return found
 
 
+SOURCE_EXPERIMENT_ID_TAG = "mlflow.source_experiment_id"  # set by `duckml import-mlflow`
+
+
 def experiment_by_id(experiment_id) -> Experiment | None:
+    """The experiment with this duckml id, else the one imported from MLflow with this MLflow id (its tag
+    ``mlflow.source_experiment_id``), so a script that kept MLflow's numeric ids finds its experiments."""
     wanted = str(experiment_id)
-    return next((e for e in experiments(ViewType.ALL) if e.experiment_id == wanted), None)
+    every = experiments(ViewType.ALL)
+    found = next((e for e in every if e.experiment_id == wanted), None)
+    if found is not None:
+        return found
+    imported = [e for e in every if e.tags.get(SOURCE_EXPERIMENT_ID_TAG) == wanted]
+    if len(imported) > 1:
+        names = ", ".join(repr(e.name) for e in imported)
+        raise MlflowException(f"experiment id {wanted} was MLflow's id of several imported experiments ({names}); "
+                              "use duckml's id or get_experiment_by_name", error_code="INVALID_PARAMETER_VALUE")
+    return imported[0] if imported else None
 
 
 def model_version(stored) -> ModelVersion:

@@ -30,10 +30,11 @@ def main():
         return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(folder.rglob("*")) if p.is_file()}
 
-    out = {"experiments": {}, "runs": {}, "filters": {}, "models": {}, "logged_models": {}}
-    experiments = client.search_experiments()
+    out = {"experiments": {}, "experiment_ids": {}, "runs": {}, "filters": {}, "models": {}, "logged_models": {}}
+    experiments = client.search_experiments(view_type=3)  # ViewType.ALL: deleted ones too
     for exp in experiments:
         out["experiments"][exp.name] = dict(exp.tags)
+        out["experiment_ids"][exp.name] = exp.experiment_id
     names = {e.experiment_id: e.name for e in experiments}
     tmp = Path(tempfile.mkdtemp())
     for run in mlflow.search_runs(search_all_experiments=True, output_format="list"):
@@ -62,7 +63,7 @@ def main():
         versions = client.search_model_versions(f"name = '{model.name}'")
         out["models"][model.name] = {
             "description": model.description, "tags": model.tags, "aliases": model.aliases,
-            "versions": {str(v.version): {"run_id": v.run_id, "tags": v.tags} for v in versions}}
+            "versions": {str(v.version): {"run_id": v.run_id, "tags": v.tags, "source": v.source} for v in versions}}
     print("@@DUMP@@" + json.dumps(out))
 
 

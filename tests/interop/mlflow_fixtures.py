@@ -191,3 +191,45 @@ def build_file_store(folder: Path) -> Path:
             "run_id": RUN_PARENT, "source": (artifacts[RUN_PARENT] / path).as_uri()}))
     _key_files(model / "version-1" / "tags", {"validated": "yes"})
     return root
+
+
+# -- what the fidelity tests add: a deleted experiment with its run, stages, registry times --------------------
+RUN_DELETED = "e" * 32
+DELETED_EXPERIMENT = ("3", "old-churn")
+
+
+def add_fidelity_sqlite(uri: str) -> None:
+    """A deleted experiment and run, version stages and update times, as MLflow's SQL store keeps them."""
+    con = sqlite3.connect(uri[len("sqlite:///"):])
+    eid, name = DELETED_EXPERIMENT
+    con.execute("INSERT INTO experiments VALUES (?, ?, '', 'deleted', ?, ?)", [int(eid), name, T0, T0 + 900])
+    con.execute("INSERT INTO runs VALUES (?, 'gone', 'LOCAL', '', '', 'me', 'FINISHED', ?, ?, '', 'deleted', NULL, "
+                "?, ?)", [RUN_DELETED, T0 + 1, T0 + 2, int(eid), T0 + 900])
+    con.execute("INSERT INTO params VALUES ('C', '5', ?)", [RUN_DELETED])
+    con.execute("UPDATE model_versions SET current_stage = 'Production', last_updated_time = ? WHERE version = 1",
+                [T0 + 700])
+    con.execute("UPDATE model_versions SET current_stage = 'Staging', last_updated_time = ? WHERE version = 2",
+                [T0 + 800])
+    con.commit()
+    con.close()
+
+
+def add_fidelity_file_store(root: Path) -> None:
+    """The same in an mlruns/ folder: the deleted experiment lies in mlruns/.trash, as MLflow moves it there."""
+    eid, name = DELETED_EXPERIMENT
+    folder = root / ".trash" / eid
+    folder.mkdir(parents=True)
+    (folder / "meta.yaml").write_text(yaml.safe_dump({
+        "experiment_id": eid, "name": name, "lifecycle_stage": "deleted", "creation_time": T0,
+        "last_update_time": T0 + 900, "artifact_location": folder.as_uri()}))
+    run_dir = folder / RUN_DELETED
+    run_dir.mkdir()
+    (run_dir / "meta.yaml").write_text(yaml.safe_dump({
+        "run_id": RUN_DELETED, "run_uuid": RUN_DELETED, "run_name": "gone", "experiment_id": eid, "status": 3,
+        "start_time": T0 + 1, "end_time": T0 + 2, "lifecycle_stage": "deleted", "tags": []}))
+    _key_files(run_dir / "params", {"C": "5"})
+    for version, stage, updated in ((1, "Production", T0 + 700), (2, "Staging", T0 + 800)):
+        meta_path = root / "models" / "churn-model" / f"version-{version}" / "meta.yaml"
+        meta = yaml.safe_load(meta_path.read_text())
+        meta.update(current_stage=stage, last_updated_timestamp=updated)
+        meta_path.write_text(yaml.safe_dump(meta))

@@ -59,7 +59,8 @@ def test_runs_params_tags_and_times_come_across(mlflow_uri):
     assert duckml.get_experiment_by_name("churn") is not None
     with duckml.get_store().read() as con:
         assert con.execute("SELECT key, value FROM experiment_tags t JOIN experiments e USING (experiment_id) "
-                           "WHERE e.name = 'churn'").fetchall() == [("team", "growth")]
+                           "WHERE e.name = 'churn' ORDER BY key").fetchall() == [
+            ("mlflow.source_experiment_id", "1"), ("team", "growth")]
     found = duckml.search_runs(experiment_names=["churn"], filter_string="params.C = '0.1' and tags.stage = 'dev'")
     assert found["run_id"].to_list() == [RUN_PARENT]
 
@@ -108,6 +109,7 @@ def test_registry_versions_aliases_and_tags_keep_their_numbers(mlflow_uri):
     import_mlflow(mlflow_uri)
     v1 = duckml.get_model_version("churn-model", 1)
     assert v1.run_id == RUN_PARENT and v1.source_uri == f"runs:/{RUN_PARENT}/model"
+    assert v1.tags.pop("mlflow.source_version_source").endswith(f"{RUN_PARENT}/artifacts/model")
     assert v1.tags == {"validated": "yes"} and v1.aliases == ("champion",)
     assert duckml.get_model_version("churn-model", 2).source_uri == f"runs:/{RUN_PARENT}/skops_model"
     models = duckml.search_registered_models()

@@ -73,6 +73,7 @@ def test_the_same_runs_points_artifacts_and_filters(mlflow_store):
         with duckml.get_store().read() as con:
             got = dict(con.execute("SELECT key, value FROM experiment_tags WHERE experiment_id = ?",
                                    [experiment.experiment_id]).fetchall())
+        assert got.pop("mlflow.source_experiment_id") == truth["experiment_ids"][name]
         assert {k: v for k, v in tags.items()} == got
     for run_id, expected in truth["runs"].items():
         run = duckml.get_run(run_id)
@@ -122,7 +123,8 @@ def test_the_same_registry_idempotence_and_trust(mlflow_store):
         assert (frame["aliases"].to_list()[0] or {}) == {k: int(v) for k, v in expected["aliases"].items()}
         for number, version in expected["versions"].items():
             got = duckml.get_model_version(name, int(number))
-            assert got.run_id == version["run_id"] and got.tags == version["tags"]
+            assert got.run_id == version["run_id"] and got.tags.pop("mlflow.source_version_source") == version["source"]
+            assert got.tags == version["tags"]
     with duckml.get_store().read() as con:
         before = con.execute("SELECT (SELECT count(*) FROM metrics), (SELECT count(*) FROM artifacts), "
                              "(SELECT count(*) FROM model_versions)").fetchone()

@@ -1,0 +1,60 @@
+"""import-mlflow keeps what MLflow's own client reads back (issue 23, "Import fidelity"), on hand-built stores.
+
+The slow twins of these checks, on stores made by the real MLflow, are in ``test_mlflow_real.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import duckml
+import duckml.mlflow as mlflow
+from duckml.interop.mlflow_import import import_mlflow
+from duckml.mlflow.tracking import MlflowClient
+
+from .mlflow_fixtures import (
+    DELETED_EXPERIMENT, RUN_DELETED, RUN_PARENT, T0, add_fidelity_file_store, add_fidelity_sqlite,
+    build_file_store, build_sqlite_store,
+)
+
+
+@pytest.fixture(params=["sqlite", "mlruns"])
+def fidelity_uri(request, tmp_path):
+    if request.param == "sqlite":
+        uri = build_sqlite_store(tmp_path / "mlflow")
+        add_fidelity_sqlite(uri)
+        return uri
+    root = build_file_store(tmp_path / "mlflow")
+    add_fidelity_file_store(root)
+    return str(root)
+
+
+def test_deleted_experiments_and_their_runs_come_across_as_deleted(fidelity_uri):
+    report = import_mlflow(fidelity_uri)
+    assert RUN_DELETED in report.runs_imported
+    experiment = duckml.get_experiment_by_name(DELETED_EXPERIMENT[1])
+    assert experiment is not None and experiment.lifecycle_stage == "deleted"
+    run = duckml.get_run(RUN_DELETED)
+    assert run.info.lifecycle_stage == "deleted" and run.data.params == {"C": "5"}
+    assert run.info.experiment_id == experiment.experiment_id
+    assert import_mlflow(fidelity_uri).runs_imported == []  # and a second import adds nothing
+
+
+def test_mlflow_experiment_ids_are_kept_and_found(fidelity_uri):
+    import_mlflow(fidelity_uri)
+    churn = mlflow.get_experiment_by_name("churn")
+    assert churn.tags["mlflow.source_experiment_id"] == "1"
+    assert mlflow.get_experiment("1").name == "churn"
+    assert MlflowClient().get_experiment("2").name == "forecast"
+    assert mlflow.get_experiment(churn.experiment_id).name == "churn"  # duckml's own id still works
+    assert MlflowClient().get_experiment(DELETED_EXPERIMENT[0]).lifecycle_stage == "deleted"
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        mlflow.get_experiment("42")
+
+
+def test_the_version_source_is_kept_as_a_tag(fidelity_uri):
+    import_mlflow(fidelity_uri)
+    version = duckml.get_model_version("churn-model", 1)
+    assert version.source_uri == f"runs:/{RUN_PARENT}/model"  # resolvable by duckml
+    assert version.tags["mlflow.source_version_source"].endswith(f"/{RUN_PARENT}/artifacts/model")
+    assert version.tags["validated"] == "yes"

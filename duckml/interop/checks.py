@@ -28,6 +28,7 @@ MAX_US = MAX_TIMESTAMP_MS * 1000 + 999
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATUSES = {s.value for s in RunStatus}
 _STAGES = {s.value for s in LifecycleStage}
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")  # MLflow's model-version stages
 
 
 def points_in_range(steps, timestamps_ms) -> np.ndarray:
@@ -138,6 +139,9 @@ def _check_registry(source: ImportSource, runs: set[str], closed: bool) -> None:
             number = check_version(version.version, model.name)
             where = f"{what} version {number}"
             _time(version.created_at, f"{where}: creation time")
+            _time(version.last_updated_at, f"{where}: update time", nullable=True)
+            if version.stage is not None and version.stage not in MODEL_STAGES:
+                raise InvalidInputError(f"{where}: stage {version.stage!r:.80} is not one of {list(MODEL_STAGES)}")
             _text(version.description, f"{where}: description")
             _key_values(version.tags, f"{where}: tag")
             if version.run_id is not None:

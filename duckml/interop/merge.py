@@ -300,7 +300,7 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
     if not con.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchall():
         con.execute("INSERT INTO registered_models VALUES (?, ?, ?, ?)",
                     [name, model.description, to_datetime(model.created_at), to_datetime(model.last_updated_at)])
-        events.add(name, "created", detail="imported")
+        events.add(name, "created", detail="imported", at=to_datetime(model.created_at))
     for key, value in model.tags.items():
         con.execute("INSERT INTO registered_model_tags VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [name, key, value])
     existing = {v: (run, src) for v, run, src in con.execute(
@@ -341,7 +341,11 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
         for tag, value in tags.items():
             con.execute("INSERT INTO model_version_tags VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [name, number, tag, value])
-        events.add(name, "version_created", version=number, detail=f"imported: {version.source_uri}")
+        if version.stage is not None:
+            con.execute("INSERT INTO model_version_stages VALUES (?, ?, ?, ?)",
+                        [name, number, version.stage, to_datetime(version.last_updated_at or version.created_at)])
+        events.add(name, "version_created", version=number, detail=f"imported: {version.source_uri}",
+                   at=to_datetime(version.created_at))
         existing[number] = key
         mapping[version.version] = number
         report.versions_imported.append((name, version.version, number))
@@ -359,5 +363,10 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
                                 f"its version {source_version}, which is version {target} here)")
             continue
         con.execute("INSERT INTO model_aliases VALUES (?, ?, ?)", [name, alias, target])
-        events.add(name, "alias_set", version=target, alias=alias, detail="imported")
+        # the source keeps no time per alias: its model's last update is the latest it can have been set
+        events.add(name, "alias_set", version=target, alias=alias, detail="imported",
+                   at=to_datetime(model.last_updated_at))
         report.aliases_set.append((name, alias, target))
+    # the registry's times are the source's: a model that was here already is at least as recent as the source's
+    con.execute("UPDATE registered_models SET last_updated_at = greatest(last_updated_at, ?) WHERE name = ?",
+                [to_datetime(model.last_updated_at), name])

@@ -331,12 +331,14 @@ def _read_sqlite_registry(con, path: Path, tables) -> list[RegisteredModelRecord
                 models[name].tags[key] = value
     versions = {}
     if "model_versions" in tables:
-        for name, version, created, description, source, run_id in _select(con, path, "model_versions", {
-                "name": "text", "version": "int", "creation_time": "int?", "description": "text?",
-                "source": "text?", "run_id": "text?"}):
+        for name, version, created, updated, stage, description, source, run_id in _select(
+                con, path, "model_versions", {
+                    "name": "text", "version": "int", "creation_time": "int?", "last_updated_time": "int?",
+                    "current_stage": "text?", "description": "text?", "source": "text?", "run_id": "text?"}):
             if name in models:
                 record = ModelVersionRecord(name, version, run_id or None, source or "", ms_to_us(created or 0),
-                                            description)
+                                            description, stage=stage or "None",
+                                            last_updated_at=ms_to_us(updated or created or 0))
                 models[name].versions.append(record)
                 versions[(name, version)] = record
     if "model_version_tags" in tables:
@@ -503,11 +505,13 @@ def _read_file_registry(tree: SourceTree, models_dir: Path | None) -> list[Regis
                     version_meta := tree.file(version_dir / "meta.yaml")) is None:
                 continue
             v = tree.yaml(version_meta)
+            created = _meta_ms(v, "creation_timestamp", version_meta) or 0
             model.versions.append(ModelVersionRecord(
                 model.name, _version_number(v.get("version"), version_meta),
                 _meta_text(v, "run_id", version_meta) or None, _meta_text(v, "source", version_meta) or "",
-                ms_to_us(_meta_ms(v, "creation_timestamp", version_meta) or 0),
-                _meta_text(v, "description", version_meta), _key_files(tree, version_dir / "tags")))
+                ms_to_us(created), _meta_text(v, "description", version_meta), _key_files(tree, version_dir / "tags"),
+                _meta_text(v, "current_stage", version_meta) or "None",
+                ms_to_us(_meta_ms(v, "last_updated_timestamp", version_meta) or created)))
         models.append(model)
     return models
 

@@ -125,6 +125,8 @@ class ModelVersionRecord:
     created_at: int
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    stage: str | None = None  # MLflow's current_stage; None where the source has no stages (duckml bundles)
+    last_updated_at: int | None = None
 
 
 @dataclass

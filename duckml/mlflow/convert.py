@@ -106,7 +106,8 @@ def experiment_by_id(experiment_id) -> Experiment | None:
 def model_version(stored) -> ModelVersion:
     """An MLflow ``ModelVersion`` from duckml's."""
     created = ms(stored.created_at)
-    return ModelVersion(stored.name, stored.version, created, created, stored.description, None, "None",
+    updated = created if stored.last_updated_at is None else ms(stored.last_updated_at)
+    return ModelVersion(stored.name, stored.version, created, updated, stored.description, None, stored.current_stage,
                         stored.source_uri, stored.run_id, "READY", None, stored.tags, "",
                         list(stored.aliases))
 

@@ -58,3 +58,32 @@ def test_the_version_source_is_kept_as_a_tag(fidelity_uri):
     assert version.source_uri == f"runs:/{RUN_PARENT}/model"  # resolvable by duckml
     assert version.tags["mlflow.source_version_source"].endswith(f"/{RUN_PARENT}/artifacts/model")
     assert version.tags["validated"] == "yes"
+
+
+def test_model_version_stages_are_kept_and_read_as_mlflow_reads_them(fidelity_uri):
+    import_mlflow(fidelity_uri)
+    client = MlflowClient()
+    assert client.get_model_version("churn-model", "1").current_stage == "Production"
+    assert [(v.version, v.current_stage) for v in client.get_latest_versions("churn-model", stages=["production"])] \
+        == [(1, "Production")]
+    latest = {v.current_stage: v.version for v in client.get_latest_versions("churn-model")}
+    assert latest == {"Production": 1, "Staging": 2}
+    assert client.get_latest_versions("churn-model", stages=["Archived"]) == []
+    assert duckml.get_model_version("churn-model", 2).current_stage == "Staging"
+
+
+def test_registry_times_are_the_sources(fidelity_uri):
+    from duckml.interop.merge import to_us
+
+    import_mlflow(fidelity_uri)
+    version = MlflowClient().get_model_version("churn-model", "1")
+    assert (version.creation_timestamp, version.last_updated_timestamp) == (T0 + 1, T0 + 700)
+    model = MlflowClient().get_registered_model("churn-model")
+    assert model.last_updated_timestamp == T0 + 500
+    with duckml.get_store().read() as con:
+        events = con.execute("SELECT event, version, epoch_us(event_time) FROM registry_events "
+                             "WHERE name = 'churn-model' ORDER BY event_time").fetchall()
+    assert events[:3] == [("created", None, T0 * 1000), ("version_created", 1, (T0 + 1) * 1000),
+                          ("version_created", 2, (T0 + 2) * 1000)]
+    assert all(t <= (T0 + 500) * 1000 for _, _, t in events)  # no event carries the import's time
+    assert to_us(duckml.get_model_version("churn-model", 1).last_updated_at) == (T0 + 700) * 1000

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,13 @@ from duckml.interop.records import (
     fingerprint,
     group_points,
     record_fingerprint,
+    to_datetime,
+    to_us,  # noqa: F401  (re-exported: importers and tests convert times with it)
 )
+from duckml.interop import resync
 from duckml.tracking.runs import experiment_id_for
 
 SOURCE_VERSION_TAG = "duckml.source_version"
-_EPOCH = datetime(1970, 1, 1)
 
 
 class RunConflictError(InvalidInputError):
@@ -60,6 +61,7 @@ class MergeReport:
     aliases_set: list[tuple[str, str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     metric_points_skipped: int = 0  # outside years 1900..9999 or int64 steps: counted, never stored
+    runs_updated: list[str] = field(default_factory=list)  # runs that only grew in the source (update=True)
 
     def skipped_points_lines(self) -> list[str]:
         """The report line on metric points left out, if any were."""
@@ -67,17 +69,6 @@ class MergeReport:
             return []
         return [f"{self.metric_points_skipped} metric point(s) NOT imported: their timestamps lie outside years "
                 "1900..9999 or their steps outside 64-bit integers (log_metric refuses them too)"]
-
-
-def to_datetime(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
-
-
-def to_us(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _say(progress, message: str) -> None:
@@ -244,8 +235,9 @@ def _write_latest(con, run_ids: list[str]) -> None:
 
 
 def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: str = "report",
-          progress=None) -> MergeReport:
-    """Write ``source`` into ``store``; see the module docstring. ``on_conflict="raise"`` writes nothing on a conflict."""
+          progress=None, update: bool = False) -> MergeReport:
+    """Write ``source`` into ``store``; see the module docstring. ``on_conflict="raise"`` writes nothing on a conflict.
+    ``update=True``: a run that only grew in the source gets what is new (``resync.py``)."""
     if versions not in ("keep", "renumber") or on_conflict not in ("report", "raise"):
         raise InvalidInputError(f"unknown merge policy versions={versions!r} on_conflict={on_conflict!r}")
     report = MergeReport(notes=list(source.notes), metric_points_skipped=source.points_skipped)
@@ -260,17 +252,38 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
             report.runs_skipped.append(run.run_id)
         else:
             report.conflicts.append(run.run_id)
+    grown = []
+    if update and report.conflicts:
+        with store.read() as con:
+            runs = {r.run_id: r for r in source.runs}
+            for run_id in list(report.conflicts):
+                run = runs[run_id]
+                found = resync.growth(con, run, experiment_ids[run.experiment_name])
+                if found is not None:
+                    grown.append(found)
+                    report.conflicts.remove(run_id)
+            before = stored_fingerprints(con, [g.run.run_id for g in grown])
     if report.conflicts and on_conflict == "raise":
         raise RunConflictError(f"{len(report.conflicts)} run(s) already exist in {store.path} with other content: "
                                f"{', '.join(report.conflicts[:10])}; nothing was imported")
     _say(progress, f"{len(new_runs)} new run(s), {len(report.runs_skipped)} already present, "
                    f"{len(report.conflicts)} conflicting")
     artifact_rows: list[dict] = []
+    grown_rows: list[dict] = []
     for index, run in enumerate(new_runs, 1):
         artifact_rows.extend(_copy_artifacts(store, run, report))
         if run.artifacts and (index % 50 == 0 or index == len(new_runs)):
             _say(progress, f"artifacts copied for {index}/{len(new_runs)} new run(s)")
+    for item in grown:
+        new_files = RunRecord(item.run.run_id, item.run.experiment_name, None, "", item.run.start_time, None,
+                              artifacts=[a for a in item.run.artifacts if a.path in item.new_paths])
+        grown_rows.extend(_copy_artifacts(store, new_files, report))
     with store.write() as con:
+        if grown and stored_fingerprints(con, [g.run.run_id for g in grown]) != before:
+            raise RunConflictError("runs of the source changed in the store while they were being updated; "
+                                   "nothing was imported: run the import again")
+        report.metric_points += resync.write_growth(con, grown, grown_rows)
+        report.runs_updated = [g.run.run_id for g in grown]
         appeared = _present(con, [r.run_id for r in new_runs])  # written meanwhile: leave them
         new_runs = [r for r in new_runs if r.run_id not in appeared]
         artifact_rows = [a for a in artifact_rows if a["run_id"] not in appeared]
@@ -283,7 +296,7 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
             insert_arrow(con, name, tables[name])
         if new_runs:
             _write_latest(con, [r.run_id for r in new_runs])
-        report.metric_points = tables["metrics"].num_rows
+        report.metric_points += tables["metrics"].num_rows
         report.runs_imported = [r.run_id for r in new_runs]
         for model in source.models:
             _merge_model(con, model, versions, report)

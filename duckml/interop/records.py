@@ -12,6 +12,7 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +151,20 @@ class ImportSource:
     models: list[RegisteredModelRecord] = field(default_factory=list)
     points_skipped: int = 0  # metric points outside years 1900..9999 or int64 steps, left out by the reader
     notes: list[str] = field(default_factory=list)  # what the reader skipped and why (symlinks, outside roots)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def to_datetime(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
+
+
+def to_us(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def ms_to_us(ms) -> int | None:

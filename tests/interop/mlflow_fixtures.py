@@ -233,3 +233,23 @@ def add_fidelity_file_store(root: Path) -> None:
         meta = yaml.safe_load(meta_path.read_text())
         meta.update(current_stage=stage, last_updated_timestamp=updated)
         meta_path.write_text(yaml.safe_dump(meta))
+
+
+def grow_source(uri: str) -> None:
+    """The source kept logging after an import: RUN_PARENT gets a point, a param and a tag; RUN_CHILD's param
+    ``fold`` is changed (not a growth: ``--update`` still refuses it)."""
+    if uri.startswith("sqlite:///"):
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.execute("INSERT INTO metrics VALUES ('loss', 0.05, ?, ?, 3, 0)", [T0 + 4, RUN_PARENT])
+        con.execute("INSERT INTO params VALUES ('epochs', '10', ?)", [RUN_PARENT])
+        con.execute("INSERT INTO tags VALUES ('note', 'more', ?)", [RUN_PARENT])
+        con.execute("UPDATE params SET value = '2' WHERE run_uuid = ? AND key = 'fold'", [RUN_CHILD])
+        con.commit()
+        con.close()
+        return
+    run_dir = Path(uri) / "1" / RUN_PARENT
+    with open(run_dir / "metrics" / "loss", "a") as handle:
+        handle.write(f"{T0 + 4} 0.05 3\n")
+    _key_files(run_dir / "params", {"epochs": "10"})
+    _key_files(run_dir / "tags", {"note": "more"})
+    _key_files(Path(uri) / "1" / RUN_CHILD / "params", {"fold": "2"})

@@ -87,3 +87,22 @@ def test_registry_times_are_the_sources(fidelity_uri):
                           ("version_created", 2, (T0 + 2) * 1000)]
     assert all(t <= (T0 + 500) * 1000 for _, _, t in events)  # no event carries the import's time
     assert to_us(duckml.get_model_version("churn-model", 1).last_updated_at) == (T0 + 700) * 1000
+
+
+def test_update_appends_to_runs_that_grew_and_still_refuses_changed_ones(fidelity_uri):
+    from .mlflow_fixtures import RUN_CHILD, grow_source
+
+    import_mlflow(fidelity_uri)
+    grow_source(fidelity_uri)
+    plain = import_mlflow(fidelity_uri)  # without --update both are conflicts, as before
+    assert sorted(plain.conflicts) == sorted([RUN_PARENT, RUN_CHILD]) and plain.runs_updated == []
+    report = import_mlflow(fidelity_uri, update=True)
+    assert report.runs_updated == [RUN_PARENT] and report.conflicts == [RUN_CHILD]
+    assert report.metric_points == 1
+    run = duckml.get_run(RUN_PARENT)
+    assert run.data.params["epochs"] == "10" and run.data.tags["note"] == "more"
+    assert run.data.metrics["loss"] == 0.05  # the latest point is the new one
+    assert duckml.get_metric_history(RUN_PARENT, "loss")["step"].to_list() == [0, 1, 1, 2, 3]
+    assert duckml.get_run(RUN_CHILD).data.params["fold"] == "1"  # a changed run is left as it is
+    again = import_mlflow(fidelity_uri, update=True)
+    assert again.runs_updated == [] and RUN_PARENT in again.runs_skipped and again.conflicts == [RUN_CHILD]

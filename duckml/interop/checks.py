@@ -115,6 +115,8 @@ def _check_run(run: RunRecord) -> None:
     for dataset_id, context in run.inputs:
         check_id(dataset_id, f"{what}: dataset id")
         check_key(context, f"{what}: dataset context")
+    for tags in run.input_tags.values():
+        _key_values(tags, f"{what}: dataset input tag")
 
 
 def _run_of_source(version: ModelVersionRecord) -> str | None:
@@ -195,6 +197,7 @@ def check_source(source: ImportSource, origin: str, *, closed: bool) -> None:
             for field in ("name", "digest", "source", "source_type"):
                 _text(getattr(dataset, field), f"dataset {dataset.dataset_id} {field}", nullable=False)
             _text(dataset.schema, f"dataset {dataset.dataset_id} schema")
+            _text(dataset.profile, f"dataset {dataset.dataset_id} profile")
             if dataset.row_count is not None and (isinstance(dataset.row_count, bool)
                                                   or not isinstance(dataset.row_count, int)
                                                   or not 0 <= dataset.row_count < 2**63):

@@ -227,6 +227,8 @@ def _write_datasets(con, source: ImportSource, wanted: set[str], report: MergeRe
                          to_datetime(d.created_at)])
             present.add(d.dataset_id)
             report.datasets_added += 1
+            if d.profile is not None:
+                con.execute("INSERT INTO dataset_profiles VALUES (?, ?) ON CONFLICT DO NOTHING", [d.dataset_id, d.profile])
 
 
 def _write_latest(con, run_ids: list[str]) -> None:
@@ -294,6 +296,10 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
         tables = _run_tables(new_runs, experiment_ids, artifact_rows)
         for name in ("runs", "params", "tags", "metrics", "artifacts", "run_inputs"):
             insert_arrow(con, name, tables[name])
+        input_tags = [[r.run_id, dataset_id, context, key, value] for r in new_runs
+                      for (dataset_id, context), tags in r.input_tags.items() for key, value in tags.items()]
+        if input_tags:
+            con.executemany("INSERT INTO run_input_tags VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", input_tags)
         if new_runs:
             _write_latest(con, [r.run_id for r in new_runs])
         report.metric_points += tables["metrics"].num_rows

@@ -289,25 +289,33 @@ def _settle_tags(run: RunRecord) -> None:
 
 
 def _read_sqlite_datasets(con, path: Path, tables, source: ImportSource, runs: dict) -> None:
-    contexts = {}
+    input_tags: dict[str, dict[str, str]] = {}
     if "input_tags" in tables:
         for input_id, name, value in _select(con, path, "input_tags",
                                              {"input_uuid": "text", "name": "text", "value": "text?"}):
-            if name == CONTEXT_TAG:
-                contexts[input_id] = value
+            input_tags.setdefault(input_id, {})[name] = value
     wanted = set()
     for input_id, source_type, source_id, dest_type, dest_id in _select(con, path, "inputs", {
             "input_uuid": "text", "source_type": "text", "source_id": "text", "destination_type": "text",
             "destination_id": "text"}):
         if source_type == "DATASET" and dest_type == "RUN" and dest_id in runs:
-            runs[dest_id].inputs.append((source_id, contexts.get(input_id) or "training"))
+            _add_input(runs[dest_id], source_id, input_tags.get(input_id, {}))
             wanted.add(source_id)
     for uuid, name, digest, stype, src, schema, profile in _select(con, path, "datasets", {
             "dataset_uuid": "text", "name": "text", "digest": "text", "dataset_source_type": "text?",
             "dataset_source": "text?", "dataset_schema": "text?", "dataset_profile": "text?"}):
         if uuid in wanted:
             source.datasets.append(DatasetRecord(uuid, name, digest, src or "", stype or "unknown", schema,
-                                                 _row_count(profile), 0))
+                                                 _row_count(profile), 0, profile))
+
+
+def _add_input(run: RunRecord, dataset_id: str, tags: dict) -> None:
+    """A dataset input of a run; its tags besides the context are kept beside it."""
+    context = tags.get(CONTEXT_TAG) or "training"
+    run.inputs.append((dataset_id, context))
+    others = {key: value for key, value in tags.items() if key != CONTEXT_TAG}
+    if others:
+        run.input_tags[(dataset_id, context)] = others
 
 
 def _row_count(profile) -> int | None:
@@ -409,7 +417,8 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
             datasets[ds_dir.name] = DatasetRecord(
                 ds_dir.name, _meta_text(d, "name", ds_meta) or "", _meta_text(d, "digest", ds_meta) or "",
                 _meta_text(d, "source", ds_meta) or "", _meta_text(d, "source_type", ds_meta) or "unknown",
-                _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0)
+                _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0,
+                _meta_text(d, "profile", ds_meta))
         for model_dir in tree.subdirs(tree.dir(exp_dir / "models")):
             if not model_dir.name.startswith("m-") or (model_meta := tree.file(model_dir / "meta.yaml")) is None:
                 continue
@@ -481,8 +490,8 @@ def _read_file_run(reader: _Source, run_dir: Path, experiment_name: str) -> RunR
         i = tree.yaml(input_meta)
         if i.get("source_type") == "DATASET":
             tags = i.get("tags") if isinstance(i.get("tags"), dict) else {}
-            context = _meta_text(tags, CONTEXT_TAG, input_meta) or "training"
-            run.inputs.append((_meta_text(i, "source_id", input_meta), context))
+            _add_input(run, _meta_text(i, "source_id", input_meta),
+                       {str(key): _meta_text(tags, key, input_meta) for key in tags})
     _settle_tags(run)
     return run
 

@@ -103,6 +103,7 @@ class RunRecord:
     metrics: MetricPoints = field(default_factory=MetricPoints)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (dataset_id, context)
+    input_tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (dataset_id, context) -> tags
 
 
 @dataclass
@@ -115,6 +116,7 @@ class DatasetRecord:
     schema: str | None
     row_count: int | None
     created_at: int
+    profile: str | None = None  # MLflow's dataset profile (JSON text), kept whole
 
 
 @dataclass

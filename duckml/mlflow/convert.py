@@ -58,7 +58,9 @@ def run_inputs(run_id: str) -> RunInputs:
     """The dataset inputs of a run, as MLflow's ``RunInputs`` (the context is the ``mlflow.data.context`` tag)."""
     rows = duckml.get_run_inputs(run_id).to_dicts()
     return RunInputs([DatasetInput(Dataset(r["name"], r["digest"], r.get("source_type") or "", r["source"] or "",
-                                           r["schema"]), [InputTag("mlflow.data.context", r["context"])])
+                                           r["schema"], r.get("profile")),
+                                   [InputTag("mlflow.data.context", r["context"]),
+                                    *(InputTag(k, v) for k, v in _pairs(r.get("tags")).items())])
                       for r in rows])
 
 

@@ -253,3 +253,26 @@ def grow_source(uri: str) -> None:
     _key_files(run_dir / "params", {"epochs": "10"})
     _key_files(run_dir / "tags", {"note": "more"})
     _key_files(Path(uri) / "1" / RUN_CHILD / "params", {"fold": "2"})
+
+
+PROFILE = '{"num_rows": 12, "num_elements": 36}'
+
+
+def add_input_details(uri: str) -> None:
+    """The dataset input gets a tag besides its context, and the dataset a profile with more than num_rows."""
+    if uri.startswith("sqlite:///"):
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.execute("INSERT INTO input_tags VALUES ('i1', 'mlflow.data.split', 'holdout-a')")
+        con.execute("UPDATE datasets SET dataset_profile = ?", [PROFILE])
+        con.commit()
+        con.close()
+        return
+    root = Path(uri)
+    meta_path = root / "1" / RUN_PARENT / "inputs" / "i1" / "meta.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    meta["tags"]["mlflow.data.split"] = "holdout-a"
+    meta_path.write_text(yaml.safe_dump(meta))
+    ds_path = root / "1" / "datasets" / DATASET / "meta.yaml"
+    ds = yaml.safe_load(ds_path.read_text())
+    ds["profile"] = PROFILE
+    ds_path.write_text(yaml.safe_dump(ds))

@@ -106,3 +106,16 @@ def test_update_appends_to_runs_that_grew_and_still_refuses_changed_ones(fidelit
     assert duckml.get_run(RUN_CHILD).data.params["fold"] == "1"  # a changed run is left as it is
     again = import_mlflow(fidelity_uri, update=True)
     assert again.runs_updated == [] and RUN_PARENT in again.runs_skipped and again.conflicts == [RUN_CHILD]
+
+
+def test_dataset_input_tags_and_the_whole_profile_are_kept(fidelity_uri):
+    from .mlflow_fixtures import PROFILE, add_input_details
+
+    add_input_details(fidelity_uri)
+    import_mlflow(fidelity_uri)
+    inputs = duckml.get_run_inputs(RUN_PARENT)
+    assert inputs["row_count"].to_list() == [12] and inputs["profile"].to_list() == [PROFILE]
+    (dataset_input,) = mlflow.get_run(RUN_PARENT).inputs.dataset_inputs
+    assert {t.key: t.value for t in dataset_input.tags} == {"mlflow.data.context": "training",
+                                                           "mlflow.data.split": "holdout-a"}
+    assert dataset_input.dataset.profile == PROFILE

@@ -119,6 +119,30 @@ def _check_run(run: RunRecord) -> None:
         _key_values(tags, f"{what}: dataset input tag")
 
 
+def _check_logged_model(model, experiments: set[str]) -> None:
+    check_id(model.model_id, "logged model id")
+    what = f"logged model {model.model_id}"
+    if model.experiment_name not in experiments:
+        raise InvalidInputError(f"{what} belongs to experiment {model.experiment_name!r}, which the source does not "
+                                "hold")
+    for value, field in ((model.name, "name"), (model.status, "status"), (model.artifact_path, "path")):
+        _text(value, f"{what}: {field}")
+    for run_id in (model.source_run_id, model.run_id):
+        if run_id is not None:
+            check_id(run_id, f"{what}: run id")
+    _time(model.created_at, f"{what}: creation time")
+    _time(model.last_updated_at, f"{what}: update time")
+    _key_values(model.params, f"{what}: param")
+    _key_values(model.tags, f"{what}: tag")
+    for key, _value, _step, stamp, run_id, dataset_name, digest in model.metrics:
+        check_key(key, f"{what}: metric key")
+        _time(stamp, f"{what}: metric {key!r} time")
+        if run_id is not None:
+            check_id(run_id, f"{what}: metric {key!r} run id")
+        _text(dataset_name, f"{what}: metric {key!r} dataset name")
+        _text(digest, f"{what}: metric {key!r} dataset digest")
+
+
 def _run_of_source(version: ModelVersionRecord) -> str | None:
     """The run a version's source names (``runs:/<id>/…``), or None for a source that names no run."""
     if not isinstance(version.source_uri, str):
@@ -204,6 +228,8 @@ def check_source(source: ImportSource, origin: str, *, closed: bool) -> None:
                 raise InvalidInputError(f"dataset {dataset.dataset_id} row count {dataset.row_count!r} is not a "
                                         "count")
             _time(dataset.created_at, f"dataset {dataset.dataset_id} creation time")
+        for model in source.logged_models:
+            _check_logged_model(model, names)
         _check_registry(source, {r.run_id for r in source.runs}, closed)
     except (InvalidNameError, InvalidInputError) as error:
         _fail(origin, error)

@@ -231,6 +231,27 @@ def _write_datasets(con, source: ImportSource, wanted: set[str], report: MergeRe
                 con.execute("INSERT INTO dataset_profiles VALUES (?, ?) ON CONFLICT DO NOTHING", [d.dataset_id, d.profile])
 
 
+def _write_logged_models(con, source: ImportSource, experiment_ids: dict[str, str], conflicts: set[str]) -> None:
+    """MLflow 3 LoggedModels (params, tags, linked metrics) whose run came across; each once."""
+    models = [m for m in source.logged_models if m.run_id is not None and m.run_id not in conflicts]
+    if not models:
+        return
+    present = {r[0] for r in con.execute("SELECT model_id FROM logged_models WHERE model_id IN (SELECT unnest(?))",
+                                         [[m.model_id for m in models]]).fetchall()}
+    for m in models:
+        if m.model_id in present:
+            continue
+        con.execute("INSERT INTO logged_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "map(?::VARCHAR[], ?::VARCHAR[]), map(?::VARCHAR[], ?::VARCHAR[]))",
+                    [m.model_id, experiment_ids[m.experiment_name], m.run_id, m.source_run_id, m.name,
+                     m.artifact_path, m.status, to_datetime(m.created_at), to_datetime(m.last_updated_at),
+                     list(m.params), list(m.params.values()), list(m.tags), list(m.tags.values())])
+        if m.metrics:
+            con.executemany("INSERT INTO logged_model_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [[m.model_id, run_id, key, value, step, to_datetime(stamp), name, digest]
+                             for key, value, step, stamp, run_id, name, digest in m.metrics])
+
+
 def _write_latest(con, run_ids: list[str]) -> None:
     points = "(SELECT * FROM metrics WHERE run_id IN (SELECT unnest(?)))"
     con.execute(f"INSERT INTO _duckml_latest {latest_points_sql(points)}", [run_ids])
@@ -304,6 +325,7 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
             _write_latest(con, [r.run_id for r in new_runs])
         report.metric_points += tables["metrics"].num_rows
         report.runs_imported = [r.run_id for r in new_runs]
+        _write_logged_models(con, source, experiment_ids, set(report.conflicts))
         for model in source.models:
             _merge_model(con, model, versions, report)
     _say(progress, f"wrote {len(report.runs_imported)} run(s), {report.metric_points} metric point(s)")

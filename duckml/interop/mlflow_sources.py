@@ -26,7 +26,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -43,7 +43,9 @@ from duckml.interop.records import (
     group_points,
     ms_to_us,
 )
-from duckml.interop.source_files import MAX_VALUE_BYTES, SourceTree, inside
+from duckml.interop import mlflow_logged_models as logged_model_files
+from duckml.interop.mlflow_rows import _key_files, _meta_ms, _meta_text, _select, _tables, local_path
+from duckml.interop.source_files import SourceTree, inside
 
 _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 RUN_NAME_TAG = "mlflow.runName"
@@ -52,24 +54,6 @@ CONTEXT_TAG = "mlflow.data.context"
 EXPERIMENT_ID_TAG = "mlflow.source_experiment_id"  # the experiment's id in the MLflow store
 VERSION_SOURCE_TAG = "mlflow.source_version_source"  # a model version's source as MLflow stored it
 TRASH = ".trash"
-
-
-def local_path(uri: str | None) -> Path | None:
-    """The local folder behind an MLflow artifact URI (``file://`` or a plain path), else None.
-
-    >>> str(local_path("file:///tmp/mlruns/1/abc/artifacts"))
-    '/tmp/mlruns/1/abc/artifacts'
-    >>> local_path("s3://bucket/x") is None
-    True
-    """
-    if not uri:
-        return None
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
-        return Path(uri)
-    return None
 
 
 class _Source:
@@ -114,19 +98,11 @@ def _run_name(name, tags: dict) -> str | None:
     return name or tags.get(RUN_NAME_TAG)
 
 
-def _finish_runs(reader: _Source, logged_models: dict[str, tuple[str, str, Path | None]]) -> None:
+def _finish_runs(reader: _Source, logged_models: list) -> None:
     """Attach MLflow 3 logged models to their runs and point registry sources at run paths."""
     source = reader.source
     runs = {r.run_id: r for r in source.runs}
-    placed: dict[str, str] = {}
-    for model_id, (run_id, name, location) in logged_models.items():
-        run = runs.get(run_id)
-        if run is None or location is None:
-            continue
-        taken = {a.path.split("/", 1)[0] for a in run.artifacts}
-        path = name if name not in taken else f"{name}-{model_id}"
-        run.artifacts.extend(reader.artifacts(location, path))
-        placed[model_id] = f"runs:/{run_id}/{path}"
+    placed = logged_model_files.place(reader, logged_models, runs)
     for model in source.models:
         for version in model.versions:
             if version.source_uri:
@@ -155,40 +131,6 @@ def _keep_points(reader: _Source, steps, stamps_ms) -> np.ndarray:
 
 
 # -- SQLite ------------------------------------------------------------------------------------------------------
-# The SQLite storage types MLflow's columns hold; a trailing "?" admits NULL.
-_KINDS = {"int": ("integer",), "text": ("text",), "num": ("integer", "real"), "id": ("integer", "text")}
-
-
-def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _select(con, path: Path, table: str, columns: dict[str, str], tail: str = "") -> list[tuple]:
-    """The rows of ``table`` after checking every column holds an allowed storage type (``_KINDS``)."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    allowed = {c: _KINDS[spec.rstrip("?")] + (("null",) if spec.endswith("?") else ()) for c, spec in columns.items()}
-    wrong = " OR ".join(f'typeof("{c}") NOT IN ({", ".join(repr(k) for k in kinds)})' for c, kinds in allowed.items())
-    types = ", ".join(f'typeof("{c}")' for c in columns)
-    try:
-        # checked first: SQLite reads a double-quoted name that is no column as a string literal
-        present = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
-        missing = [c for c in columns if c not in present]
-        if missing:
-            raise InvalidInputError(f"MLflow database {path}: table {table} has no column {missing[0]} (MLflow "
-                                    "writes it since 2.0; upgrade the store with `mlflow db upgrade`)")
-        bad = con.execute(f'SELECT {names}, {types} FROM "{table}" WHERE {wrong} LIMIT 1').fetchall()
-        if bad:
-            values, kinds = bad[0][:len(columns)], bad[0][len(columns):]
-            for column, value, kind in zip(columns, values, kinds):
-                if kind not in allowed[column]:
-                    raise InvalidInputError(
-                        f"MLflow database {path}: table {table}, column {column} holds {value!r:.60} ({kind}), "
-                        f"where MLflow stores {' or '.join(allowed[column])}")
-        return con.execute(f'SELECT {names} FROM "{table}" {tail}').fetchall()
-    except sqlite3.Error as error:
-        raise InvalidInputError(f"MLflow database {path}: table {table}: {error}") from None
-
-
 def read_sqlite(path: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow SQLite tracking database (opened read-only)."""
     path = Path(path)
@@ -248,11 +190,8 @@ def _read_sqlite(con, path: Path, tables: set[str], reader: _Source, progress) -
     source.runs = list(runs.values())
     if {"datasets", "inputs"} <= tables:
         _read_sqlite_datasets(con, path, tables, source, runs)
-    logged = {}
-    if "logged_models" in tables:
-        for model_id, run_id, name, location in _select(con, path, "logged_models", {
-                "model_id": "text", "source_run_id": "text?", "name": "text?", "artifact_location": "text?"}):
-            logged[model_id] = (run_id, name or "model", local_path(location))
+    logged = logged_model_files.read_sqlite(con, path, tables, {eid: e.name for eid, e in experiments.items()},
+                                            source)
     if "registered_models" in tables:
         source.models = _read_sqlite_registry(con, path, tables)
     _finish_runs(reader, logged)
@@ -363,27 +302,6 @@ def _read_sqlite_registry(con, path: Path, tables) -> list[RegisteredModelRecord
 
 
 # -- the mlruns/ file store ----------------------------------------------------------------------------------
-def _meta_text(meta: dict, key: str, path: Path) -> str | None:
-    value = meta.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise InvalidInputError(f"{path}: {key} is {type(value).__name__} {value!r:.60}, not text")
-
-
-def _meta_ms(meta: dict, key: str, path: Path) -> int | None:
-    value = meta.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise InvalidInputError(f"{path}: {key} is {value!r:.60}, not integer milliseconds since the epoch")
-
-
-def _key_files(tree: SourceTree, folder: Path) -> dict[str, str]:
-    """Params/tags of the file store: one file per key (keys with '/' are nested folders)."""
-    return {key: tree.read_text(path, MAX_VALUE_BYTES) for key, path in tree.files(folder)}
-
-
 def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow ``mlruns/`` folder (the legacy file store)."""
     root = Path(root)
@@ -392,7 +310,7 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
     reader = _Source(root, [root], f"MLflow store {root}", artifact_roots_ok)
     tree, source = reader.tree, reader.source
     runs: dict[str, RunRecord] = {}
-    logged: dict[str, tuple[str, str, Path | None]] = {}
+    logged = []
     datasets: dict[str, DatasetRecord] = {}
     trash = tree.dir(root / TRASH)  # MLflow moves a deleted experiment's folder there
     for exp_dir in [*tree.subdirs(root), *tree.subdirs(trash)]:
@@ -420,12 +338,8 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
                 _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0,
                 _meta_text(d, "profile", ds_meta))
         for model_dir in tree.subdirs(tree.dir(exp_dir / "models")):
-            if not model_dir.name.startswith("m-") or (model_meta := tree.file(model_dir / "meta.yaml")) is None:
-                continue
-            m = tree.yaml(model_meta)
-            location = local_path(_meta_text(m, "artifact_location", model_meta)) or model_dir / "artifacts"
-            logged[_meta_text(m, "model_id", model_meta) or model_dir.name] = (
-                _meta_text(m, "source_run_id", model_meta), _meta_text(m, "name", model_meta) or "model", location)
+            if (model := logged_model_files.read_file_model(reader, model_dir, experiment.name)) is not None:
+                logged.append(model)
         for run_dir in tree.subdirs(exp_dir):
             run = _read_file_run(reader, run_dir, experiment.name)
             if run is not None:

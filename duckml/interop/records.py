@@ -144,6 +144,25 @@ class RegisteredModelRecord:
 
 
 @dataclass
+class LoggedModelRecord:
+    """An MLflow 3 LoggedModel; ``run_id`` and ``artifact_path`` say where its files landed (``_finish_runs``)."""
+
+    model_id: str
+    experiment_name: str
+    source_run_id: str | None
+    name: str
+    location: Path | None
+    status: str = "READY"
+    created_at: int = 0
+    last_updated_at: int = 0
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple] = field(default_factory=list)  # (key, value, step, timestamp µs, run_id, dataset name, digest)
+    run_id: str | None = None
+    artifact_path: str | None = None
+
+
+@dataclass
 class ImportSource:
     """Everything one import brings."""
 
@@ -151,6 +170,7 @@ class ImportSource:
     runs: list[RunRecord] = field(default_factory=list)
     datasets: list[DatasetRecord] = field(default_factory=list)
     models: list[RegisteredModelRecord] = field(default_factory=list)
+    logged_models: list[LoggedModelRecord] = field(default_factory=list)
     points_skipped: int = 0  # metric points outside years 1900..9999 or int64 steps, left out by the reader
     notes: list[str] = field(default_factory=list)  # what the reader skipped and why (symlinks, outside roots)
 

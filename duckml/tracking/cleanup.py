@@ -28,7 +28,8 @@ from pathlib import Path
 
 from duckml.store.objects import OBJECTS, TMP_PREFIX
 
-RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_input_tags", "run_inputs", "runs")
+RUN_TABLES = ("params", "metrics", "_duckml_latest", "tags", "artifacts", "run_input_tags", "run_inputs",
+              "logged_model_metrics", "logged_models", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
 LAKE_MIN_AGE_SECONDS = 3600
 _OBJECT_NAME = re.compile(r"^[0-9a-f]{64}$")

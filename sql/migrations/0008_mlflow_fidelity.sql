@@ -26,3 +26,31 @@ CREATE TABLE dataset_profiles (
     dataset_id  VARCHAR PRIMARY KEY,
     profile     VARCHAR NOT NULL
 );
+
+-- MLflow 3's LoggedModels: the model's own params and tags, and the metrics linked to it (logged by a run
+-- with model_id=). Its files are artifacts of its run under artifact_path (runs:/<run_id>/<artifact_path>);
+-- a model logged with no run gets a run of its own, whose id is the model's id.
+CREATE TABLE logged_models (
+    model_id         VARCHAR PRIMARY KEY,
+    experiment_id    VARCHAR NOT NULL,
+    run_id           VARCHAR NOT NULL,
+    source_run_id    VARCHAR,            -- NULL when MLflow logged it outside any run
+    name             VARCHAR NOT NULL,
+    artifact_path    VARCHAR NOT NULL,
+    status           VARCHAR NOT NULL,
+    created_at       TIMESTAMP NOT NULL,
+    last_updated_at  TIMESTAMP NOT NULL,
+    params           MAP(VARCHAR, VARCHAR) NOT NULL,
+    tags             MAP(VARCHAR, VARCHAR) NOT NULL
+);
+
+CREATE TABLE logged_model_metrics (
+    model_id        VARCHAR NOT NULL,
+    run_id          VARCHAR,
+    key             VARCHAR NOT NULL,
+    value           DOUBLE,
+    step            BIGINT NOT NULL,
+    timestamp       TIMESTAMP NOT NULL,
+    dataset_name    VARCHAR,
+    dataset_digest  VARCHAR
+);

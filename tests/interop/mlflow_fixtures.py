@@ -276,3 +276,61 @@ def add_input_details(uri: str) -> None:
     ds = yaml.safe_load(ds_path.read_text())
     ds["profile"] = PROFILE
     ds_path.write_text(yaml.safe_dump(ds))
+
+
+MODEL_WITH_RUN = "m-" + "1" * 32
+MODEL_WITHOUT_RUN = "m-" + "2" * 32
+
+
+def add_logged_models(uri: str) -> None:
+    """Two MLflow 3 LoggedModels in experiment "churn": one of RUN_PARENT with params, tags and a linked metric,
+    one logged outside any run (with a file), as MLflow's stores keep them."""
+    sqlite = uri.startswith("sqlite:///")
+    base = Path(uri[len("sqlite:///"):]).parent / "mlruns" if sqlite else Path(uri)
+    models = {MODEL_WITH_RUN: (RUN_PARENT, "clf", {"alpha": "0.5"}, {"team": "ml"}),
+              MODEL_WITHOUT_RUN: (None, "standalone", {"kind": "prompt"}, {})}
+    for model_id in models:
+        files = base / "1" / "models" / model_id / "artifacts"
+        files.mkdir(parents=True)
+        (files / "MLmodel").write_text(yaml.safe_dump({"flavors": {}}))
+    metric = ("acc", 0.9, 0, T0 + 3, RUN_PARENT, "eval", "abc123")
+    if sqlite:
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.executescript("""
+            CREATE TABLE logged_models (model_id VARCHAR, experiment_id INTEGER, name VARCHAR,
+                artifact_location VARCHAR, creation_timestamp_ms BIGINT, last_updated_timestamp_ms BIGINT,
+                status INTEGER, lifecycle_stage VARCHAR, model_type VARCHAR, source_run_id VARCHAR,
+                status_message VARCHAR);
+            CREATE TABLE logged_model_params (model_id VARCHAR, experiment_id INTEGER, param_key VARCHAR,
+                param_value TEXT);
+            CREATE TABLE logged_model_tags (model_id VARCHAR, experiment_id INTEGER, tag_key VARCHAR,
+                tag_value TEXT);
+            CREATE TABLE logged_model_metrics (model_id VARCHAR, metric_name VARCHAR, metric_timestamp_ms BIGINT,
+                metric_step BIGINT, metric_value FLOAT, experiment_id INTEGER, run_id VARCHAR,
+                dataset_uuid VARCHAR, dataset_name VARCHAR, dataset_digest VARCHAR);
+        """)
+        for model_id, (run_id, name, params, tags) in models.items():
+            location = (base / "1" / "models" / model_id / "artifacts").as_uri()
+            con.execute("INSERT INTO logged_models VALUES (?, 1, ?, ?, ?, ?, 2, 'active', '', ?, NULL)",
+                        [model_id, name, location, T0 + 5, T0 + 6, run_id])
+            con.executemany("INSERT INTO logged_model_params VALUES (?, 1, ?, ?)",
+                            [(model_id, k, v) for k, v in params.items()])
+            con.executemany("INSERT INTO logged_model_tags VALUES (?, 1, ?, ?)",
+                            [(model_id, k, v) for k, v in tags.items()])
+        key, value, step, stamp, run_id, dataset, digest = metric
+        con.execute("INSERT INTO logged_model_metrics VALUES (?, ?, ?, ?, ?, 1, ?, 'u', ?, ?)",
+                    [MODEL_WITH_RUN, key, stamp, step, value, run_id, dataset, digest])
+        con.commit()
+        con.close()
+        return
+    for model_id, (run_id, name, params, tags) in models.items():
+        folder = base / "1" / "models" / model_id
+        (folder / "meta.yaml").write_text(yaml.safe_dump({
+            "model_id": model_id, "experiment_id": "1", "name": name, "creation_timestamp": T0 + 5,
+            "last_updated_timestamp": T0 + 6, "status": "READY", "source_run_id": run_id,
+            "artifact_location": (folder / "artifacts").as_uri()}))
+        _key_files(folder / "params", params)
+        _key_files(folder / "tags", tags)
+    key, value, step, stamp, run_id, dataset, digest = metric
+    _key_files(base / "1" / "models" / MODEL_WITH_RUN / "metrics",
+               {key: f"{stamp} {value} {step} {run_id} {dataset} {digest}\n"})

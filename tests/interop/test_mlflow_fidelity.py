@@ -119,3 +119,29 @@ def test_dataset_input_tags_and_the_whole_profile_are_kept(fidelity_uri):
     assert {t.key: t.value for t in dataset_input.tags} == {"mlflow.data.context": "training",
                                                            "mlflow.data.split": "holdout-a"}
     assert dataset_input.dataset.profile == PROFILE
+
+
+def test_logged_models_keep_params_tags_metrics_and_one_without_a_run_comes_across(fidelity_uri):
+    from .mlflow_fixtures import MODEL_WITH_RUN, MODEL_WITHOUT_RUN, add_logged_models
+
+    add_logged_models(fidelity_uri)
+    report = import_mlflow(fidelity_uri)
+    assert MODEL_WITHOUT_RUN in report.runs_imported  # the run-less model gets a run of its own
+    with duckml.get_store().read() as con:
+        rows = {r[0]: r[1:] for r in con.execute(
+            "SELECT model_id, run_id, source_run_id, name, artifact_path, status, params, tags FROM logged_models"
+        ).fetchall()}
+        metrics = con.execute("SELECT model_id, run_id, key, value, step, dataset_name, dataset_digest "
+                              "FROM logged_model_metrics").fetchall()
+    assert rows[MODEL_WITH_RUN] == (RUN_PARENT, RUN_PARENT, "clf", "clf", "READY", {"alpha": "0.5"}, {"team": "ml"})
+    assert rows[MODEL_WITHOUT_RUN] == (MODEL_WITHOUT_RUN, None, "standalone", "standalone", "READY",
+                                       {"kind": "prompt"}, {})
+    assert metrics == [(MODEL_WITH_RUN, RUN_PARENT, "acc", 0.9, 0, "eval", "abc123")]
+    holder = duckml.get_run(MODEL_WITHOUT_RUN)
+    assert holder.info.run_name == "standalone" and holder.data.tags["mlflow.loggedModelId"] == MODEL_WITHOUT_RUN
+    assert {f.path for f in duckml.list_artifacts(MODEL_WITHOUT_RUN, "standalone")} == {"standalone/MLmodel"}
+    assert {f.path for f in duckml.list_artifacts(RUN_PARENT, "clf")} == {"clf/MLmodel"}
+    again = import_mlflow(fidelity_uri)
+    assert again.runs_imported == [] and again.conflicts == []
+    with duckml.get_store().read() as con:
+        assert con.execute("SELECT count(*) FROM logged_model_metrics").fetchone() == (1,)

@@ -3,7 +3,7 @@
 A run *only grew* when everything the store holds for it is still in the source, unchanged: the same row
 (experiment, name, start time, lifecycle stage, parent), every stored param and tag with the same value,
 every stored metric point (key, step, timestamp and value bits, counted with multiplicity). Its status and
-end time may move on only from ``RUNNING`` (a run imported while it was still logging). Such a run gets the
+end time may move on, the end only later (a run imported while running, or resumed since). Such a run gets the
 source's new params, tags, points and artifact paths, and its status and end time; any other difference is
 a conflict as without ``--update``, and nothing of that run is written.
 """
@@ -52,8 +52,9 @@ def growth(con, run: RunRecord, experiment_id: str) -> Growth | None:
     if (exp, name, start, stage, parent) != (experiment_id, run.run_name, run.start_time, run.lifecycle_stage,
                                              run.parent_run_id):
         return None
-    if (status, end) != (run.status, run.end_time) and (status != "RUNNING" or end not in (None, run.end_time)):
-        return None
+    if (status, end) != (run.status, run.end_time) and (
+            end is not None and (run.end_time is None or run.end_time < end)):
+        return None  # a run goes on (resumed, or still running): its end may only move later
     found = Growth(run)
     for table, incoming, target in (("params", run.params, "params"), ("tags", run.tags, "tags")):
         stored = dict(con.execute(f"SELECT key, value FROM {table} WHERE run_id = ?", [run.run_id]).fetchall())

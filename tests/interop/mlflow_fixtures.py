@@ -236,11 +236,12 @@ def add_fidelity_file_store(root: Path) -> None:
 
 
 def grow_source(uri: str) -> None:
-    """The source kept logging after an import: RUN_PARENT gets a point, a param and a tag; RUN_CHILD's param
-    ``fold`` is changed (not a growth: ``--update`` still refuses it)."""
+    """The source kept logging after an import: RUN_PARENT was resumed (a later end), got a point, a param and
+    a tag; RUN_CHILD's param ``fold`` is changed (not a growth: ``--update`` still refuses it)."""
     if uri.startswith("sqlite:///"):
         con = sqlite3.connect(uri[len("sqlite:///"):])
         con.execute("INSERT INTO metrics VALUES ('loss', 0.05, ?, ?, 3, 0)", [T0 + 4, RUN_PARENT])
+        con.execute("UPDATE runs SET end_time = ? WHERE run_uuid = ?", [T0 + 150, RUN_PARENT])
         con.execute("INSERT INTO params VALUES ('epochs', '10', ?)", [RUN_PARENT])
         con.execute("INSERT INTO tags VALUES ('note', 'more', ?)", [RUN_PARENT])
         con.execute("UPDATE params SET value = '2' WHERE run_uuid = ? AND key = 'fold'", [RUN_CHILD])
@@ -248,6 +249,9 @@ def grow_source(uri: str) -> None:
         con.close()
         return
     run_dir = Path(uri) / "1" / RUN_PARENT
+    meta = yaml.safe_load((run_dir / "meta.yaml").read_text())
+    meta["end_time"] = T0 + 150
+    (run_dir / "meta.yaml").write_text(yaml.safe_dump(meta))
     with open(run_dir / "metrics" / "loss", "a") as handle:
         handle.write(f"{T0 + 4} 0.05 3\n")
     _key_files(run_dir / "params", {"epochs": "10"})

@@ -102,6 +102,9 @@ def test_update_appends_to_runs_that_grew_and_still_refuses_changed_ones(fidelit
     run = duckml.get_run(RUN_PARENT)
     assert run.data.params["epochs"] == "10" and run.data.tags["note"] == "more"
     assert run.data.metrics["loss"] == 0.05  # the latest point is the new one
+    from duckml.interop.merge import to_us
+
+    assert to_us(run.info.end_time) == (T0 + 150) * 1000  # resumed: its end moved later
     assert duckml.get_metric_history(RUN_PARENT, "loss")["step"].to_list() == [0, 1, 1, 2, 3]
     assert duckml.get_run(RUN_CHILD).data.params["fold"] == "1"  # a changed run is left as it is
     again = import_mlflow(fidelity_uri, update=True)

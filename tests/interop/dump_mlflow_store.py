@@ -59,9 +59,11 @@ def main():
                                     for i in run.inputs.dataset_inputs)}
     for model in mlflow.search_logged_models(experiment_ids=list(names), output_format="list"):
         target = tmp / model.model_id
-        target.mkdir()
         if model.source_run_id:
             mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target))
+        target.mkdir(exist_ok=True)
+        if (target / "artifacts").is_dir():  # download_artifacts keeps the URI's last folder name
+            target = target / "artifacts"
         out["logged_models"][model.model_id] = {
             "run_id": model.source_run_id, "name": model.name, "files": files(target), "params": model.params,
             "tags": {k: v for k, v in model.tags.items()}, "status": str(model.status),

@@ -109,7 +109,8 @@ def test_the_same_runs_points_artifacts_and_filters(mlflow_store):
         experiment, filter_string, order_by = key.split("|")
         found = duckml.search_runs(experiment_names=[experiment], filter_string=filter_string,
                                    order_by=[order_by] if order_by != "None" else None)
-        got = found["run_id"].to_list()
+        # the run made for a LoggedModel logged with no run is duckml's, not MLflow's: left out here
+        got = [r for r in found["run_id"].to_list() if r not in truth["logged_models"]]
         assert (got if order_by != "None" else sorted(got)) == \
             (expected_ids if order_by != "None" else sorted(expected_ids)), key
 

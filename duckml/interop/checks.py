@@ -28,6 +28,7 @@ MAX_US = MAX_TIMESTAMP_MS * 1000 + 999
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _STATUSES = {s.value for s in RunStatus}
 _STAGES = {s.value for s in LifecycleStage}
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")  # MLflow's model-version stages
 
 
 def points_in_range(steps, timestamps_ms) -> np.ndarray:
@@ -114,6 +115,32 @@ def _check_run(run: RunRecord) -> None:
     for dataset_id, context in run.inputs:
         check_id(dataset_id, f"{what}: dataset id")
         check_key(context, f"{what}: dataset context")
+    for tags in run.input_tags.values():
+        _key_values(tags, f"{what}: dataset input tag")
+
+
+def _check_logged_model(model, experiments: set[str]) -> None:
+    check_id(model.model_id, "logged model id")
+    what = f"logged model {model.model_id}"
+    if model.experiment_name not in experiments:
+        raise InvalidInputError(f"{what} belongs to experiment {model.experiment_name!r}, which the source does not "
+                                "hold")
+    for value, field in ((model.name, "name"), (model.status, "status"), (model.artifact_path, "path")):
+        _text(value, f"{what}: {field}")
+    for run_id in (model.source_run_id, model.run_id):
+        if run_id is not None:
+            check_id(run_id, f"{what}: run id")
+    _time(model.created_at, f"{what}: creation time")
+    _time(model.last_updated_at, f"{what}: update time")
+    _key_values(model.params, f"{what}: param")
+    _key_values(model.tags, f"{what}: tag")
+    for key, _value, _step, stamp, run_id, dataset_name, digest in model.metrics:
+        check_key(key, f"{what}: metric key")
+        _time(stamp, f"{what}: metric {key!r} time")
+        if run_id is not None:
+            check_id(run_id, f"{what}: metric {key!r} run id")
+        _text(dataset_name, f"{what}: metric {key!r} dataset name")
+        _text(digest, f"{what}: metric {key!r} dataset digest")
 
 
 def _run_of_source(version: ModelVersionRecord) -> str | None:
@@ -138,6 +165,9 @@ def _check_registry(source: ImportSource, runs: set[str], closed: bool) -> None:
             number = check_version(version.version, model.name)
             where = f"{what} version {number}"
             _time(version.created_at, f"{where}: creation time")
+            _time(version.last_updated_at, f"{where}: update time", nullable=True)
+            if version.stage is not None and version.stage not in MODEL_STAGES:
+                raise InvalidInputError(f"{where}: stage {version.stage!r:.80} is not one of {list(MODEL_STAGES)}")
             _text(version.description, f"{where}: description")
             _key_values(version.tags, f"{where}: tag")
             if version.run_id is not None:
@@ -191,12 +221,15 @@ def check_source(source: ImportSource, origin: str, *, closed: bool) -> None:
             for field in ("name", "digest", "source", "source_type"):
                 _text(getattr(dataset, field), f"dataset {dataset.dataset_id} {field}", nullable=False)
             _text(dataset.schema, f"dataset {dataset.dataset_id} schema")
+            _text(dataset.profile, f"dataset {dataset.dataset_id} profile")
             if dataset.row_count is not None and (isinstance(dataset.row_count, bool)
                                                   or not isinstance(dataset.row_count, int)
                                                   or not 0 <= dataset.row_count < 2**63):
                 raise InvalidInputError(f"dataset {dataset.dataset_id} row count {dataset.row_count!r} is not a "
                                         "count")
             _time(dataset.created_at, f"dataset {dataset.dataset_id} creation time")
+        for model in source.logged_models:
+            _check_logged_model(model, names)
         _check_registry(source, {r.run_id for r in source.runs}, closed)
     except (InvalidNameError, InvalidInputError) as error:
         _fail(origin, error)

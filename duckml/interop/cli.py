@@ -21,7 +21,10 @@ def _progress(message: str) -> None:
 @click.option("--artifact-root-ok", "artifact_roots_ok", multiple=True, type=click.Path(file_okay=False),
               help="A folder outside the tracking folder that runs' artifact URIs may point into (repeatable). "
                    "Artifacts elsewhere are skipped and reported; symlinks are never followed.")
-def import_mlflow_command(tracking_uri, trust_pickled_models, artifact_roots_ok):
+@click.option("--update", is_flag=True,
+              help="Re-sync a store imported before: runs that only grew since (new points, params, tags) get "
+                   "what is new; a run whose imported data changed is still refused.")
+def import_mlflow_command(tracking_uri, trust_pickled_models, artifact_roots_ok, update):
     """Import an MLflow store: runs (ids kept), histories, artifacts, datasets, the registry.
 
     TRACKING_URI is sqlite:///mlflow.db or an mlruns/ folder. Running it again adds nothing; a run that
@@ -34,11 +37,12 @@ def import_mlflow_command(tracking_uri, trust_pickled_models, artifact_roots_ok)
         duckml import-mlflow sqlite:///mlflow.db
         duckml --store team.duckdb import-mlflow ./mlruns --trust-pickled-models
         duckml import-mlflow sqlite:///mlflow.db --artifact-root-ok /shared/mlartifacts
+        duckml import-mlflow sqlite:///mlflow.db --update
     """
     from duckml.interop.mlflow_import import import_mlflow
 
     report = import_mlflow(tracking_uri, trust_pickled_models=trust_pickled_models, progress=_progress,
-                           artifact_roots_ok=artifact_roots_ok)
+                           artifact_roots_ok=artifact_roots_ok, update=update)
     for line in report.summary():
         _progress(line)
     if report.conflicts:

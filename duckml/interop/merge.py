@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,13 @@ from duckml.interop.records import (
     fingerprint,
     group_points,
     record_fingerprint,
+    to_datetime,
+    to_us,  # noqa: F401  (re-exported: importers and tests convert times with it)
 )
+from duckml.interop import resync
 from duckml.tracking.runs import experiment_id_for
 
 SOURCE_VERSION_TAG = "duckml.source_version"
-_EPOCH = datetime(1970, 1, 1)
 
 
 class RunConflictError(InvalidInputError):
@@ -60,6 +61,7 @@ class MergeReport:
     aliases_set: list[tuple[str, str, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     metric_points_skipped: int = 0  # outside years 1900..9999 or int64 steps: counted, never stored
+    runs_updated: list[str] = field(default_factory=list)  # runs that only grew in the source (update=True)
 
     def skipped_points_lines(self) -> list[str]:
         """The report line on metric points left out, if any were."""
@@ -67,17 +69,6 @@ class MergeReport:
             return []
         return [f"{self.metric_points_skipped} metric point(s) NOT imported: their timestamps lie outside years "
                 "1900..9999 or their steps outside 64-bit integers (log_metric refuses them too)"]
-
-
-def to_datetime(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
-
-
-def to_us(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _say(progress, message: str) -> None:
@@ -236,6 +227,29 @@ def _write_datasets(con, source: ImportSource, wanted: set[str], report: MergeRe
                          to_datetime(d.created_at)])
             present.add(d.dataset_id)
             report.datasets_added += 1
+            if d.profile is not None:
+                con.execute("INSERT INTO dataset_profiles VALUES (?, ?) ON CONFLICT DO NOTHING", [d.dataset_id, d.profile])
+
+
+def _write_logged_models(con, source: ImportSource, experiment_ids: dict[str, str], conflicts: set[str]) -> None:
+    """MLflow 3 LoggedModels (params, tags, linked metrics) whose run came across; each once."""
+    models = [m for m in source.logged_models if m.run_id is not None and m.run_id not in conflicts]
+    if not models:
+        return
+    present = {r[0] for r in con.execute("SELECT model_id FROM logged_models WHERE model_id IN (SELECT unnest(?))",
+                                         [[m.model_id for m in models]]).fetchall()}
+    for m in models:
+        if m.model_id in present:
+            continue
+        con.execute("INSERT INTO logged_models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "map(?::VARCHAR[], ?::VARCHAR[]), map(?::VARCHAR[], ?::VARCHAR[]))",
+                    [m.model_id, experiment_ids[m.experiment_name], m.run_id, m.source_run_id, m.name,
+                     m.artifact_path, m.status, to_datetime(m.created_at), to_datetime(m.last_updated_at),
+                     list(m.params), list(m.params.values()), list(m.tags), list(m.tags.values())])
+        if m.metrics:
+            con.executemany("INSERT INTO logged_model_metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            [[m.model_id, run_id, key, value, step, to_datetime(stamp), name, digest]
+                             for key, value, step, stamp, run_id, name, digest in m.metrics])
 
 
 def _write_latest(con, run_ids: list[str]) -> None:
@@ -245,8 +259,9 @@ def _write_latest(con, run_ids: list[str]) -> None:
 
 
 def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: str = "report",
-          progress=None) -> MergeReport:
-    """Write ``source`` into ``store``; see the module docstring. ``on_conflict="raise"`` writes nothing on a conflict."""
+          progress=None, update: bool = False) -> MergeReport:
+    """Write ``source`` into ``store``; see the module docstring. ``on_conflict="raise"`` writes nothing on a conflict.
+    ``update=True``: a run that only grew in the source gets what is new (``resync.py``)."""
     if versions not in ("keep", "renumber") or on_conflict not in ("report", "raise"):
         raise InvalidInputError(f"unknown merge policy versions={versions!r} on_conflict={on_conflict!r}")
     report = MergeReport(notes=list(source.notes), metric_points_skipped=source.points_skipped)
@@ -261,17 +276,38 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
             report.runs_skipped.append(run.run_id)
         else:
             report.conflicts.append(run.run_id)
+    grown = []
+    if update and report.conflicts:
+        with store.read() as con:
+            runs = {r.run_id: r for r in source.runs}
+            for run_id in list(report.conflicts):
+                run = runs[run_id]
+                found = resync.growth(con, run, experiment_ids[run.experiment_name])
+                if found is not None:
+                    grown.append(found)
+                    report.conflicts.remove(run_id)
+            before = stored_fingerprints(con, [g.run.run_id for g in grown])
     if report.conflicts and on_conflict == "raise":
         raise RunConflictError(f"{len(report.conflicts)} run(s) already exist in {store.path} with other content: "
                                f"{', '.join(report.conflicts[:10])}; nothing was imported")
     _say(progress, f"{len(new_runs)} new run(s), {len(report.runs_skipped)} already present, "
                    f"{len(report.conflicts)} conflicting")
     artifact_rows: list[dict] = []
+    grown_rows: list[dict] = []
     for index, run in enumerate(new_runs, 1):
         artifact_rows.extend(_copy_artifacts(store, run, report))
         if run.artifacts and (index % 50 == 0 or index == len(new_runs)):
             _say(progress, f"artifacts copied for {index}/{len(new_runs)} new run(s)")
+    for item in grown:
+        new_files = RunRecord(item.run.run_id, item.run.experiment_name, None, "", item.run.start_time, None,
+                              artifacts=[a for a in item.run.artifacts if a.path in item.new_paths])
+        grown_rows.extend(_copy_artifacts(store, new_files, report))
     with store.write() as con:
+        if grown and stored_fingerprints(con, [g.run.run_id for g in grown]) != before:
+            raise RunConflictError("runs of the source changed in the store while they were being updated; "
+                                   "nothing was imported: run the import again")
+        report.metric_points += resync.write_growth(con, grown, grown_rows)
+        report.runs_updated = [g.run.run_id for g in grown]
         appeared = _present(con, [r.run_id for r in new_runs])  # written meanwhile: leave them
         new_runs = [r for r in new_runs if r.run_id not in appeared]
         artifact_rows = [a for a in artifact_rows if a["run_id"] not in appeared]
@@ -282,10 +318,15 @@ def merge(store, source: ImportSource, *, versions: str = "keep", on_conflict: s
         tables = _run_tables(new_runs, experiment_ids, artifact_rows)
         for name in ("runs", "params", "tags", "metrics", "artifacts", "run_inputs"):
             insert_arrow(con, name, tables[name])
+        input_tags = [[r.run_id, dataset_id, context, key, value] for r in new_runs
+                      for (dataset_id, context), tags in r.input_tags.items() for key, value in tags.items()]
+        if input_tags:
+            con.executemany("INSERT INTO run_input_tags VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", input_tags)
         if new_runs:
             _write_latest(con, [r.run_id for r in new_runs])
-        report.metric_points = tables["metrics"].num_rows
+        report.metric_points += tables["metrics"].num_rows
         report.runs_imported = [r.run_id for r in new_runs]
+        _write_logged_models(con, source, experiment_ids, set(report.conflicts))
         for model in source.models:
             _merge_model(con, model, versions, report)
     _say(progress, f"wrote {len(report.runs_imported)} run(s), {report.metric_points} metric point(s)")
@@ -301,12 +342,16 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
     if not con.execute("SELECT 1 FROM registered_models WHERE name = ?", [name]).fetchall():
         con.execute("INSERT INTO registered_models VALUES (?, ?, ?, ?)",
                     [name, model.description, to_datetime(model.created_at), to_datetime(model.last_updated_at)])
-        events.add(name, "created", detail="imported")
+        events.add(name, "created", detail="imported", at=to_datetime(model.created_at))
     for key, value in model.tags.items():
         con.execute("INSERT INTO registered_model_tags VALUES (?, ?, ?) ON CONFLICT DO NOTHING", [name, key, value])
     existing = {v: (run, src) for v, run, src in con.execute(
         "SELECT version, run_id, source_uri FROM model_versions WHERE name = ?", [name]).fetchall()}
-    by_source = {(run, src): v for v, (run, src) in existing.items()}
+    # (run, source) -> its versions not yet matched: one run may register one source twice (two versions),
+    # so each incoming version takes one present version of its (run, source), and a new number when none is left
+    by_source: dict[tuple, list[int]] = {}
+    for number in sorted(existing):
+        by_source.setdefault(existing[number], []).append(number)
     counter = con.execute("SELECT last_version FROM model_version_counters WHERE name = ?", [name]).fetchall()
     last = max([counter[0][0] if counter else 0, *existing])
     mapping: dict[int, int] = {}
@@ -323,8 +368,8 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
                 continue
             number = version.version
         else:
-            if key in by_source:
-                mapping[version.version] = by_source[key]
+            if by_source.get(key):
+                mapping[version.version] = by_source[key].pop(0)
                 report.versions_skipped += 1
                 continue
             number = last + 1
@@ -338,9 +383,12 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
         for tag, value in tags.items():
             con.execute("INSERT INTO model_version_tags VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         [name, number, tag, value])
-        events.add(name, "version_created", version=number, detail=f"imported: {version.source_uri}")
+        if version.stage is not None:
+            con.execute("INSERT INTO model_version_stages VALUES (?, ?, ?, ?)",
+                        [name, number, version.stage, to_datetime(version.last_updated_at or version.created_at)])
+        events.add(name, "version_created", version=number, detail=f"imported: {version.source_uri}",
+                   at=to_datetime(version.created_at))
         existing[number] = key
-        by_source[key] = number
         mapping[version.version] = number
         report.versions_imported.append((name, version.version, number))
     con.execute("INSERT OR REPLACE INTO model_version_counters VALUES (?, ?)", [name, last])
@@ -354,8 +402,13 @@ def _merge_model(con, model: RegisteredModelRecord, policy: str, report: MergeRe
             continue
         if current:
             report.notes.append(f"alias {name}@{alias} kept on version {current[0][0]} (the source points it at "
-                                f"version {source_version})")
+                                f"its version {source_version}, which is version {target} here)")
             continue
         con.execute("INSERT INTO model_aliases VALUES (?, ?, ?)", [name, alias, target])
-        events.add(name, "alias_set", version=target, alias=alias, detail="imported")
+        # the source keeps no time per alias: its model's last update is the latest it can have been set
+        events.add(name, "alias_set", version=target, alias=alias, detail="imported",
+                   at=to_datetime(model.last_updated_at))
         report.aliases_set.append((name, alias, target))
+    # the registry's times are the source's: a model that was here already is at least as recent as the source's
+    con.execute("UPDATE registered_models SET last_updated_at = greatest(last_updated_at, ?) WHERE name = ?",
+                [to_datetime(model.last_updated_at), name])

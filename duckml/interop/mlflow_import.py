@@ -49,6 +49,7 @@ class MlflowImportReport(MergeReport):
                  f"runs imported: {len(self.runs_imported)} ({self.metric_points} metric points, "
                  f"{self.artifacts_copied} artifact files); already present: {len(self.runs_skipped)}",
                  *self.skipped_points_lines(),
+                 *([f"runs updated (they grew in the source): {len(self.runs_updated)}"] if self.runs_updated else []),
                  f"datasets added: {self.datasets_added}",
                  f"model versions imported: {len(self.versions_imported)}; already present: {self.versions_skipped}; "
                  f"aliases set: {len(self.aliases_set)}",
@@ -62,12 +63,14 @@ class MlflowImportReport(MergeReport):
 
 
 def import_mlflow(tracking_uri: str, *, trust_pickled_models: bool = False, store=None,
-                  progress=None, artifact_roots_ok=()) -> MlflowImportReport:
+                  progress=None, artifact_roots_ok=(), update: bool = False) -> MlflowImportReport:
     """Import an MLflow store (``sqlite:///mlflow.db`` or an ``mlruns/`` folder) into the current store.
 
     ``progress`` receives one line per step (the CLI prints them on stderr). Artifact folders outside the
     tracking folder are skipped (noted in the report) unless they lie in one of ``artifact_roots_ok``.
     Every record is checked as the API checks it before anything is written (``checks.py``).
+    ``update=True`` re-syncs a source that kept logging: runs that only grew get their new points, params,
+    tags and artifacts; a run whose stored data changed is still a conflict (``resync.py``).
 
     >>> report = import_mlflow("sqlite:///mlflow.db")  # doctest: +SKIP
     >>> len(report.runs_imported), report.conflicts  # doctest: +SKIP
@@ -77,7 +80,7 @@ def import_mlflow(tracking_uri: str, *, trust_pickled_models: bool = False, stor
     source = read_tracking_uri(str(tracking_uri), progress, artifact_roots_ok)
     check_source(source, f"MLflow store {tracking_uri}", closed=False)
     store.create()  # importing is writing: it creates the store if there is none
-    merged = merge(store, source, versions="keep", on_conflict="report", progress=progress)
+    merged = merge(store, source, versions="keep", on_conflict="report", progress=progress, update=update)
     report = MlflowImportReport(**vars(merged))
     adopt_models(store, source, report, trust_pickled_models, progress)
     return report

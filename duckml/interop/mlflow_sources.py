@@ -1,8 +1,8 @@
 """Read an MLflow tracking store without the ``mlflow`` package: its SQLite database or its ``mlruns/`` folder.
 
 Both readers return an ``ImportSource`` (``records.py``). What MLflow stores differently from what was logged
-is undone here: a NaN metric is a ``0`` with ``is_nan`` set in SQLite, and ±inf is clamped to ±DBL_MAX there
-(both come back as NaN/±inf); file-store run statuses are enum numbers. MLflow 3 keeps a model logged from
+is undone here: a NaN metric is a ``0`` with ``is_nan`` set in SQLite (it comes back as NaN); ±inf, clamped
+to ±DBL_MAX there, stays ±DBL_MAX, which is what MLflow's own client reads back; file-store run statuses are enum numbers. MLflow 3 keeps a model logged from
 a run outside the run's artifacts (``<experiment>/models/m-<id>/artifacts``, registry source
 ``models:/m-<id>``): its files become artifacts of the run under the model's name, and the version's
 source becomes ``runs:/<run>/<name>``, so duckml resolves it like any model of the run.
@@ -25,9 +25,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import sys
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -44,31 +43,17 @@ from duckml.interop.records import (
     group_points,
     ms_to_us,
 )
-from duckml.interop.source_files import MAX_VALUE_BYTES, SourceTree, inside
+from duckml.interop import mlflow_logged_models as logged_model_files
+from duckml.interop.mlflow_rows import _key_files, _meta_ms, _meta_text, _select, _tables, local_path
+from duckml.interop.source_files import SourceTree, inside
 
-_DBL_MAX = sys.float_info.max
 _FILE_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_TAG = "mlflow.parentRunId"
 CONTEXT_TAG = "mlflow.data.context"
-
-
-def local_path(uri: str | None) -> Path | None:
-    """The local folder behind an MLflow artifact URI (``file://`` or a plain path), else None.
-
-    >>> str(local_path("file:///tmp/mlruns/1/abc/artifacts"))
-    '/tmp/mlruns/1/abc/artifacts'
-    >>> local_path("s3://bucket/x") is None
-    True
-    """
-    if not uri:
-        return None
-    parsed = urlparse(uri)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
-        return Path(uri)
-    return None
+EXPERIMENT_ID_TAG = "mlflow.source_experiment_id"  # the experiment's id in the MLflow store
+VERSION_SOURCE_TAG = "mlflow.source_version_source"  # a model version's source as MLflow stored it
+TRASH = ".trash"
 
 
 class _Source:
@@ -104,25 +89,24 @@ class _Source:
                 for relative, path in self.tree.files(checked)]
 
 
+def _keep_experiment_id(experiment: ExperimentRecord, mlflow_id: str) -> None:
+    """MLflow's experiment id, as a tag: duckml makes its own ids, and ``duckml.mlflow`` finds the tag."""
+    experiment.tags.setdefault(EXPERIMENT_ID_TAG, mlflow_id)
+
+
 def _run_name(name, tags: dict) -> str | None:
     return name or tags.get(RUN_NAME_TAG)
 
 
-def _finish_runs(reader: _Source, logged_models: dict[str, tuple[str, str, Path | None]]) -> None:
+def _finish_runs(reader: _Source, logged_models: list) -> None:
     """Attach MLflow 3 logged models to their runs and point registry sources at run paths."""
     source = reader.source
     runs = {r.run_id: r for r in source.runs}
-    placed: dict[str, str] = {}
-    for model_id, (run_id, name, location) in logged_models.items():
-        run = runs.get(run_id)
-        if run is None or location is None:
-            continue
-        taken = {a.path.split("/", 1)[0] for a in run.artifacts}
-        path = name if name not in taken else f"{name}-{model_id}"
-        run.artifacts.extend(reader.artifacts(location, path))
-        placed[model_id] = f"runs:/{run_id}/{path}"
+    placed = logged_model_files.place(reader, logged_models, runs)
     for model in source.models:
         for version in model.versions:
+            if version.source_uri:
+                version.tags.setdefault(VERSION_SOURCE_TAG, version.source_uri)
             version.source_uri = _version_source(version, placed, runs)
 
 
@@ -147,40 +131,6 @@ def _keep_points(reader: _Source, steps, stamps_ms) -> np.ndarray:
 
 
 # -- SQLite ------------------------------------------------------------------------------------------------------
-# The SQLite storage types MLflow's columns hold; a trailing "?" admits NULL.
-_KINDS = {"int": ("integer",), "text": ("text",), "num": ("integer", "real"), "id": ("integer", "text")}
-
-
-def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
-def _select(con, path: Path, table: str, columns: dict[str, str], tail: str = "") -> list[tuple]:
-    """The rows of ``table`` after checking every column holds an allowed storage type (``_KINDS``)."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    allowed = {c: _KINDS[spec.rstrip("?")] + (("null",) if spec.endswith("?") else ()) for c, spec in columns.items()}
-    wrong = " OR ".join(f'typeof("{c}") NOT IN ({", ".join(repr(k) for k in kinds)})' for c, kinds in allowed.items())
-    types = ", ".join(f'typeof("{c}")' for c in columns)
-    try:
-        # checked first: SQLite reads a double-quoted name that is no column as a string literal
-        present = {r[1] for r in con.execute(f'PRAGMA table_info("{table}")')}
-        missing = [c for c in columns if c not in present]
-        if missing:
-            raise InvalidInputError(f"MLflow database {path}: table {table} has no column {missing[0]} (MLflow "
-                                    "writes it since 2.0; upgrade the store with `mlflow db upgrade`)")
-        bad = con.execute(f'SELECT {names}, {types} FROM "{table}" WHERE {wrong} LIMIT 1').fetchall()
-        if bad:
-            values, kinds = bad[0][:len(columns)], bad[0][len(columns):]
-            for column, value, kind in zip(columns, values, kinds):
-                if kind not in allowed[column]:
-                    raise InvalidInputError(
-                        f"MLflow database {path}: table {table}, column {column} holds {value!r:.60} ({kind}), "
-                        f"where MLflow stores {' or '.join(allowed[column])}")
-        return con.execute(f'SELECT {names} FROM "{table}" {tail}').fetchall()
-    except sqlite3.Error as error:
-        raise InvalidInputError(f"MLflow database {path}: table {table}: {error}") from None
-
-
 def read_sqlite(path: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow SQLite tracking database (opened read-only)."""
     path = Path(path)
@@ -210,6 +160,7 @@ def _read_sqlite(con, path: Path, tables: set[str], reader: _Source, progress) -
             "last_update_time": "int?"}):
         experiments[str(eid)] = ExperimentRecord(name, stage or "active", ms_to_us(created or 0),
                                                  ms_to_us(updated or created or 0))
+        _keep_experiment_id(experiments[str(eid)], str(eid))
     if "experiment_tags" in tables:
         for key, value, eid in _select(con, path, "experiment_tags",
                                        {"key": "text", "value": "text?", "experiment_id": "id"}):
@@ -239,11 +190,8 @@ def _read_sqlite(con, path: Path, tables: set[str], reader: _Source, progress) -
     source.runs = list(runs.values())
     if {"datasets", "inputs"} <= tables:
         _read_sqlite_datasets(con, path, tables, source, runs)
-    logged = {}
-    if "logged_models" in tables:
-        for model_id, run_id, name, location in _select(con, path, "logged_models", {
-                "model_id": "text", "source_run_id": "text?", "name": "text?", "artifact_location": "text?"}):
-            logged[model_id] = (run_id, name or "model", local_path(location))
+    logged = logged_model_files.read_sqlite(con, path, tables, {eid: e.name for eid, e in experiments.items()},
+                                            source)
     if "registered_models" in tables:
         source.models = _read_sqlite_registry(con, path, tables)
     _finish_runs(reader, logged)
@@ -259,8 +207,7 @@ def _read_sqlite_metrics(con, path: Path, runs: dict[str, RunRecord], reader: _S
     run_ids, keys, values, stamps, steps, is_nan = zip(*rows)
     values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     values[np.array([bool(n) for n in is_nan], dtype=bool)] = np.nan
-    values[values == _DBL_MAX] = np.inf  # MLflow's SQL store clamps ±inf to ±DBL_MAX
-    values[values == -_DBL_MAX] = -np.inf
+    # MLflow's SQL store clamps ±inf to ±DBL_MAX and its own client reads ±DBL_MAX back: so does duckml
     stamps = np.asarray(stamps, dtype=np.int64)  # SQLite integers are 64-bit: only the unit change could wrap
     steps = np.asarray(steps, dtype=np.int64)
     keep = _keep_points(reader, steps, stamps)
@@ -281,25 +228,33 @@ def _settle_tags(run: RunRecord) -> None:
 
 
 def _read_sqlite_datasets(con, path: Path, tables, source: ImportSource, runs: dict) -> None:
-    contexts = {}
+    input_tags: dict[str, dict[str, str]] = {}
     if "input_tags" in tables:
         for input_id, name, value in _select(con, path, "input_tags",
                                              {"input_uuid": "text", "name": "text", "value": "text?"}):
-            if name == CONTEXT_TAG:
-                contexts[input_id] = value
+            input_tags.setdefault(input_id, {})[name] = value
     wanted = set()
     for input_id, source_type, source_id, dest_type, dest_id in _select(con, path, "inputs", {
             "input_uuid": "text", "source_type": "text", "source_id": "text", "destination_type": "text",
             "destination_id": "text"}):
         if source_type == "DATASET" and dest_type == "RUN" and dest_id in runs:
-            runs[dest_id].inputs.append((source_id, contexts.get(input_id) or "training"))
+            _add_input(runs[dest_id], source_id, input_tags.get(input_id, {}))
             wanted.add(source_id)
     for uuid, name, digest, stype, src, schema, profile in _select(con, path, "datasets", {
             "dataset_uuid": "text", "name": "text", "digest": "text", "dataset_source_type": "text?",
             "dataset_source": "text?", "dataset_schema": "text?", "dataset_profile": "text?"}):
         if uuid in wanted:
             source.datasets.append(DatasetRecord(uuid, name, digest, src or "", stype or "unknown", schema,
-                                                 _row_count(profile), 0))
+                                                 _row_count(profile), 0, profile))
+
+
+def _add_input(run: RunRecord, dataset_id: str, tags: dict) -> None:
+    """A dataset input of a run; its tags besides the context are kept beside it."""
+    context = tags.get(CONTEXT_TAG) or "training"
+    run.inputs.append((dataset_id, context))
+    others = {key: value for key, value in tags.items() if key != CONTEXT_TAG}
+    if others:
+        run.input_tags[(dataset_id, context)] = others
 
 
 def _row_count(profile) -> int | None:
@@ -323,12 +278,14 @@ def _read_sqlite_registry(con, path: Path, tables) -> list[RegisteredModelRecord
                 models[name].tags[key] = value
     versions = {}
     if "model_versions" in tables:
-        for name, version, created, description, source, run_id in _select(con, path, "model_versions", {
-                "name": "text", "version": "int", "creation_time": "int?", "description": "text?",
-                "source": "text?", "run_id": "text?"}):
+        for name, version, created, updated, stage, description, source, run_id in _select(
+                con, path, "model_versions", {
+                    "name": "text", "version": "int", "creation_time": "int?", "last_updated_time": "int?",
+                    "current_stage": "text?", "description": "text?", "source": "text?", "run_id": "text?"}):
             if name in models:
                 record = ModelVersionRecord(name, version, run_id or None, source or "", ms_to_us(created or 0),
-                                            description)
+                                            description, stage=stage or "None",
+                                            last_updated_at=ms_to_us(updated or created or 0))
                 models[name].versions.append(record)
                 versions[(name, version)] = record
     if "model_version_tags" in tables:
@@ -345,27 +302,6 @@ def _read_sqlite_registry(con, path: Path, tables) -> list[RegisteredModelRecord
 
 
 # -- the mlruns/ file store ----------------------------------------------------------------------------------
-def _meta_text(meta: dict, key: str, path: Path) -> str | None:
-    value = meta.get(key)
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    raise InvalidInputError(f"{path}: {key} is {type(value).__name__} {value!r:.60}, not text")
-
-
-def _meta_ms(meta: dict, key: str, path: Path) -> int | None:
-    value = meta.get(key)
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise InvalidInputError(f"{path}: {key} is {value!r:.60}, not integer milliseconds since the epoch")
-
-
-def _key_files(tree: SourceTree, folder: Path) -> dict[str, str]:
-    """Params/tags of the file store: one file per key (keys with '/' are nested folders)."""
-    return {key: tree.read_text(path, MAX_VALUE_BYTES) for key, path in tree.files(folder)}
-
-
 def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()) -> ImportSource:
     """Read an MLflow ``mlruns/`` folder (the legacy file store)."""
     root = Path(root)
@@ -374,19 +310,23 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
     reader = _Source(root, [root], f"MLflow store {root}", artifact_roots_ok)
     tree, source = reader.tree, reader.source
     runs: dict[str, RunRecord] = {}
-    logged: dict[str, tuple[str, str, Path | None]] = {}
+    logged = []
     datasets: dict[str, DatasetRecord] = {}
-    for exp_dir in tree.subdirs(root):
+    trash = tree.dir(root / TRASH)  # MLflow moves a deleted experiment's folder there
+    for exp_dir in [*tree.subdirs(root), *tree.subdirs(trash)]:
         meta_path = tree.file(exp_dir / "meta.yaml")
         meta = tree.yaml(meta_path) if meta_path else {}
         if "name" not in meta:
             continue
         created = _meta_ms(meta, "creation_time", meta_path) or 0
+        deleted = trash is not None and exp_dir.parent == trash
         experiment = ExperimentRecord(_meta_text(meta, "name", meta_path),
-                                      _meta_text(meta, "lifecycle_stage", meta_path) or "active",
+                                      "deleted" if deleted else _meta_text(meta, "lifecycle_stage", meta_path)
+                                      or "active",
                                       ms_to_us(created), ms_to_us(_meta_ms(meta, "last_update_time", meta_path)
                                                                   or created),
                                       _key_files(tree, exp_dir / "tags"))
+        _keep_experiment_id(experiment, _meta_text(meta, "experiment_id", meta_path) or exp_dir.name)
         source.experiments.append(experiment)
         for ds_dir in tree.subdirs(tree.dir(exp_dir / "datasets")):
             if (ds_meta := tree.file(ds_dir / "meta.yaml")) is None:
@@ -395,14 +335,11 @@ def read_file_store(root: str | os.PathLike, progress=None, artifact_roots_ok=()
             datasets[ds_dir.name] = DatasetRecord(
                 ds_dir.name, _meta_text(d, "name", ds_meta) or "", _meta_text(d, "digest", ds_meta) or "",
                 _meta_text(d, "source", ds_meta) or "", _meta_text(d, "source_type", ds_meta) or "unknown",
-                _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0)
+                _meta_text(d, "schema", ds_meta), _row_count(_meta_text(d, "profile", ds_meta)), 0,
+                _meta_text(d, "profile", ds_meta))
         for model_dir in tree.subdirs(tree.dir(exp_dir / "models")):
-            if not model_dir.name.startswith("m-") or (model_meta := tree.file(model_dir / "meta.yaml")) is None:
-                continue
-            m = tree.yaml(model_meta)
-            location = local_path(_meta_text(m, "artifact_location", model_meta)) or model_dir / "artifacts"
-            logged[_meta_text(m, "model_id", model_meta) or model_dir.name] = (
-                _meta_text(m, "source_run_id", model_meta), _meta_text(m, "name", model_meta) or "model", location)
+            if (model := logged_model_files.read_file_model(reader, model_dir, experiment.name)) is not None:
+                logged.append(model)
         for run_dir in tree.subdirs(exp_dir):
             run = _read_file_run(reader, run_dir, experiment.name)
             if run is not None:
@@ -467,8 +404,8 @@ def _read_file_run(reader: _Source, run_dir: Path, experiment_name: str) -> RunR
         i = tree.yaml(input_meta)
         if i.get("source_type") == "DATASET":
             tags = i.get("tags") if isinstance(i.get("tags"), dict) else {}
-            context = _meta_text(tags, CONTEXT_TAG, input_meta) or "training"
-            run.inputs.append((_meta_text(i, "source_id", input_meta), context))
+            _add_input(run, _meta_text(i, "source_id", input_meta),
+                       {str(key): _meta_text(tags, key, input_meta) for key in tags})
     _settle_tags(run)
     return run
 
@@ -491,11 +428,13 @@ def _read_file_registry(tree: SourceTree, models_dir: Path | None) -> list[Regis
                     version_meta := tree.file(version_dir / "meta.yaml")) is None:
                 continue
             v = tree.yaml(version_meta)
+            created = _meta_ms(v, "creation_timestamp", version_meta) or 0
             model.versions.append(ModelVersionRecord(
                 model.name, _version_number(v.get("version"), version_meta),
                 _meta_text(v, "run_id", version_meta) or None, _meta_text(v, "source", version_meta) or "",
-                ms_to_us(_meta_ms(v, "creation_timestamp", version_meta) or 0),
-                _meta_text(v, "description", version_meta), _key_files(tree, version_dir / "tags")))
+                ms_to_us(created), _meta_text(v, "description", version_meta), _key_files(tree, version_dir / "tags"),
+                _meta_text(v, "current_stage", version_meta) or "None",
+                ms_to_us(_meta_ms(v, "last_updated_timestamp", version_meta) or created)))
         models.append(model)
     return models
 

@@ -12,6 +12,7 @@ import hashlib
 import math
 import struct
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,7 @@ class RunRecord:
     metrics: MetricPoints = field(default_factory=MetricPoints)
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (dataset_id, context)
+    input_tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (dataset_id, context) -> tags
 
 
 @dataclass
@@ -114,6 +116,7 @@ class DatasetRecord:
     schema: str | None
     row_count: int | None
     created_at: int
+    profile: str | None = None  # MLflow's dataset profile (JSON text), kept whole
 
 
 @dataclass
@@ -125,6 +128,8 @@ class ModelVersionRecord:
     created_at: int
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    stage: str | None = None  # MLflow's current_stage; None where the source has no stages (duckml bundles)
+    last_updated_at: int | None = None
 
 
 @dataclass
@@ -139,6 +144,25 @@ class RegisteredModelRecord:
 
 
 @dataclass
+class LoggedModelRecord:
+    """An MLflow 3 LoggedModel; ``run_id`` and ``artifact_path`` say where its files landed (``_finish_runs``)."""
+
+    model_id: str
+    experiment_name: str
+    source_run_id: str | None
+    name: str
+    location: Path | None
+    status: str = "READY"
+    created_at: int = 0
+    last_updated_at: int = 0
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[tuple] = field(default_factory=list)  # (key, value, step, timestamp µs, run_id, dataset name, digest)
+    run_id: str | None = None
+    artifact_path: str | None = None
+
+
+@dataclass
 class ImportSource:
     """Everything one import brings."""
 
@@ -146,8 +170,23 @@ class ImportSource:
     runs: list[RunRecord] = field(default_factory=list)
     datasets: list[DatasetRecord] = field(default_factory=list)
     models: list[RegisteredModelRecord] = field(default_factory=list)
+    logged_models: list[LoggedModelRecord] = field(default_factory=list)
     points_skipped: int = 0  # metric points outside years 1900..9999 or int64 steps, left out by the reader
     notes: list[str] = field(default_factory=list)  # what the reader skipped and why (symlinks, outside roots)
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def to_datetime(us: int | None) -> datetime | None:
+    return None if us is None else _EPOCH + timedelta(microseconds=int(us))
+
+
+def to_us(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def ms_to_us(ms) -> int | None:

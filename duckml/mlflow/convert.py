@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import duckml
+from duckml.mlflow.exceptions import MlflowException
 from duckml.mlflow.entities import (Dataset, DatasetInput, Experiment, InputTag, ModelVersion, RegisteredModel, Run,
                                     RunData, RunInfo, RunInputs, ViewType)
 
@@ -57,7 +58,9 @@ def run_inputs(run_id: str) -> RunInputs:
     """The dataset inputs of a run, as MLflow's ``RunInputs`` (the context is the ``mlflow.data.context`` tag)."""
     rows = duckml.get_run_inputs(run_id).to_dicts()
     return RunInputs([DatasetInput(Dataset(r["name"], r["digest"], r.get("source_type") or "", r["source"] or "",
-                                           r["schema"]), [InputTag("mlflow.data.context", r["context"])])
+                                           r["schema"], r.get("profile")),
+                                   [InputTag("mlflow.data.context", r["context"]),
+                                    *(InputTag(k, v) for k, v in _pairs(r.get("tags")).items())])
                       for r in rows])
 
 
@@ -83,15 +86,30 @@ def experiments(view_type=ViewType.ACTIVE_ONLY, filter_string: str | None = None
     return found
 
 
+SOURCE_EXPERIMENT_ID_TAG = "mlflow.source_experiment_id"  # set by `duckml import-mlflow`
+
+
 def experiment_by_id(experiment_id) -> Experiment | None:
+    """The experiment with this duckml id, else the one imported from MLflow with this MLflow id (its tag
+    ``mlflow.source_experiment_id``), so a script that kept MLflow's numeric ids finds its experiments."""
     wanted = str(experiment_id)
-    return next((e for e in experiments(ViewType.ALL) if e.experiment_id == wanted), None)
+    every = experiments(ViewType.ALL)
+    found = next((e for e in every if e.experiment_id == wanted), None)
+    if found is not None:
+        return found
+    imported = [e for e in every if e.tags.get(SOURCE_EXPERIMENT_ID_TAG) == wanted]
+    if len(imported) > 1:
+        names = ", ".join(repr(e.name) for e in imported)
+        raise MlflowException(f"experiment id {wanted} was MLflow's id of several imported experiments ({names}); "
+                              "use duckml's id or get_experiment_by_name", error_code="INVALID_PARAMETER_VALUE")
+    return imported[0] if imported else None
 
 
 def model_version(stored) -> ModelVersion:
     """An MLflow ``ModelVersion`` from duckml's."""
     created = ms(stored.created_at)
-    return ModelVersion(stored.name, stored.version, created, created, stored.description, None, "None",
+    updated = created if stored.last_updated_at is None else ms(stored.last_updated_at)
+    return ModelVersion(stored.name, stored.version, created, updated, stored.description, None, stored.current_stage,
                         stored.source_uri, stored.run_id, "READY", None, stored.tags, "",
                         list(stored.aliases))
 

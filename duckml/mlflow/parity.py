@@ -88,7 +88,7 @@ ENTRIES = [
           needs="evaluate"),
     Entry("mlflow.register_model", _S, "await_registration_for is moot: registration is synchronous"),
     Entry("mlflow.search_model_versions", _D, "filters on name, run_id, source_path, version_number, tags; a "
-          "version's last_updated_timestamp is its creation time"),
+          "version's last_updated_timestamp is its creation time unless imported from MLflow"),
     Entry("mlflow.search_registered_models", _S, "filters on name and tags"),
     Entry("mlflow.get_latest_versions", _E, "MlflowClient.get_latest_versions at the top level"),
     Entry("mlflow.set_registered_model_alias", _E, "MlflowClient.set_registered_model_alias at the top level"),
@@ -146,8 +146,10 @@ ENTRIES = [
     Entry("MlflowClient.update_model_version", _S),
     Entry("MlflowClient.delete_model_version", _S),
     Entry("MlflowClient.set_model_version_tag", _S),
-    Entry("MlflowClient.get_latest_versions", _D, "no stages: the latest version, in stage 'None'"),
-    Entry("MlflowClient.search_model_versions", _D, f"{_NO_PAGES}; last_updated_timestamp is the creation time"),
+    Entry("MlflowClient.get_latest_versions", _S, "stages are those import-mlflow kept; a version registered in "
+          "duckml is in stage 'None' (duckml moves aliases)"),
+    Entry("MlflowClient.search_model_versions", _D, f"{_NO_PAGES}; last_updated_timestamp is the creation time "
+          "unless imported from MLflow"),
     Entry("MlflowClient.set_registered_model_alias", _S),
     Entry("MlflowClient.delete_registered_model_alias", _S),
     Entry("MlflowClient.get_model_version_by_alias", _S),

@@ -133,10 +133,23 @@ def get_registered_model(name: str) -> RegisteredModel:
 
 @mlflow_errors
 def get_latest_versions(name: str, stages: list | None = None) -> list[ModelVersion]:
-    """The latest version of a model; duckml has no stages, so every version is in stage ``"None"``."""
-    latest = get_registered_model(name).latest_versions
-    wanted = None if not stages else {str(s).lower() for s in stages}
-    return [v for v in latest if wanted is None or v.current_stage.lower() in wanted]
+    """The latest version of a model in each of ``stages`` (all stages when None), as MLflow answers.
+
+    duckml moves aliases, not stages: a version is in stage ``"None"`` unless ``duckml import-mlflow``
+    brought its MLflow stage (``current_stage``) along.
+    """
+    get_registered_model(name)  # MLflow's error for a missing model
+    canonical = {stage.lower(): stage for stage in _STAGES}
+    wanted = list(_STAGES) if not stages else [canonical.get(str(s).lower(), str(s)) for s in stages]
+    latest: dict[str, ModelVersion] = {}
+    for version in all_versions(name):
+        if version.current_stage in wanted and (version.current_stage not in latest or
+                                                int(latest[version.current_stage].version) < int(version.version)):
+            latest[version.current_stage] = version
+    return [latest[stage] for stage in dict.fromkeys(wanted) if stage in latest]
+
+
+_STAGES = ("None", "Staging", "Production", "Archived")  # MLflow's model-version stages
 
 
 @mlflow_errors

@@ -64,6 +64,8 @@ class ModelVersion:
     aliases: tuple[str, ...] = ()
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    current_stage: str = "None"  # MLflow's stage, kept by import-mlflow (duckml itself moves aliases)
+    last_updated_at: datetime | None = None  # set where an import kept the source's; else created_at
 
     @property
     def source(self) -> str:  # MLflow's name
@@ -82,11 +84,18 @@ class _Events:
         self.next = now if last is None or now > last else last + timedelta(microseconds=1)
 
     def add(self, name: str, event: str, version: int | None = None, alias: str | None = None,
-            detail: str | None = None) -> datetime:
-        at, self.next = self.next, self.next + timedelta(microseconds=1)
+            detail: str | None = None, at: datetime | None = None) -> datetime:
+        """Record a change now; ``at`` records one that happened elsewhere at that time (an import keeps its
+        source's times), a microsecond later while that time is taken, and leaves last_updated_at alone. The
+        actor is who an application (the UI) acts for, if any."""
+        if at is None:
+            at, self.next = self.next, self.next + timedelta(microseconds=1)
+            self.con.execute("UPDATE registered_models SET last_updated_at = ? WHERE name = ?", [at, name])
+        else:
+            while self.con.execute("SELECT 1 FROM registry_events WHERE event_time = ?", [at]).fetchone():
+                at += timedelta(microseconds=1)
         self.con.execute("INSERT INTO registry_events (event_time, name, version, event, alias, detail, actor) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?)", [at, name, version, event, alias, detail, current_actor()])
-        self.con.execute("UPDATE registered_models SET last_updated_at = ? WHERE name = ?", [at, name])
         return at
 
 
@@ -102,7 +111,9 @@ def _read_version(con, name: str, version: int) -> ModelVersion:
         "SELECT alias FROM model_aliases WHERE name = ? AND version = ? ORDER BY alias", [name, version]).fetchall())
     tags = dict(con.execute("SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
                             [name, version]).fetchall())
-    return ModelVersion(name, version, run_id, source, created, aliases, description, tags)
+    stage = con.execute("SELECT current_stage, last_updated_at FROM model_version_stages WHERE name = ? AND "
+                        "version = ?", [name, version]).fetchone() or ("None", created)
+    return ModelVersion(name, version, run_id, source, created, aliases, description, tags, *stage)
 
 
 # -- logging and registering ---------------------------------------------------------------------------
@@ -256,6 +267,7 @@ def _drop_versions(con, events: _Events, name: str, versions: list[int]) -> None
         events.add(name, "alias_deleted", version=version, alias=alias, detail="its version was deleted")
     for version in versions:
         con.execute("DELETE FROM model_version_tags WHERE name = ? AND version = ?", [name, version])
+        con.execute("DELETE FROM model_version_stages WHERE name = ? AND version = ?", [name, version])
         con.execute("DELETE FROM model_versions WHERE name = ? AND version = ?", [name, version])
         events.add(name, "version_deleted", version=version)
 

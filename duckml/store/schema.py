@@ -20,9 +20,10 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 # The tracking tables every migrated store holds (besides its ``_duckml_*`` bookkeeping tables).
 CORE_TABLES = frozenset({
-    "artifacts", "compiled_models", "datasets", "experiment_tags", "experiments", "metrics", "model_aliases",
-    "model_version_counters", "model_version_tags", "model_versions", "params", "predictions",
-    "registered_model_tags", "registered_models", "registry_events", "run_inputs", "runs", "tags",
+    "artifacts", "compiled_models", "dataset_profiles", "datasets", "experiment_tags", "experiments",
+    "logged_model_metrics", "logged_models", "metrics", "model_aliases",
+    "model_version_counters", "model_version_stages", "model_version_tags", "model_versions", "params", "predictions",
+    "registered_model_tags", "registered_models", "registry_events", "run_input_tags", "run_inputs", "runs", "tags",
 })
 # Bookkeeping tables a store cannot work without; a missing one means the file was damaged.
 REQUIRED_INTERNAL_TABLES = frozenset({"_duckml_meta", "_duckml_migrations", "_duckml_segments",

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from duckml.store.objects import OBJECTS, TMP_PREFIX
 
-RUN_TABLES = ("params", "metrics", "_duckml_latest", "_duckml_metric_summary", "tags", "artifacts", "run_inputs", "runs")
+RUN_TABLES = ("params", "metrics", "_duckml_latest", "_duckml_metric_summary", "tags", "artifacts", "run_input_tags",
+              "run_inputs", "logged_model_metrics", "logged_models", "runs")
 STALE_TEMP_SECONDS = 24 * 3600
 LAKE_MIN_AGE_SECONDS = 3600
 _OBJECT_NAME = re.compile(r"^[0-9a-f]{64}$")
@@ -89,9 +90,10 @@ def _remove_rows(con, remove: list[str], experiments: list[str], delete: bool) -
     for table in ("experiment_tags", "experiments"):
         rows += _count_or_delete(con, delete, table, "list_contains(?, experiment_id)", [experiments])
     # after the run_inputs delete, "used by no run input" is what is left; in a dry run, by a kept run
-    rows += _count_or_delete(con, delete, "datasets d",
-                             """NOT EXISTS (SELECT 1 FROM run_inputs ri WHERE ri.dataset_id = d.dataset_id
-                                            AND NOT list_contains(?, ri.run_id))""", [remove])
+    for table in ("dataset_profiles d", "datasets d"):  # a profile kept by import-mlflow goes with its dataset
+        rows += _count_or_delete(con, delete, table,
+                                 """NOT EXISTS (SELECT 1 FROM run_inputs ri WHERE ri.dataset_id = d.dataset_id
+                                                AND NOT list_contains(?, ri.run_id))""", [remove])
     return rows
 
 

@@ -354,7 +354,8 @@ def log_input(data, name: str | None = None, context: str = "training", run_id: 
 
 
 def get_run_inputs(run_id: str) -> "polars.DataFrame":
-    """The datasets a run used: dataset_id, name, digest, source, source_type, schema, row_count, context.
+    """The datasets a run used: dataset_id, name, digest, source, source_type, schema, row_count, context,
+    created_at, and (for inputs imported from MLflow) the dataset's whole ``profile`` and the input's other ``tags``.
 
     >>> import duckml, tempfile, os
     >>> _ = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -368,8 +369,12 @@ def get_run_inputs(run_id: str) -> "polars.DataFrame":
     with get_store().read() as con:
         return con.execute(
             """SELECT d.dataset_id, d.name, d.digest, d.source, d.source_type, d.schema, d.row_count,
-                      ri.context, ri.created_at
+                      ri.context, ri.created_at, p.profile,
+                      coalesce((SELECT map_from_entries(list({'k': t.key, 'v': t.value} ORDER BY t.key))
+                                FROM run_input_tags t WHERE t.run_id = ri.run_id AND t.dataset_id = ri.dataset_id
+                                  AND t.context = ri.context), MAP {}::MAP(VARCHAR, VARCHAR)) AS tags
                FROM run_inputs ri JOIN datasets d USING (dataset_id)
+               LEFT JOIN dataset_profiles p USING (dataset_id)
                WHERE ri.run_id = ? ORDER BY ri.created_at, d.name, ri.context""", [run_id]).pl()
 
 

@@ -30,10 +30,16 @@ def main():
         return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
                 for p in sorted(folder.rglob("*")) if p.is_file()}
 
-    out = {"experiments": {}, "runs": {}, "filters": {}, "models": {}, "logged_models": {}}
-    experiments = client.search_experiments()
+    out = {"experiments": {}, "experiment_ids": {}, "experiment_stages": {}, "deleted_runs": {}, "runs": {}, "filters": {}, "models": {}, "logged_models": {}}
+    experiments = client.search_experiments(view_type=3)  # ViewType.ALL: deleted ones too
     for exp in experiments:
         out["experiments"][exp.name] = dict(exp.tags)
+        out["experiment_ids"][exp.name] = exp.experiment_id
+        out["experiment_stages"][exp.name] = exp.lifecycle_stage
+        if exp.lifecycle_stage == "deleted":
+            for run in client.search_runs([exp.experiment_id], run_view_type=3):
+                out["deleted_runs"][run.info.run_id] = {"params": run.data.params,
+                                                        "stage": run.info.lifecycle_stage}
     names = {e.experiment_id: e.name for e in experiments}
     tmp = Path(tempfile.mkdtemp())
     for run in mlflow.search_runs(search_all_experiments=True, output_format="list"):
@@ -48,12 +54,20 @@ def main():
             "experiment": names[info.experiment_id], "name": info.run_name, "status": info.status,
             "start_time": info.start_time, "end_time": info.end_time, "params": data.params, "tags": data.tags,
             "metrics": histories, "latest": {k: value(v) for k, v in data.metrics.items()},
-            "artifacts": files(target), "inputs": sorted(i.dataset.name for i in run.inputs.dataset_inputs)}
-    for model in mlflow.search_logged_models(output_format="list"):
+            "artifacts": files(target), "inputs": sorted(i.dataset.name for i in run.inputs.dataset_inputs),
+            "input_details": sorted([i.dataset.name, i.dataset.profile, {t.key: t.value for t in i.tags}]
+                                    for i in run.inputs.dataset_inputs)}
+    for model in mlflow.search_logged_models(experiment_ids=list(names), output_format="list"):
         target = tmp / model.model_id
-        mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target))
-        out["logged_models"][model.model_id] = {"run_id": model.source_run_id, "name": model.name,
-                                                "files": files(target)}
+        if model.source_run_id:
+            mlflow.artifacts.download_artifacts(artifact_uri=model.artifact_location, dst_path=str(target))
+        target.mkdir(exist_ok=True)
+        if (target / "artifacts").is_dir():  # download_artifacts keeps the URI's last folder name
+            target = target / "artifacts"
+        out["logged_models"][model.model_id] = {
+            "run_id": model.source_run_id, "name": model.name, "files": files(target), "params": model.params,
+            "tags": {k: v for k, v in model.tags.items()}, "status": str(model.status),
+            "metrics": sorted([m.key, m.value, m.run_id] for m in model.metrics or [])}
     for experiment, filter_string, order_by in filters:
         found = mlflow.search_runs(experiment_names=[experiment], filter_string=filter_string,
                                    order_by=[order_by] if order_by else None)
@@ -62,7 +76,12 @@ def main():
         versions = client.search_model_versions(f"name = '{model.name}'")
         out["models"][model.name] = {
             "description": model.description, "tags": model.tags, "aliases": model.aliases,
-            "versions": {str(v.version): {"run_id": v.run_id, "tags": v.tags} for v in versions}}
+            "last_updated": model.last_updated_timestamp,
+            "latest": {stage: [v.version for v in client.get_latest_versions(model.name, stages=[stage])]
+                       for stage in ("None", "Staging", "Production", "Archived")},
+            "versions": {str(v.version): {"run_id": v.run_id, "tags": v.tags, "source": v.source,
+                                          "stage": v.current_stage, "created": v.creation_timestamp,
+                                          "updated": v.last_updated_timestamp} for v in versions}}
     print("@@DUMP@@" + json.dumps(out))
 
 

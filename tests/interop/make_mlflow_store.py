@@ -51,11 +51,15 @@ def main():
             (folder / "a.csv").write_text("x,y\n1,2\n")
             (folder / "b.json").write_text('{"i": %d}' % i)
             mlflow.log_artifacts(str(folder), artifact_path="plots")
-            mlflow.log_input(mlflow.data.from_pandas(frame, name="train-frame", targets="label"), context="training")
+            mlflow.log_input(mlflow.data.from_pandas(frame, name="train-frame", targets="label"), context="training",
+                             tags={"split": f"fold-{i}"})
             model = LogisticRegression(C=c).fit(x, y)
             fmt = "skops" if i == 2 else "cloudpickle"
-            mlflow.sklearn.log_model(model, name="model", serialization_format=fmt, input_example=x[:2],
-                                     registered_model_name="churn-model" if i < 2 else "churn-skops")
+            info = mlflow.sklearn.log_model(model, name="model", serialization_format=fmt, input_example=x[:2],
+                                            registered_model_name="churn-model" if i < 2 else "churn-skops")
+            mlflow.log_model_params({"alpha": str(c)}, model_id=info.model_id)
+            client.set_logged_model_tags(info.model_id, {"team": "growth"})
+            mlflow.log_metric("acc", 0.9 - 0.1 * i, model_id=info.model_id)
             if i == 0:
                 with mlflow.start_run(run_name="child", nested=True):
                     mlflow.log_param("fold", 1)
@@ -76,6 +80,16 @@ def main():
     client.set_registered_model_tag("churn-model", "owner", "growth")
     client.set_model_version_tag("churn-model", 1, "validated", "yes")
     client.update_registered_model("churn-model", description="predicts churn")
+
+    # what the fidelity checks need besides: stages, a deleted experiment with a run, a model with no run
+    client.transition_model_version_stage("churn-model", 1, "Staging")
+    client.transition_model_version_stage("churn-model", 2, "Production")
+    old = mlflow.create_experiment("old-churn")
+    with mlflow.start_run(experiment_id=old, run_name="gone"):
+        mlflow.log_param("C", 5)
+    client.delete_experiment(old)
+    mlflow.set_experiment("forecast")
+    mlflow.initialize_logged_model(name="standalone", params={"kind": "prompt"}, tags={"team": "ml"})
     print("ok")
 
 

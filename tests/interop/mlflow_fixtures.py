@@ -191,3 +191,150 @@ def build_file_store(folder: Path) -> Path:
             "run_id": RUN_PARENT, "source": (artifacts[RUN_PARENT] / path).as_uri()}))
     _key_files(model / "version-1" / "tags", {"validated": "yes"})
     return root
+
+
+# -- what the fidelity tests add: a deleted experiment with its run, stages, registry times --------------------
+RUN_DELETED = "e" * 32
+DELETED_EXPERIMENT = ("3", "old-churn")
+
+
+def add_fidelity_sqlite(uri: str) -> None:
+    """A deleted experiment and run, version stages and update times, as MLflow's SQL store keeps them."""
+    con = sqlite3.connect(uri[len("sqlite:///"):])
+    eid, name = DELETED_EXPERIMENT
+    con.execute("INSERT INTO experiments VALUES (?, ?, '', 'deleted', ?, ?)", [int(eid), name, T0, T0 + 900])
+    con.execute("INSERT INTO runs VALUES (?, 'gone', 'LOCAL', '', '', 'me', 'FINISHED', ?, ?, '', 'deleted', NULL, "
+                "?, ?)", [RUN_DELETED, T0 + 1, T0 + 2, int(eid), T0 + 900])
+    con.execute("INSERT INTO params VALUES ('C', '5', ?)", [RUN_DELETED])
+    con.execute("UPDATE model_versions SET current_stage = 'Production', last_updated_time = ? WHERE version = 1",
+                [T0 + 700])
+    con.execute("UPDATE model_versions SET current_stage = 'Staging', last_updated_time = ? WHERE version = 2",
+                [T0 + 800])
+    con.commit()
+    con.close()
+
+
+def add_fidelity_file_store(root: Path) -> None:
+    """The same in an mlruns/ folder: the deleted experiment lies in mlruns/.trash, as MLflow moves it there."""
+    eid, name = DELETED_EXPERIMENT
+    folder = root / ".trash" / eid
+    folder.mkdir(parents=True)
+    (folder / "meta.yaml").write_text(yaml.safe_dump({
+        "experiment_id": eid, "name": name, "lifecycle_stage": "deleted", "creation_time": T0,
+        "last_update_time": T0 + 900, "artifact_location": folder.as_uri()}))
+    run_dir = folder / RUN_DELETED
+    run_dir.mkdir()
+    (run_dir / "meta.yaml").write_text(yaml.safe_dump({
+        "run_id": RUN_DELETED, "run_uuid": RUN_DELETED, "run_name": "gone", "experiment_id": eid, "status": 3,
+        "start_time": T0 + 1, "end_time": T0 + 2, "lifecycle_stage": "deleted", "tags": []}))
+    _key_files(run_dir / "params", {"C": "5"})
+    for version, stage, updated in ((1, "Production", T0 + 700), (2, "Staging", T0 + 800)):
+        meta_path = root / "models" / "churn-model" / f"version-{version}" / "meta.yaml"
+        meta = yaml.safe_load(meta_path.read_text())
+        meta.update(current_stage=stage, last_updated_timestamp=updated)
+        meta_path.write_text(yaml.safe_dump(meta))
+
+
+def grow_source(uri: str) -> None:
+    """The source kept logging after an import: RUN_PARENT was resumed (a later end), got a point, a param and
+    a tag; RUN_CHILD's param ``fold`` is changed (not a growth: ``--update`` still refuses it)."""
+    if uri.startswith("sqlite:///"):
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.execute("INSERT INTO metrics VALUES ('loss', 0.05, ?, ?, 3, 0)", [T0 + 4, RUN_PARENT])
+        con.execute("UPDATE runs SET end_time = ? WHERE run_uuid = ?", [T0 + 150, RUN_PARENT])
+        con.execute("INSERT INTO params VALUES ('epochs', '10', ?)", [RUN_PARENT])
+        con.execute("INSERT INTO tags VALUES ('note', 'more', ?)", [RUN_PARENT])
+        con.execute("UPDATE params SET value = '2' WHERE run_uuid = ? AND key = 'fold'", [RUN_CHILD])
+        con.commit()
+        con.close()
+        return
+    run_dir = Path(uri) / "1" / RUN_PARENT
+    meta = yaml.safe_load((run_dir / "meta.yaml").read_text())
+    meta["end_time"] = T0 + 150
+    (run_dir / "meta.yaml").write_text(yaml.safe_dump(meta))
+    with open(run_dir / "metrics" / "loss", "a") as handle:
+        handle.write(f"{T0 + 4} 0.05 3\n")
+    _key_files(run_dir / "params", {"epochs": "10"})
+    _key_files(run_dir / "tags", {"note": "more"})
+    _key_files(Path(uri) / "1" / RUN_CHILD / "params", {"fold": "2"})
+
+
+PROFILE = '{"num_rows": 12, "num_elements": 36}'
+
+
+def add_input_details(uri: str) -> None:
+    """The dataset input gets a tag besides its context, and the dataset a profile with more than num_rows."""
+    if uri.startswith("sqlite:///"):
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.execute("INSERT INTO input_tags VALUES ('i1', 'mlflow.data.split', 'holdout-a')")
+        con.execute("UPDATE datasets SET dataset_profile = ?", [PROFILE])
+        con.commit()
+        con.close()
+        return
+    root = Path(uri)
+    meta_path = root / "1" / RUN_PARENT / "inputs" / "i1" / "meta.yaml"
+    meta = yaml.safe_load(meta_path.read_text())
+    meta["tags"]["mlflow.data.split"] = "holdout-a"
+    meta_path.write_text(yaml.safe_dump(meta))
+    ds_path = root / "1" / "datasets" / DATASET / "meta.yaml"
+    ds = yaml.safe_load(ds_path.read_text())
+    ds["profile"] = PROFILE
+    ds_path.write_text(yaml.safe_dump(ds))
+
+
+MODEL_WITH_RUN = "m-" + "1" * 32
+MODEL_WITHOUT_RUN = "m-" + "2" * 32
+
+
+def add_logged_models(uri: str) -> None:
+    """Two MLflow 3 LoggedModels in experiment "churn": one of RUN_PARENT with params, tags and a linked metric,
+    one logged outside any run (with a file), as MLflow's stores keep them."""
+    sqlite = uri.startswith("sqlite:///")
+    base = Path(uri[len("sqlite:///"):]).parent / "mlruns" if sqlite else Path(uri)
+    models = {MODEL_WITH_RUN: (RUN_PARENT, "clf", {"alpha": "0.5"}, {"team": "ml"}),
+              MODEL_WITHOUT_RUN: (None, "standalone", {"kind": "prompt"}, {})}
+    for model_id in models:
+        files = base / "1" / "models" / model_id / "artifacts"
+        files.mkdir(parents=True)
+        (files / "MLmodel").write_text(yaml.safe_dump({"flavors": {}}))
+    metric = ("acc", 0.9, 0, T0 + 3, RUN_PARENT, "eval", "abc123")
+    if sqlite:
+        con = sqlite3.connect(uri[len("sqlite:///"):])
+        con.executescript("""
+            CREATE TABLE logged_models (model_id VARCHAR, experiment_id INTEGER, name VARCHAR,
+                artifact_location VARCHAR, creation_timestamp_ms BIGINT, last_updated_timestamp_ms BIGINT,
+                status INTEGER, lifecycle_stage VARCHAR, model_type VARCHAR, source_run_id VARCHAR,
+                status_message VARCHAR);
+            CREATE TABLE logged_model_params (model_id VARCHAR, experiment_id INTEGER, param_key VARCHAR,
+                param_value TEXT);
+            CREATE TABLE logged_model_tags (model_id VARCHAR, experiment_id INTEGER, tag_key VARCHAR,
+                tag_value TEXT);
+            CREATE TABLE logged_model_metrics (model_id VARCHAR, metric_name VARCHAR, metric_timestamp_ms BIGINT,
+                metric_step BIGINT, metric_value FLOAT, experiment_id INTEGER, run_id VARCHAR,
+                dataset_uuid VARCHAR, dataset_name VARCHAR, dataset_digest VARCHAR);
+        """)
+        for model_id, (run_id, name, params, tags) in models.items():
+            location = (base / "1" / "models" / model_id / "artifacts").as_uri()
+            con.execute("INSERT INTO logged_models VALUES (?, 1, ?, ?, ?, ?, 2, 'active', '', ?, NULL)",
+                        [model_id, name, location, T0 + 5, T0 + 6, run_id])
+            con.executemany("INSERT INTO logged_model_params VALUES (?, 1, ?, ?)",
+                            [(model_id, k, v) for k, v in params.items()])
+            con.executemany("INSERT INTO logged_model_tags VALUES (?, 1, ?, ?)",
+                            [(model_id, k, v) for k, v in tags.items()])
+        key, value, step, stamp, run_id, dataset, digest = metric
+        con.execute("INSERT INTO logged_model_metrics VALUES (?, ?, ?, ?, ?, 1, ?, 'u', ?, ?)",
+                    [MODEL_WITH_RUN, key, stamp, step, value, run_id, dataset, digest])
+        con.commit()
+        con.close()
+        return
+    for model_id, (run_id, name, params, tags) in models.items():
+        folder = base / "1" / "models" / model_id
+        (folder / "meta.yaml").write_text(yaml.safe_dump({
+            "model_id": model_id, "experiment_id": "1", "name": name, "creation_timestamp": T0 + 5,
+            "last_updated_timestamp": T0 + 6, "status": "READY", "source_run_id": run_id,
+            "artifact_location": (folder / "artifacts").as_uri()}))
+        _key_files(folder / "params", params)
+        _key_files(folder / "tags", tags)
+    key, value, step, stamp, run_id, dataset, digest = metric
+    _key_files(base / "1" / "models" / MODEL_WITH_RUN / "metrics",
+               {key: f"{stamp} {value} {step} {run_id} {dataset} {digest}\n"})

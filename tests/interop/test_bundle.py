@@ -178,3 +178,29 @@ def test_metric_points_keep_their_bits(tmp_path):
     got = duckml.get_metric_history(run.run_id, "v")["value"].to_numpy()
     assert np.array_equal(got, values, equal_nan=True)
     assert np.signbit(got[1])
+
+
+def test_two_versions_of_one_run_and_source_stay_two(tmp_path):
+    duckml.reset_state()
+    _switch(tmp_path / "a.duckdb")
+    duckml.set_experiment("churn")
+    with duckml.start_run() as run:
+        duckml.log_model(fitted_model(), name="model")
+    duckml.register_model(f"runs:/{run.info.run_id}/model", "twice")
+    duckml.register_model(f"runs:/{run.info.run_id}/model", "twice")  # MLflow and duckml allow it: a new number
+    duckml.set_registered_model_alias("twice", "best", 2)
+    export_bundle(tmp_path / "a.zip", experiments=["churn"])
+    _switch(tmp_path / "b.duckdb")
+    duckml.set_experiment("other")
+    with duckml.start_run() as own:
+        duckml.log_model(fitted_model(), name="model")
+    duckml.register_model(f"runs:/{own.info.run_id}/model", "twice")
+    duckml.set_registered_model_alias("twice", "best", 1)
+    report = import_bundle(tmp_path / "a.zip")
+    assert sorted(report.versions_imported) == [("twice", 1, 2), ("twice", 2, 3)]
+    assert duckml.get_model_version("twice", 3).run_id == run.info.run_id
+    # the kept alias is named with the numbers of this store: the source's version 2 is version 3 here
+    note = next(n for n in report.notes if "twice@best" in n)
+    assert "version 1" in note and "version 3" in note, note
+    again = import_bundle(tmp_path / "a.zip")
+    assert again.versions_imported == [] and again.versions_skipped == 2

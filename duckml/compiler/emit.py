@@ -57,6 +57,10 @@ class Dialect:
     def raise_error(self, message_sql: str) -> str:
         return f"error({message_sql})"
 
+    def inner_product(self, values: Sequence[str], weights: Sequence[str]) -> str:
+        # one call instead of a chain of * and +: about half the time for a 20-feature model (bench_compile)
+        return f"list_inner_product({self.array(values)}, {self.array(weights)})"
+
     def __repr__(self) -> str:
         return f"<{self.name} SQL dialect>"
 
@@ -102,6 +106,11 @@ class SparkDialect(Dialect):
 
     def raise_error(self, message_sql: str) -> str:
         return f"raise_error({message_sql})"
+
+    def inner_product(self, values: Sequence[str], weights: Sequence[str]) -> str:
+        # Spark SQL has no list_inner_product: a balanced sum of the products (its order is unspecified in
+        # numpy's BLAS dot product too)
+        return balanced_sum([f"({v} * {w})" for v, w in zip(values, weights)])
 
 
 DUCKDB = Dialect()
@@ -183,6 +192,18 @@ def element(array_sql: str, one_based_index: str) -> str:
 def raise_error(message_sql: str) -> str:
     """An expression that fails the query with the text ``message_sql`` evaluates to."""
     return current().raise_error(message_sql)
+
+
+def inner_product(values: Sequence[str], weights: Sequence[str]) -> str:
+    """The sum of value × weight in the current dialect (a NULL value makes DuckDB's form fail: guard it).
+
+    >>> inner_product(["a", "b"], ["2e0", "3e0"])
+    'list_inner_product([a, b], [2e0, 3e0])'
+    >>> with writing(SPARK):
+    ...     inner_product(["a", "b"], ["2e0", "3e0"])
+    '((a * 2e0) + (b * 3e0))'
+    """
+    return current().inner_product(values, weights)
 
 
 def number(value: float) -> str:

@@ -129,6 +129,9 @@ def test_a_writer_next_to_the_ui_on_one_file_updates_the_list_and_the_run_page(t
             assert wait_until(page, f"Object.fromEntries({ROWS})['next-door'] === 'FINISHED'", timeout=60), \
                 page.evaluate(ROWS)
             _assert_kept(page, seed_id, problems)
+            page.check("#select-all")  # the list's controls work on rows a live update put in
+            assert page.evaluate("[...document.querySelectorAll('input[name=run]')].every((b) => b.checked)")
+            assert page.inner_text("#selected-count") == "2 selected"
             assert wait_until(run_page, "document.querySelector('h1 .status').textContent === 'FINISHED'",
                               timeout=60)
             assert run_page.inner_text("#run-metrics tbody tr td:nth-child(5)") == "25"

@@ -42,13 +42,16 @@ def _seed(experiment: str) -> str:
 
 
 def _open_run_list(chromium, base: str, experiment: str, seed_id: str):
-    page = chromium.new_page(viewport={"width": 1400, "height": 900})
+    page = chromium.new_page(viewport={"width": 1400, "height": 300})  # short: the page scrolls
     problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.goto(f"{base}/experiments/{experiment}?filter={FILTER.replace(' ', '+')}")
+    page.goto(f"{base}/experiments/{experiment}?filter={FILTER.replace(' ', '+')}&col=tags.team")
     page.wait_for_load_state("networkidle")
-    # what the user did on the page: a marker a reload would wipe, a run selected, text typed in the filter
+    # what the user did on the page: a marker a reload would wipe, a run selected, text typed in the
+    # filter, the page scrolled down a little
     page.evaluate("window.liveMarker = 'before the writers'")
+    page.evaluate("window.scrollTo(0, 120); window.scrolledTo = window.scrollY")
+    assert page.evaluate("window.scrolledTo") > 0
     page.check(f"input[name=run][value='{seed_id}']")
     page.fill("input[name=q]", "typed, not applied")
     return page, problems
@@ -59,6 +62,10 @@ def _assert_kept(page, seed_id: str, problems: list) -> None:
     assert page.is_checked(f"input[name=run][value='{seed_id}']"), "the selection was lost"
     assert page.input_value("input[name=q]") == "typed, not applied"
     assert page.input_value("input[name=filter]") == FILTER
+    assert page.evaluate("window.scrollY") == page.evaluate("window.scrolledTo")
+    # the chosen column, for the new rows too
+    assert page.evaluate("[...document.querySelectorAll('table.runs thead th')].map((h) => h.title)")[-1] == "tags.team"
+    assert set(page.evaluate("[...document.querySelectorAll('table.runs tbody tr td:last-child')].map((c) => c.textContent)")) == {"lake"}
     assert "new run" in page.inner_text("#live-status")
     assert problems == []
 

@@ -276,14 +276,16 @@ def run(request: Request) -> Response:
     store = _store(request)
     detail = queries.run_detail(store, run_id)
     preview = None
+    # ?fragment=live (a RUNNING run's page, polling) swaps the status, metrics and charts: no preview needed
+    live_parts = request.query_params.get("fragment") == "live"
     wanted = request.query_params.get("artifact")
-    if wanted:
+    if wanted and not live_parts:
         preview = _preview(store, run_id, wanted)
     chart_data = {"runs": [{"run_id": run_id, "name": detail["run_name"] or run_id[:8],
                             "params": dict(detail["params"])}],
                   "keys": [m["key"] for m in detail["metrics"] + detail["system_metrics"] if m["count"] > 1],
                   "running": detail["status"] == "RUNNING"}
-    template = "run_fragment.html" if request.query_params.get("fragment") == "live" else "run.html"
+    template = "run_fragment.html" if live_parts else "run.html"
     return _render(request, template, {"run": detail, "preview": preview, "chart_data": chart_data})
 
 

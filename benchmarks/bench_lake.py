@@ -5,6 +5,8 @@
 - run ends: the same 4 writers, each ending 10 runs of one point, until every process has exited (its exit
   flush included): runs per second. Run ends are ingested in the background, coalesced, so this counts
   committed runs, not commits.
+  Both writer rows say how many tables the writers' lake reads copied while timed (``lake_mirror``'s read
+  copy, which a process that only logs should never pay for).
 - search: ``search_runs`` with a param filter and a metric order over the sweep's runs, in a fresh process.
 - UI run list and run page: ``duckml.ui.app.create_app`` through Starlette's TestClient, in a fresh process.
 - latency: the lake's UI pages again through ``latency_proxy`` (each PostgreSQL reply delayed by N ms):
@@ -51,12 +53,20 @@ def _fresh_lake(conninfo: str, root: Path) -> dict:
     return {"DUCKML_STORE": spec, "DUCKML_DATA_PATH": str(root / "shared")}
 
 
+def _table_copies(duckml) -> int:
+    """Tables this process's lake reads have copied so far (``lake_mirror``); 0 on a file."""
+    mirror = getattr(duckml.get_store(), "_mirror", None)
+    return mirror.copies if mirror is not None else 0
+
+
 def writer(runs: int, points: int, name: str, ready: str, go: str) -> dict:
-    """One machine: wait for the go file, log ``runs`` runs of ``points`` points, end each run (a commit)."""
+    """One machine: wait for the go file, log ``runs`` runs of ``points`` points, end each run (a commit).
+    Also says how many tables its reads copied while timed: a writer should not pay for the read copy."""
     import duckml
 
     duckml.set_experiment("sweep")
     duckml.connect().sql("SELECT count(*) FROM runs").fetchall()  # schema ready before the clock starts
+    copies_before = _table_copies(duckml)
     Path(ready).touch()
     while not os.path.exists(go):
         time.sleep(0.002)
@@ -65,7 +75,7 @@ def writer(runs: int, points: int, name: str, ready: str, go: str) -> dict:
             duckml.log_params({"lr": 0.001 * (r + 1), "machine": name})
             for step in range(points):
                 duckml.log_metric("loss", 1.0 / (step + 1), step=step)
-    return {"finished": time.time()}
+    return {"finished": time.time(), "table_copies": _table_copies(duckml) - copies_before}
 
 
 def search(repeats: int) -> dict:
@@ -112,8 +122,10 @@ def _with_latency(store_env: dict, delay_ms: float, reader_env: dict, repeats: i
                                env={**store_env, **reader_env, "DUCKML_STORE": spec})
 
 
-def _machines(store_env: dict, root: Path, writers: int, runs: int, points: int, tag: str) -> tuple[float, str]:
-    """Release ``writers`` machine processes together; wall seconds until the last one finished."""
+def _machines(store_env: dict, root: Path, writers: int, runs: int, points: int,
+              tag: str) -> tuple[float, str, int]:
+    """Release ``writers`` machine processes together: wall seconds until the last one finished, errors, and
+    the tables the writers' reads copied while timed."""
     go = root / f"go-{tag}"
     processes, readies = [], []
     for w in range(writers):
@@ -134,17 +146,19 @@ def _machines(store_env: dict, root: Path, writers: int, runs: int, points: int,
         time.sleep(0.01)
     started = time.time()
     go.touch()
-    errors = []
+    errors, copies = [], 0
     for p in processes:
-        _, err = p.communicate(timeout=900)
+        out, err = p.communicate(timeout=900)
         if p.returncode != 0:
             errors.append(err.strip().splitlines()[-1][:200] if err.strip() else f"exit {p.returncode}")
-    return time.time() - started, "; ".join(errors)
+        copies += sum(json.loads(line[len(common.RESULT_MARKER):]).get("table_copies", 0)
+                      for line in out.splitlines() if line.startswith(common.RESULT_MARKER))
+    return time.time() - started, "; ".join(errors), copies
 
 
 def _measure(store_env: dict, root: Path, s: dict) -> dict:
-    sweep_s, sweep_err = _machines(store_env, root, s["writers"], s["runs"], s["points"], "sweep")
-    commit_s, commit_err = _machines(store_env, root, s["writers"], s["commit_runs"], 1, "commits")
+    sweep_s, sweep_err, sweep_copies = _machines(store_env, root, s["writers"], s["runs"], s["points"], "sweep")
+    commit_s, commit_err, commit_copies = _machines(store_env, root, s["writers"], s["commit_runs"], 1, "commits")
     reader_home = root / "reader"
     reader_home.mkdir(exist_ok=True)
     found, error = common.try_side("duckml", "bench_lake", "search", {"repeats": s["repeats"]},
@@ -159,6 +173,7 @@ def _measure(store_env: dict, root: Path, s: dict) -> dict:
             "commits_per_s": s["writers"] * s["commit_runs"] / commit_s,
             "search_ms": found["seconds"] * 1000 if found else None,
             "search_rows": found["rows"] if found else None,
+            "sweep_copies": sweep_copies, "commit_copies": commit_copies,
             "errors": common.join_notes(sweep_err, commit_err, error, page_error)}
 
 
@@ -180,12 +195,15 @@ def run(scale: str) -> list[dict]:
         return [common.row(n, None, None, u, reason, BASELINE) for n, u in zip(names, units)]
     (root / "file").mkdir(parents=True, exist_ok=True)
     single = _measure({"DUCKML_STORE": str(root / "file" / "store.duckdb")}, root / "file", s)
-    shape = f"{s['writers']} writers × {s['runs']} runs × {s['points']} points"
+    shape = (f"{s['writers']} writers × {s['runs']} runs × {s['points']} points; "
+             f"tables the lake writers' reads copied while timed: {lake['sweep_copies']}")
     return [
         common.row(names[0], lake["points_per_s"], single["points_per_s"], units[0],
                    common.join_notes(shape, lake["errors"], single["errors"]), BASELINE),
         common.row(names[1], lake["commits_per_s"], single["commits_per_s"], units[1],
-                   common.join_notes(f"{s['writers']} writers × {s['commit_runs']} run ends, until all exited", lake["errors"],
+                   common.join_notes(f"{s['writers']} writers × {s['commit_runs']} run ends, until all exited; "
+                                     f"tables the lake writers' reads copied while timed: {lake['commit_copies']}",
+                                     lake["errors"],
                                      single["errors"]), BASELINE),
         common.row(names[2], lake["search_ms"], single["search_ms"], units[2],
                    f"{lake['search_rows']} runs, filter on a param, order by a metric, fresh process", BASELINE),

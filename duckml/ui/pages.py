@@ -206,7 +206,9 @@ def experiment(request: Request) -> Response:
     if q.get("format") == "csv":
         return _run_list_csv(name, data["runs"], columns)
     groups = _groups(data["runs"], group_column) if group_column else None
-    return _render(request, "experiment.html", {
+    # ?fragment=table: only the rows and pager, which the page's live update swaps in (static/app.js)
+    template = "experiment_table.html" if q.get("fragment") == "table" else "experiment.html"
+    return _render(request, template, {
         "name": name, "data": data, "columns": columns, "chosen_tokens": {c.token for c in columns},
         "filter": filter_string, "order_by": order_by, "error": error, "page": page, "pages": pages,
         "page_size": page_size, "page_sizes": queries.PAGE_SIZES, "link": link, "digits": digits,
@@ -274,14 +276,17 @@ def run(request: Request) -> Response:
     store = _store(request)
     detail = queries.run_detail(store, run_id)
     preview = None
+    # ?fragment=live (a RUNNING run's page, polling) swaps the status, metrics and charts: no preview needed
+    live_parts = request.query_params.get("fragment") == "live"
     wanted = request.query_params.get("artifact")
-    if wanted:
+    if wanted and not live_parts:
         preview = _preview(store, run_id, wanted)
     chart_data = {"runs": [{"run_id": run_id, "name": detail["run_name"] or run_id[:8],
                             "params": dict(detail["params"])}],
                   "keys": [m["key"] for m in detail["metrics"] + detail["system_metrics"] if m["count"] > 1],
                   "running": detail["status"] == "RUNNING"}
-    return _render(request, "run.html", {"run": detail, "preview": preview, "chart_data": chart_data})
+    template = "run_fragment.html" if live_parts else "run.html"
+    return _render(request, template, {"run": detail, "preview": preview, "chart_data": chart_data})
 
 
 def _preview(store, run_id: str, path: str) -> dict:
@@ -399,6 +404,16 @@ def metric_histories(request: Request) -> Response:
     return JSONResponse(body, headers={"cache-control": "no-store"})
 
 
+def live(request: Request) -> Response:
+    """``/api/live?experiment=NAME`` or ``/api/live?run=ID``: ``{"token", "runs", "running"}``, which a page's
+    background poll compares with the token it was rendered at (``queries.live_state``); a cheap read."""
+    experiment, run_id = request.query_params.get("experiment"), request.query_params.get("run")
+    if (experiment is None) == (run_id is None):
+        raise InvalidInputError("give one of experiment=<name> or run=<run id>")
+    state = queries.live_state(_store(request), experiment=experiment, run_id=run_id)
+    return JSONResponse(state, headers={"cache-control": "no-store"})
+
+
 # -- errors ----------------------------------------------------------------------------------------------
 def _error(request: Request, status: int, message: str) -> Response:
     if request.url.path.startswith("/api/"):
@@ -430,4 +445,5 @@ def routes() -> list[Route]:
         Route("/sql", sql_console),
         Route("/api/runs/{run_id}/metrics/{key:path}", metric_history),
         Route("/api/histories", metric_histories),
+        Route("/api/live", live),
     ]

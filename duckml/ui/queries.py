@@ -232,6 +232,7 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
                 SELECT 'summary', s.run_id, s.key, NULL, s.min, s.max FROM _duckml_metric_summary AS s
                 JOIN (SELECT unnest(?::VARCHAR[]) AS run_id) USING (run_id)""", [ids]).fetchall()
         keys = _experiment_keys(con, store, exp_id)
+        token = _live_state(con, experiment_id=exp_id)["token"]
     by_id = {}
     for run_id, name, status, start, end, parent, children in runs:
         by_id[run_id] = {"run_id": run_id, "run_name": name, "status": status, "start_time": start,
@@ -263,8 +264,53 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
     for entity, key in keys:
         if not key.startswith("mlflow."):
             grouped[entity].append(key)
-    return {"total": total, "runs": ordered, "keys": grouped, "experiment_id": exp_id,
+    return {"total": total, "runs": ordered, "keys": grouped, "experiment_id": exp_id, "token": token,
             "running": any(r["status"] == "RUNNING" for r in ordered)}
+
+
+# -- live pages ------------------------------------------------------------------------------------------
+def live_state(store, experiment: str | None = None, run_id: str | None = None) -> dict:
+    """What a page's background poll compares, for an experiment's run list or one run's page: ``token``
+    changes when a run is added, ends, is deleted or restored, renamed or retagged, or a running run gets
+    new metric points. One short read of the runs, tags and per-(run, key) summaries (never ``metrics``).
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> with duckml.start_run(experiment_name="live") as run:
+    ...     duckml.log_metric("loss", 1.0)
+    >>> state = live_state(store, experiment="live"); state["runs"], state["running"]
+    (1, 0)
+    >>> with duckml.start_run(experiment_name="live") as run:
+    ...     duckml.log_metric("loss", 1.0)
+    ...     live_state(store, experiment="live")["running"]
+    1
+    >>> live_state(store, experiment="live")["token"] != state["token"]
+    True
+    >>> _ = duckml.set_store(None)
+    """
+    with store.read() as con:
+        if run_id is not None:
+            where, argument = "run_id = ?", run_id
+            if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
+                raise NotFoundError(f"run {run_id!r} does not exist")
+            return _live_state(con, run_id=run_id)
+        return _live_state(con, experiment_id=experiment_id(con, experiment))
+
+
+def _live_state(con, experiment_id: str | None = None, run_id: str | None = None) -> dict:
+    """live_state's read inside a read the caller holds: pages embed the token they were rendered at."""
+    where, argument = ("run_id = ?", run_id) if run_id is not None else ("experiment_id = ?", experiment_id)
+    runs, running, token = con.execute(f"""
+        WITH r AS (SELECT run_id, run_name, status, end_time, lifecycle_stage FROM runs WHERE {where})
+        SELECT count(*) FILTER (WHERE lifecycle_stage = 'active'),
+               count(*) FILTER (WHERE lifecycle_stage = 'active' AND status = 'RUNNING'),
+               concat_ws('.', count(*), bit_xor(hash(run_id, run_name, status, end_time, lifecycle_stage)),
+                         (SELECT bit_xor(hash(run_id, key, value)) FROM tags
+                          WHERE run_id IN (SELECT run_id FROM r)),
+                         (SELECT sum(count) FROM _duckml_metric_summary
+                          WHERE run_id IN (SELECT run_id FROM r WHERE status = 'RUNNING')))
+        FROM r""", [argument]).fetchone()
+    return {"token": token, "runs": runs, "running": running}
 
 
 # -- one run ---------------------------------------------------------------------------------------------
@@ -296,6 +342,7 @@ def run_detail(store, run_id: str) -> dict:
         children = con.execute("""SELECT run_id, run_name, status FROM runs
                                   WHERE parent_run_id = ? AND lifecycle_stage = 'active'
                                   ORDER BY start_time""", [run_id]).fetchall()
+        token = _live_state(con, run_id=run_id)["token"]
     names = ("run_id", "run_name", "status", "start_time", "end_time", "parent_run_id", "lifecycle_stage",
              "experiment_name", "parent_run_name")
     return {
@@ -314,6 +361,7 @@ def run_detail(store, run_id: str) -> dict:
         "artifacts": [dict(zip(("path", "size", "media_type"), a)) for a in artifacts],
         "logged_models": [a[0].rpartition("/")[0] for a in artifacts if a[0].endswith("/duckml_model.json")],
         "children": [dict(zip(("run_id", "run_name", "status"), c)) for c in children],
+        "token": token,
     }
 
 

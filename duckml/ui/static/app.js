@@ -18,9 +18,68 @@ window.duckml = (function () {
   const color = (i) => palette[i % palette.length];
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  function autoRefresh() {
+  // Live pages: the run list, and a run's page while it runs, follow the store in place. A cheap poll
+  // (/api/live) every few seconds while the tab is visible compares a token with the one the page was
+  // rendered at; only when it changed is the changed part fetched (?fragment=…) and swapped in, keeping
+  // the user's scroll, selection, folded groups and typed text. Other pages with a RUNNING run reload.
+  const LIVE_EVERY_MS = 3000;
+  function live() {
     const marker = document.getElementById("page-data");
-    if (!marker || marker.dataset.running !== "1") return;
+    if (!marker) return;
+    const list = document.getElementById("run-list");
+    const running = marker.dataset.running === "1";
+    if (!marker.dataset.live || (!list && !running)) {
+      if (running) reloadWhileRunning();
+      return;
+    }
+    const note = document.getElementById("refresh-note");
+    const status = document.getElementById("live-status");
+    const button = document.getElementById("refresh-pause");
+    let paused = params().get("refresh") === "0";
+    let token = marker.dataset.token;
+    let stopped = false;
+    let busy = false;
+    let updated = null;
+    let failure = null;
+    const seen = new Set(list ? runIds(list) : []);
+    const fresh = new Set();
+    const show = () => {
+      const parts = [stopped ? "run ended" : paused ? "paused" : "live"];
+      if (updated) parts.push("updated " + updated);
+      if (fresh.size) parts.push(fresh.size + " new run" + (fresh.size === 1 ? "" : "s"));
+      if (failure) parts.push("update failed: " + failure);
+      status.textContent = parts.join(" · ");
+      button.textContent = paused ? "resume" : "pause";
+      button.hidden = stopped;
+    };
+    note.hidden = false;
+    show();
+    async function poll() {
+      if (paused || stopped || busy || document.hidden) return;
+      busy = true;
+      try {
+        const answer = await fetch(marker.dataset.live, { cache: "no-store", headers: { accept: "application/json" } });
+        if (!answer.ok) throw new Error("HTTP " + answer.status);
+        const state = await answer.json();
+        if (state.token !== token) {
+          if (list) await swapRunList(seen, fresh); else await swapRunParts();
+          token = state.token;
+        }
+        if (!list && state.running === 0) stopped = true;
+        updated = new Date().toLocaleTimeString([], { hour12: false });
+        failure = null;
+      } catch (error) {
+        failure = error.message;
+      } finally {
+        busy = false;
+        show();
+      }
+    }
+    button.addEventListener("click", () => { paused = !paused; setParam("refresh", paused ? "0" : null); show(); poll(); });
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
+    setInterval(poll, LIVE_EVERY_MS);
+  }
+  function reloadWhileRunning() {
     const note = document.getElementById("refresh-note");
     const button = document.getElementById("refresh-pause");
     let paused = params().get("refresh") === "0";
@@ -29,6 +88,56 @@ window.duckml = (function () {
     show();
     button.addEventListener("click", () => { paused = !paused; setParam("refresh", paused ? "0" : null); show(); });
     setInterval(() => { if (!paused && !document.hidden) window.location.reload(); }, 5000);
+  }
+  const runIds = (root) => [...root.querySelectorAll("input[name=run]")].map((b) => b.value);
+  async function fragment(name) {
+    const url = new URL(window.location.href);
+    url.searchParams.set("fragment", name);
+    url.hash = "";
+    const answer = await fetch(url, { cache: "no-store" });
+    if (!answer.ok) throw new Error("HTTP " + answer.status);
+    return new DOMParser().parseFromString(await answer.text(), "text/html");
+  }
+  async function swapRunList(seen, fresh) {
+    const doc = await fragment("table");
+    const incoming = doc.getElementById("run-list");
+    const current = document.getElementById("run-list");
+    if (!incoming || !current) throw new Error("the run list's answer has no rows");
+    const form = document.getElementById("compare-form");
+    const checked = new Set([...form.querySelectorAll("input[name=run]:checked")].map((b) => b.value));
+    const folded = new Set([...current.querySelectorAll("button.group-toggle[aria-expanded=false]")].map((b) => b.dataset.value));
+    const wrap = current.querySelector(".runs-wrap");
+    const wrapScroll = wrap ? [wrap.scrollLeft, wrap.scrollTop] : null;
+    const pageScroll = [window.scrollX, window.scrollY];
+    const adopted = document.importNode(incoming, true);
+    adopted.querySelectorAll("input[name=run]").forEach((box) => {
+      box.checked = checked.has(box.value);
+      if (!seen.has(box.value)) { fresh.add(box.value); box.closest("tr").classList.add("new-run"); }
+    });
+    adopted.querySelectorAll("button.group-toggle").forEach((toggle) => {
+      if (folded.has(toggle.dataset.value)) setGroupOpen(toggle, false, adopted);
+    });
+    current.replaceWith(adopted);
+    const newWrap = adopted.querySelector(".runs-wrap");
+    if (newWrap && wrapScroll) [newWrap.scrollLeft, newWrap.scrollTop] = wrapScroll;
+    window.scrollTo(pageScroll[0], pageScroll[1]);
+    const total = Number(adopted.dataset.total);
+    const count = document.getElementById("run-total");
+    if (count) count.textContent = total + " run" + (total === 1 ? "" : "s");
+    form.dispatchEvent(new Event("change"));  // the selection count and select-all's state
+  }
+  async function swapRunParts() {
+    const doc = await fragment("live");
+    doc.body.querySelectorAll(":scope > [id]").forEach((part) => {
+      const current = document.getElementById(part.id);
+      if (current) current.replaceWith(document.importNode(part, true));
+    });
+    if (window.duckmlRedrawCharts) window.duckmlRedrawCharts();
+  }
+  function setGroupOpen(button, open, root) {
+    button.setAttribute("aria-expanded", String(open));
+    button.textContent = open ? "▾" : "▸";
+    root.querySelectorAll(`tr[data-group="${button.dataset.group}"]`).forEach((row) => { row.hidden = !open; });
   }
   function copyButtons() {
     document.querySelectorAll("button.copy").forEach((button) => {
@@ -61,30 +170,27 @@ window.duckml = (function () {
     update();
   }
   function runListControls() {
-    // select all (the page's runs), and groups that fold away
-    const all = document.getElementById("select-all");
+    // select all (the page's runs), and groups that fold away; delegated, as a live update replaces the rows
     const form = document.getElementById("compare-form");
-    if (all && form) {
-      const boxes = () => [...form.querySelectorAll("input[name=run]")];
-      all.addEventListener("change", () => {
+    if (!form) return;
+    const boxes = () => [...form.querySelectorAll("input[name=run]")];
+    form.addEventListener("change", (event) => {
+      const all = document.getElementById("select-all");
+      if (!all) return;
+      if (event.target === all) {
         boxes().forEach((b) => { b.checked = all.checked; });
         form.dispatchEvent(new Event("change"));
-      });
-      form.addEventListener("change", () => {
-        const n = boxes().filter((b) => b.checked).length;
-        all.checked = n > 0 && n === boxes().length;
-        all.indeterminate = n > 0 && n < boxes().length;
-      });
-    }
-    document.querySelectorAll("button.group-toggle").forEach((button) => {
-      button.addEventListener("click", () => {
-        const open = button.getAttribute("aria-expanded") !== "true";
-        button.setAttribute("aria-expanded", String(open));
-        button.textContent = open ? "▾" : "▸";
-        document.querySelectorAll(`tr[data-group="${button.dataset.group}"]`).forEach((row) => { row.hidden = !open; });
-      });
+        return;
+      }
+      const n = boxes().filter((b) => b.checked).length;
+      all.checked = n > 0 && n === boxes().length;
+      all.indeterminate = n > 0 && n < boxes().length;
+    });
+    form.addEventListener("click", (event) => {
+      const button = event.target.closest("button.group-toggle");
+      if (button) setGroupOpen(button, button.getAttribute("aria-expanded") !== "true", document);
     });
   }
-  document.addEventListener("DOMContentLoaded", () => { autoRefresh(); copyButtons(); compareSelection(); runListControls(); });
+  document.addEventListener("DOMContentLoaded", () => { live(); copyButtons(); compareSelection(); runListControls(); });
   return { params, setParam, readJSON, color, css };
 })();

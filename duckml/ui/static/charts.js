@@ -494,6 +494,7 @@
     });
   }
 
+  window.duckmlRedrawCharts = drawAll;  // app.js, after a live update replaced the chart data
   document.addEventListener("DOMContentLoaded", () => {
     controls();
     drawAll();

@@ -396,7 +396,23 @@ def metric_histories(request: Request) -> Response:
                                                _int(request, "points", 1000), _int(request, "step_from", None),
                                                _int(request, "step_to", None))
     body = {"runs": found.get(keys[0], {})} if len(keys) == 1 else {"keys": found}
-    return JSONResponse(body, headers={"cache-control": "no-store"})
+    return _large_json(request, body)
+
+
+def _large_json(request: Request, body) -> Response:
+    """A JSON answer of up to millions of numbers (a chart view's histories): orjson writes the same JSON
+    (NaN can't occur: the lists hold None) ~8x faster than json, and gzip level 1 here ~4x faster than
+    the middleware's level 6, for ~1/3 more bytes; the middleware leaves an encoded answer alone."""
+    import gzip
+
+    import orjson
+
+    data = orjson.dumps(body)
+    headers = {"cache-control": "no-store", "vary": "Accept-Encoding"}
+    if len(data) > 64_000 and "gzip" in request.headers.get("accept-encoding", ""):
+        data = gzip.compress(data, compresslevel=1, mtime=0)
+        headers["content-encoding"] = "gzip"
+    return Response(data, media_type="application/json", headers=headers)
 
 
 # -- errors ----------------------------------------------------------------------------------------------

@@ -281,10 +281,12 @@ def run_detail(store, run_id: str) -> dict:
         params = con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
         tags = con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
         metrics = con.execute("""
-            SELECT s.key, l.value, s.min, s.max, s.count, l.step FROM (
-                SELECT key, min(value) AS min, max(value) AS max, count(*) AS count
-                FROM metrics WHERE run_id = ? GROUP BY key) AS s
-            JOIN latest_metrics AS l ON l.run_id = ? AND l.key = s.key ORDER BY s.key""", [run_id, run_id]).fetchall()
+            SELECT s.key, l.value, s.min, s.max, s.count, l.step
+            -- the ingest's per-(run, key) summary (pending points merged in by the overlay), not a scan of
+            -- the run's history: a 1M-point run cost its page that scan every refresh
+            FROM _duckml_metric_summary AS s
+            JOIN latest_metrics AS l ON l.run_id = s.run_id AND l.key = s.key
+            WHERE s.run_id = ? ORDER BY s.key""", [run_id]).fetchall()
         datasets = con.execute("""
             SELECT d.name, d.digest, i.context, d.row_count, d.source, d.source_type, d.schema
             FROM run_inputs AS i JOIN datasets AS d ON d.dataset_id = i.dataset_id

@@ -3,6 +3,8 @@ view, and the run list's columns, numbers, filter errors and paging."""
 
 from __future__ import annotations
 
+from duckml.ui import queries
+
 EXPERIMENT = "/experiments/sweep & <b>co</b>"
 
 
@@ -70,6 +72,36 @@ def test_min_and_max_columns_read_the_ingests_summary_not_the_history(private_cl
     body = private_client.get(EXPERIMENT + "?col=metrics.loss:max&col=metrics.loss:min").text
     assert "4242.5" in body or "4242" in body
     assert "loss (min)" in body
+
+
+def test_the_run_page_reads_min_and_max_from_the_ingests_summary(private_client, private_ui_store, fresh_store):
+    import duckdb
+
+    run_id = private_ui_store["children"][0]
+    private_client.app.state.store.store.release()
+    con = duckdb.connect(str(fresh_store))
+    try:  # a summary that disagrees with the history shows which one the page read
+        con.execute("UPDATE _duckml_metric_summary SET max = 4242, count = 777 WHERE key = 'loss' AND run_id = ?", [run_id])
+    finally:
+        con.close()
+    body = private_client.get(f"/runs/{run_id}").text
+    assert '<td class="num">4242</td><td class="num">777</td>' in body  # max (4 digits on this page), points
+
+
+def test_the_run_page_summary_of_a_running_run_includes_its_pending_points(private_client, private_ui_store):
+    import duckml
+
+    run = duckml.start_run(run_name="live-summary", experiment_name="live-summary")
+    try:
+        duckml.log_metric_series("loss", [5.0, -3.0, 2.0])  # still in the journal: not flushed
+        details = queries.run_detail(private_client.app.state.store, run.info.run_id)
+        assert [(m["last"], m["min"], m["max"], m["count"]) for m in details["metrics"]] == [(2.0, -3.0, 5.0, 3)]
+        duckml.flush()
+        duckml.log_metric("loss", 9.5, step=7)  # the stored summary and a pending point, merged
+        details = queries.run_detail(private_client.app.state.store, run.info.run_id)
+        assert [(m["last"], m["min"], m["max"], m["count"]) for m in details["metrics"]] == [(9.5, -3.0, 9.5, 4)]
+    finally:
+        duckml.end_run()
 
 
 def test_default_columns_are_the_params_that_differ_then_the_metrics(client):

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
@@ -204,7 +204,11 @@ def experiment(request: Request) -> Response:
     digits = {c.token: digits_for([(r["metrics"].get(c.key) or {}).get(c.aggregate) for r in data["runs"]])
               for c in columns if c.entity == "metrics"}
     if q.get("format") == "csv":
-        return _run_list_csv(name, data["runs"], columns)
+        if error:
+            raise InvalidInputError(f"filter: {error['message']}")
+        rows = queries.run_rows(_store(request), name, filter_string, ordering, summaries=summaries,
+                                name_search=search)
+        return _run_list_csv(name, rows, columns)
     groups = _groups(data["runs"], group_column) if group_column else None
     return _render(request, "experiment.html", {
         "name": name, "data": data, "columns": columns, "chosen_tokens": {c.token for c in columns},
@@ -225,29 +229,37 @@ def _groups(runs: list[dict], column: queries.Column) -> list[dict]:
     return groups
 
 
-def _run_list_csv(name: str, runs: list[dict], columns: list[queries.Column]) -> Response:
-    """The run list as shown (this page's runs and columns) as CSV, numbers with every digit."""
+def _run_list_csv(name: str, runs, columns: list[queries.Column]) -> Response:
+    """The whole view (every page of it: ``runs`` from queries.run_rows) in the chosen columns as CSV,
+    numbers with every digit; streamed, a chunk of rows at a time."""
     import csv
     import io
 
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["run_id", "run_name", "status", "start_time", "end_time",
-                     *[c.token if c.entity == "metrics" else f"{c.entity}.{c.key}" for c in columns]])
-    for run in runs:
-        cells = []
-        for c in columns:
-            if c.entity == "metrics":
-                value = (run["metrics"].get(c.key) or {}).get(c.aggregate)
-                cells.append("" if value is None else repr(value))
-            else:
-                cells.append(run[c.entity].get(c.key, ""))
-        writer.writerow([run["run_id"], run["run_name"] or "", run["status"],
-                         run["start_time"].isoformat() if run["start_time"] else "",
-                         run["end_time"].isoformat() if run["end_time"] else "", *cells])
+    def lines():
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["run_id", "run_name", "status", "start_time", "end_time",
+                         *[c.token if c.entity == "metrics" else f"{c.entity}.{c.key}" for c in columns]])
+        for count, run in enumerate(runs, 1):
+            cells = []
+            for c in columns:
+                if c.entity == "metrics":
+                    value = (run["metrics"].get(c.key) or {}).get(c.aggregate)
+                    cells.append("" if value is None else repr(value))
+                else:
+                    cells.append(run[c.entity].get(c.key, ""))
+            writer.writerow([run["run_id"], run["run_name"] or "", run["status"],
+                             run["start_time"].isoformat() if run["start_time"] else "",
+                             run["end_time"].isoformat() if run["end_time"] else "", *cells])
+            if count % queries.EXPORT_CHUNK == 0:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
     filename = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:80] or "runs"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="{filename}-runs.csv"'})
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                             headers={"content-disposition": f'attachment; filename="{filename}-runs.csv"'})
 
 
 def experiment_charts(request: Request, name: str, filter_string: str, order_by: list[str]) -> Response:

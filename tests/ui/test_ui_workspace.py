@@ -159,6 +159,33 @@ def test_run_name_search_group_by_and_csv(client, ui_store):
     assert "select-all" in client.get(EXPERIMENT).text
 
 
+def test_csv_exports_the_whole_view_not_only_the_page(private_client, private_ui_store):
+    import csv
+    import io
+
+    import duckml
+
+    for i in range(60):  # more than two pages of 25
+        with duckml.start_run(run_name=f"r{i:02d}" + ("-odd" if i % 2 else ""), experiment_name="many"):
+            duckml.log_params({"i": i, "parity": i % 2})
+            duckml.log_metric_series("loss", [100.0 - i, float(i), 50.0])
+    duckml.flush()
+    view = {"filter": "params.parity = '1'", "order_by": "metrics.loss ASC", "q": "odd", "page_size": "25",
+            "page": "2", "col": ["params.i", "metrics.loss:min", "metrics.loss:max"]}
+    response = private_client.get("/experiments/many", params={**view, "format": "csv"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "content-length" not in response.headers  # streamed
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == ["run_id", "run_name", "status", "start_time", "end_time", "params.i",
+                             "metrics.loss:min", "metrics.loss:max"]
+    odd = [i for i in range(60) if i % 2]  # every odd run, on every page; loss ends at 50 in each (a tie),
+    assert sorted(int(r["params.i"]) for r in rows) == odd  # so the order is the list's: newest first
+    assert [r["run_name"] for r in rows] == [f"r{i:02d}-odd" for i in reversed(odd)]
+    assert {(r["metrics.loss:min"], r["metrics.loss:max"]) for r in rows if r["params.i"] == "59"} == {("41.0", "59.0")}
+    bad = private_client.get("/experiments/many", params={"filter": "params.i <", "format": "csv"})
+    assert bad.status_code == 400 and "filter" in bad.text
+
+
 def test_responses_are_gzip_compressed(client, ui_store):
     for url in (EXPERIMENT, f"/api/histories?key=loss&points=100&run={ui_store['children'][0]}"):
         response = client.get(url, headers={"accept-encoding": "gzip"})

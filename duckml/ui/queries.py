@@ -468,6 +468,8 @@ def model_page(store, name: str, as_of=None) -> dict:
             WHERE v.name = ? ORDER BY v.version DESC""", [name]).fetchall()
         history = con.execute("""SELECT alias, version, valid_from, valid_to, set_by FROM alias_history
                                  WHERE name = ? ORDER BY alias, valid_from""", [name]).fetchall()
+        tags = con.execute("SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key",
+                           [name]).fetchall()
         at = []
         if as_of is not None:
             at = con.execute("""SELECT a.alias, x.version FROM (SELECT DISTINCT alias FROM alias_history
@@ -475,7 +477,7 @@ def model_page(store, name: str, as_of=None) -> dict:
                              [name, name, as_of]).fetchall()
     metric_keys = sorted({k for v in versions for k in v[6]})
     return {
-        "name": model[0], "description": model[1], "created_at": model[2],
+        "name": model[0], "description": model[1], "created_at": model[2], "tags": tags,
         "versions": [{"version": v, "aliases": a, "run_id": rid, "run_name": rn, "source_uri": src, "created_at": c,
                       "metrics": {k: finite(x) for k, x in zip(mk, mv)}, "description": d}
                      for v, a, rid, rn, src, c, mk, mv, d in versions],

@@ -8,9 +8,9 @@
 -- NaN only has NULL min and max and value NaN. `bucket` orders the rows of a series (no other meaning).
 --   FROM metric_buckets(['<run id>'], ['loss'], 500, NULL, NULL);
 -- Arguments are not named run_id/key/step: DuckDB would substitute them for those columns.
--- Speed (1M points of 1,000 series into 100 buckets each): the points are grouped by one integer per
--- series and integer bucket arithmetic, not by (run_id, key) strings and DOUBLE floor(); names are joined
--- back on the 1,000 series rows. That took the aggregation from ~0.48 s to ~0.2 s.
+-- Speed: points are grouped by one integer per series and an integer bucket, not by the (run_id, key)
+-- strings and a DOUBLE floor(); names are joined back on the series rows (1M points of 1,000 series into
+-- 100 buckets each: ~1.7x faster, same rows).
 CREATE OR REPLACE MACRO metric_buckets(run_ids, metric_keys, buckets, step_from, step_to) AS TABLE
 WITH points AS (
     SELECT run_id, key, step, timestamp, value

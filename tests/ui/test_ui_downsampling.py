@@ -127,8 +127,11 @@ def reference_buckets(steps, values, n):
     for step, order, value in points:
         bucket = step if len(points) <= n else (step - first) * n // (last - first + 1)
         placed.setdefault(bucket, []).append((step, order, value))
-    return [(group[-1][0], group[-1][2], min(v for *_, v in group), max(v for *_, v in group), len(group))
-            for _, group in sorted(placed.items())]
+    return [(group[-1][0], START_MS + group[-1][1], group[-1][2], min(v for *_, v in group),
+             max(v for *_, v in group), len(group)) for _, group in sorted(placed.items())]
+
+
+START_MS = 1_700_000_000_000
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -139,6 +142,9 @@ def test_buckets_equal_an_exact_reference(store, steps, n, data):
     values = data.draw(st.lists(st.floats(-1e6, 1e6), min_size=len(steps), max_size=len(steps)))
     with duckml.start_run() as run:
         for order, (step, value) in enumerate(zip(steps, values)):  # a later point has a later timestamp (ms)
-            duckml.log_metric("loss", value, step=step, timestamp=1_700_000_000_000 + order)
-    rows = buckets(store, run.info.run_id, "loss", n)
-    assert [tuple(r[1:]) for r in rows] == reference_buckets(steps, values, n)
+            duckml.log_metric("loss", value, step=step, timestamp=START_MS + order)
+    with store.read() as con:
+        rows = con.execute("""SELECT step, epoch_ms(timestamp), value, min, max, count
+                              FROM metric_buckets([?], ['loss'], ?, NULL, NULL) ORDER BY bucket""",
+                           [run.info.run_id, n]).fetchall()
+    assert rows == reference_buckets(steps, values, n)

@@ -50,6 +50,19 @@ def test_chart_view_lists_histories_and_single_values(client, ui_store):
     assert {r["run_id"] for r in data["runs"]} >= set(ui_store["children"])
 
 
+def test_chart_view_preloads_one_request_for_every_history_panel(client, ui_store):
+    import html
+
+    body = client.get(EXPERIMENT + "?view=charts").text
+    data = chart_data(body)
+    url = data["histories_url"]
+    assert f'<link rel="preload" as="fetch" crossorigin href="{html.escape(url)}">' in body
+    answer = client.get(url)
+    assert answer.status_code == 200
+    assert {key: sorted(runs) for key, runs in answer.json()["keys"].items()} == \
+        {key: sorted(owners) for key, owners in data["owners"].items()}
+
+
 def test_chart_view_filters_and_shows_a_filter_error(client, ui_store):
     data = chart_data(client.get(EXPERIMENT + "?view=charts&filter=metrics.rmse < 1").text)
     assert [r["run_id"] for r in data["runs"]] == [ui_store["children"][0]]

@@ -31,11 +31,11 @@ placed AS (
     SELECT b.series, p.step, p.value,
            p.step::HUGEINT * 18446744073709551616 + (epoch_us(p.timestamp)::HUGEINT + 9223372036854775808) AS latest,
            CASE WHEN b.n <= buckets THEN p.step  -- every step its own bucket
-                -- (step - first) * buckets fits a BIGINT unless the range is near 2^63 / buckets: then DOUBLE
+                -- (step - first) * buckets fits a BIGINT unless the range is near 2^63 / buckets: then HUGEINT,
+                -- still exact (a DOUBLE put a point of a 2^61-step range into the wrong bucket)
                 WHEN b.last_step - b.first_step < 4611686018427387904 // buckets
                     THEN (p.step - b.first_step) * buckets // (b.last_step - b.first_step + 1)
-                ELSE least(buckets - 1, floor((p.step::DOUBLE - b.first_step::DOUBLE) * buckets
-                                              / (b.last_step::DOUBLE - b.first_step::DOUBLE + 1)))::BIGINT
+                ELSE ((p.step::HUGEINT - b.first_step) * buckets // (b.last_step::HUGEINT - b.first_step + 1))::BIGINT
            END AS bucket
     FROM points AS p
     JOIN bounds AS b ON b.run_id = p.run_id AND b.key = p.key

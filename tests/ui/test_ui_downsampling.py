@@ -148,3 +148,16 @@ def test_buckets_equal_an_exact_reference(store, steps, n, data):
                               FROM metric_buckets([?], ['loss'], ?, NULL, NULL) ORDER BY bucket""",
                            [run.info.run_id, n]).fetchall()
     assert rows == reference_buckets(steps, values, n)
+
+
+def test_a_huge_step_range_is_bucketed_exactly(store):
+    # (step - first) * buckets overflows a BIGINT here; a DOUBLE put step 0 of [-2^60, 2^60] in the last bucket
+    steps, values = [0, 2**60, -2**60], [1.0, 2.0, 3.0]
+    with duckml.start_run() as run:
+        for order, (step, value) in enumerate(zip(steps, values)):
+            duckml.log_metric("loss", value, step=step, timestamp=START_MS + order)
+    with store.read() as con:
+        rows = con.execute("""SELECT step, epoch_ms(timestamp), value, min, max, count
+                              FROM metric_buckets([?], ['loss'], 2, NULL, NULL) ORDER BY bucket""",
+                           [run.info.run_id]).fetchall()
+    assert rows == reference_buckets(steps, values, 2)

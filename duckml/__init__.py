@@ -53,6 +53,7 @@ _LAZY = {
     "get_model_version": "duckml.models.registry", "get_model_version_by_alias": "duckml.models.registry",
     "search_registered_models": "duckml.models.registry", "delete_model_version": "duckml.models.registry",
     "set_registered_model_tag": "duckml.models.registry", "set_model_version_tag": "duckml.models.registry",
+    "delete_registered_model_tag": "duckml.models.registry", "delete_model_version_tag": "duckml.models.registry",
     "update_registered_model": "duckml.models.registry", "update_model_version": "duckml.models.registry",
     "delete_registered_model": "duckml.models.registry", "resolve_model_uri": "duckml.models.registry",
     "predict": "duckml.scoring.prediction",

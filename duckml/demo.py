@@ -112,7 +112,8 @@ def run_demo(directory: str | None = None, echo=print, spark: bool = False) -> P
         frame.write_parquet(root / f"{name}.parquet")
     # the new week arrives without its outcome: PREDICT forecasts it
     new_week = with_features(make_sales()).filter(pl.col("week") == int(make_sales()["week"].max()))
-    new_week.select(["store", "week", *FEATURES]).write_parquet(root / "new_week.parquet")
+    new_week.select(["store", "week", (pl.col("week") + 1).alias("forecast_week"), *FEATURES]).write_parquet(
+        root / "new_week.parquet")
 
     models = {
         "ridge": (lambda: make_pipeline(StandardScaler(), Ridge(alpha=1.0)), {"alpha": 1.0}),
@@ -159,12 +160,11 @@ def run_demo(directory: str | None = None, echo=print, spark: bool = False) -> P
     echo(_show(store.sql("""SELECT name, version, aliases, round(metrics['rmse'], 2) AS rmse
                           FROM model_versions_overview ORDER BY version""").pl()))
 
-    source = str(root / "new_week.parquet").replace("'", "''")
-    store.sql(f"""CREATE OR REPLACE TABLE forecasts AS
-                  SELECT store, week + 1 AS forecast_week, prediction AS forecast_sales
-                  FROM predict('models:/sales-forecast@champion', '{source}')""")
+    # duckml.predict records the job (model version, source, rows, time): /predictions and the model
+    # version page of the UI list it, which a CREATE TABLE … AS SELECT … FROM predict(…) would not
+    duckml.predict("models:/sales-forecast@champion", str(root / "new_week.parquet"), output="forecasts")
     echo("\nPREDICT with the champion into table `forecasts` (first rows):")
-    echo(_show(store.sql("SELECT store, forecast_week, round(forecast_sales, 1) AS forecast_sales "
+    echo(_show(store.sql("SELECT store, forecast_week, round(prediction, 1) AS forecast_sales "
                          "FROM forecasts ORDER BY store LIMIT 5").pl()))
     # PREDICT without Python: the champion compiled to a table macro stored in the file, run by a plain
     # duckdb connection (what a BI tool or the duckdb CLI does; no duckml, no scikit-learn involved)
@@ -186,7 +186,7 @@ def run_demo(directory: str | None = None, echo=print, spark: bool = False) -> P
     echo("\nLook at it yourself:")
     echo(f"  duckml --store {store_arg} ui                 # runs, charts, compare, the model, in the browser")
     echo(f"  duckml --store {store_arg} runs list --order-by 'metrics.rmse ASC'")
-    echo(f"  duckml --store {store_arg} sql \"SELECT * FROM forecasts\"")
+    echo(f"  duckml --store {store_arg} sql \"SELECT store, forecast_week, prediction FROM forecasts\"")
     echo(f"Any DuckDB client reads the file too (no duckml needed): SELECT * FROM runs_overview; "
          f"SELECT * FROM {macro}('{root / 'new_week.parquet'}');")
     if spark:

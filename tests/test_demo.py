@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+
 import duckdb
 import pytest
 from click.testing import CliRunner
 
 import duckml
 from duckml.cli import cli
+from duckml.ui import create_app
+
+with warnings.catch_warnings():  # Starlette 1.0 nudges towards httpx2; httpx is what is installed
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 
 # An end-to-end story (2.5 s): the inner loop keeps one case per behaviour (logging, the registry, PREDICT,
@@ -29,16 +36,24 @@ def test_demo_tells_the_whole_story(tmp_path):
     best = con.execute("""SELECT v.version FROM model_versions v JOIN runs_overview r USING (run_id)
                           ORDER BY r.metrics['rmse'] LIMIT 1""").fetchone()[0]
     assert champion == best
-    forecasts = con.execute("SELECT count(*), count(DISTINCT store), min(forecast_sales) > 0 "
+    lineage = con.execute("SELECT model_name, model_version, output, output_kind, row_count FROM predictions"
+                          ).fetchall()
+    assert lineage == [("sales-forecast", champion, "forecasts", "table", 30)]  # duckml.predict recorded it
+    forecasts = con.execute("SELECT count(*), count(DISTINCT store), min(prediction) > 0, min(forecast_week) "
                             "FROM forecasts").fetchone()
-    assert forecasts == (30, 30, True)
-    compiled = con.execute("SELECT f.forecast_sales, c.prediction FROM forecasts f JOIN "
+    assert forecasts == (30, 30, True, 110)
+    compiled = con.execute("SELECT f.prediction, c.prediction FROM forecasts f JOIN "
                            f"predict_sales_forecast_champion('{tmp_path / 'demo' / 'new_week.parquet'}') c "
                            "USING (store)").fetchall()
     assert len(compiled) == 30 and all(abs(a - b) <= 1e-9 * max(1.0, abs(a)) for a, b in compiled)
     assert "predict_sales_forecast_champion" in result.output
     assert "ui " in result.output and "duckdb -readonly" not in result.output
     con.close()
+    with TestClient(create_app(tmp_path / "demo" / "duckml.duckdb"), base_url="http://localhost:5000") as http:
+        listed = http.get("/predictions").text
+        version_page = http.get(f"/models/sales-forecast/versions/{champion}").text
+    assert ">forecasts<" in listed and "sales-forecast" in listed
+    assert ">forecasts<" in version_page
     again = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path / "demo")], catch_exceptions=False)
     assert again.exit_code == 0, again.output  # the demo's own folder is reused: one folder, not one per run
 

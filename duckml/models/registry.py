@@ -329,6 +329,38 @@ def set_model_version_tag(name: str, version, key: str, value) -> None:
         _Events(con).add(name, "tag_set", version=version, detail=json.dumps({"key": key, "value": value}))
 
 
+def delete_registered_model_tag(name: str, key: str) -> None:
+    """Remove a tag of a registered model (none to remove: nothing happens, as in MLflow).
+
+    >>> duckml.set_registered_model_tag("churn", "draft", "yes")
+    >>> duckml.delete_registered_model_tag("churn", "draft")
+    """
+    name, key = check_model_name(name), check_key(key, "tag key")
+    with get_store().write() as con:
+        _require_model(con, name)
+        if not con.execute("SELECT 1 FROM registered_model_tags WHERE name = ? AND key = ?", [name, key]).fetchone():
+            return
+        con.execute("DELETE FROM registered_model_tags WHERE name = ? AND key = ?", [name, key])
+        _Events(con).add(name, "tag_deleted", detail=json.dumps({"key": key}))
+
+
+def delete_model_version_tag(name: str, version, key: str) -> None:
+    """Remove a tag of one model version (none to remove: nothing happens, as in MLflow).
+
+    >>> duckml.set_model_version_tag("churn", 2, "draft", "yes")
+    >>> duckml.delete_model_version_tag("churn", 2, "draft")
+    """
+    name, key = check_model_name(name), check_key(key, "tag key")
+    version = check_version(version, name)
+    with get_store().write() as con:
+        _require_version(con, name, version)
+        where = "WHERE name = ? AND version = ? AND key = ?"
+        if not con.execute(f"SELECT 1 FROM model_version_tags {where}", [name, version, key]).fetchone():
+            return
+        con.execute(f"DELETE FROM model_version_tags {where}", [name, version, key])
+        _Events(con).add(name, "tag_deleted", version=version, detail=json.dumps({"key": key}))
+
+
 def _check_description(description) -> str | None:
     if description is not None and not isinstance(description, str):
         raise InvalidInputError(f"description must be a string or None, got {type(description).__name__}")

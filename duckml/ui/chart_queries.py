@@ -5,6 +5,8 @@ Same rules as :mod:`duckml.ui.queries`: one short read each, every value bound.
 
 from __future__ import annotations
 
+import numpy as np
+
 from duckml.errors import InvalidInputError
 from duckml.ui.queries import MAX_POINTS, _page_ids, experiment_id, finite
 
@@ -50,19 +52,37 @@ def metric_series_by_key(store, run_ids: list[str], keys: list[str], points: int
     if not keys or len(keys) > MAX_HISTORY_KEYS:
         raise InvalidInputError(f"give from 1 to {MAX_HISTORY_KEYS} metric keys (key=<key>), got {len(keys)}")
     with store.read() as con:
-        # one row per (run, key), its buckets as lists: Python touches those rows, not every bucket
-        rows = con.execute("""
-            SELECT key, run_id, list(step ORDER BY bucket), list(epoch_ms(timestamp) ORDER BY bucket),
-                   list(CASE WHEN isfinite(value) THEN value END ORDER BY bucket),
-                   list(CASE WHEN isfinite(min) THEN min END ORDER BY bucket),
-                   list(CASE WHEN isfinite(max) THEN max END ORDER BY bucket), sum(count)::BIGINT
-            FROM metric_buckets(?::VARCHAR[], ?::VARCHAR[], ?, ?, ?) GROUP BY key, run_id""",
-                           [ids, keys, points, step_from, step_to]).fetchall()
+        # flat rows in (key, run, bucket) order, as NumPy arrays split here: list(… ORDER BY bucket) per
+        # series and Python tuples per row cost more than the bucketing itself (100k buckets: ~0.4 s)
+        columns = con.execute("""
+            SELECT key, run_id, step, epoch_ms(timestamp) AS timestamp, value, min, max, count
+            FROM metric_buckets(?::VARCHAR[], ?::VARCHAR[], ?, ?, ?) ORDER BY key, run_id, bucket""",
+                              [ids, keys, points, step_from, step_to]).fetchnumpy()
     result: dict[str, dict] = {}
-    for key, run_id, steps, stamps, values, lows, highs, count in rows:
-        result.setdefault(key, {})[run_id] = {"step": steps, "value": values, "min": lows, "max": highs,
-                                              "timestamp": stamps, "points": count}
+    key_column, run_column = columns["key"], columns["run_id"]
+    if not len(key_column):
+        return result
+    starts = np.flatnonzero((key_column[1:] != key_column[:-1]) | (run_column[1:] != run_column[:-1])) + 1
+    bounds = np.concatenate(([0], starts, [len(key_column)]))
+    lists = {name: _json_list(columns[name]) for name in ("step", "timestamp", "value", "min", "max")}
+    counts = columns["count"]
+    for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        result.setdefault(key_column[start], {})[run_column[start]] = {
+            "step": lists["step"][start:end], "value": lists["value"][start:end], "min": lists["min"][start:end],
+            "max": lists["max"][start:end], "timestamp": lists["timestamp"][start:end],
+            "points": int(counts[start:end].sum())}
     return result
+
+
+def _json_list(column) -> list:
+    """A fetched column as a list JSON can carry: NULL, NaN and ±inf as None (the common all-finite column
+    converts in one call)."""
+    if np.ma.isMaskedArray(column):
+        column = column.astype(float).filled(np.nan) if column.dtype.kind == "f" else column.filled(0)
+    values = column.tolist()
+    if column.dtype.kind == "f" and not np.isfinite(column).all():
+        values = [finite(v) for v in values]
+    return values
 
 
 CHART_VIEW_RUNS = 100

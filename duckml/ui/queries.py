@@ -196,6 +196,44 @@ def experiment_id(con, name: str) -> str:
     return found[0]
 
 
+def _runs_by_id(con, ids: list[str], summaries: bool) -> dict[str, dict]:
+    """The run list's rows of ``ids``, by id: attributes, params, tags, each metric's last value (and with
+    ``summaries`` its min and max, from the ingest's per-(run, key) table)."""
+    runs = con.execute("""
+        WITH page AS (SELECT * FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS g(run_id, position)),
+        children AS (SELECT parent_run_id, count(*) AS n FROM runs
+                     WHERE parent_run_id IN (SELECT run_id FROM page) AND lifecycle_stage = 'active'
+                     GROUP BY parent_run_id)
+        SELECT g.run_id, r.run_name, r.status, r.start_time, r.end_time, r.parent_run_id, coalesce(c.n, 0)
+        FROM page AS g JOIN runs AS r ON r.run_id = g.run_id
+        LEFT JOIN children AS c ON c.parent_run_id = g.run_id ORDER BY g.position""", [ids]).fetchall()
+    # the page's ids as a table: hash joins, where list_contains would compare every row with every id
+    cells = con.execute("""
+        WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id)
+        SELECT 'params', run_id, key, value, NULL, NULL FROM params JOIN page USING (run_id)
+        UNION ALL SELECT 'tags', run_id, key, value, NULL, NULL FROM tags JOIN page USING (run_id)
+        UNION ALL SELECT 'metrics', l.run_id, l.key, l.value::VARCHAR, NULL, NULL
+            FROM latest_metrics AS l JOIN page USING (run_id)""", [ids]).fetchall()
+    if summaries:  # min and max only when a column shows them: one row per metric, kept by the ingest
+        cells += con.execute("""
+            SELECT 'summary', s.run_id, s.key, NULL, s.min, s.max FROM _duckml_metric_summary AS s
+            JOIN (SELECT unnest(?::VARCHAR[]) AS run_id) USING (run_id)""", [ids]).fetchall()
+    by_id = {}
+    for run_id, name, status, start, end, parent, children in runs:
+        by_id[run_id] = {"run_id": run_id, "run_name": name, "status": status, "start_time": start,
+                         "end_time": end, "parent_run_id": parent, "children": children, "depth": 0,
+                         "params": {}, "tags": {}, "metrics": {}}
+    for entity, run_id, key, value, low, high in cells:
+        if entity == "metrics":
+            by_id[run_id]["metrics"].setdefault(key, {"min": None, "max": None})["last"] = (
+                float(value) if value is not None else None)
+        elif entity == "summary":
+            by_id[run_id]["metrics"].setdefault(key, {"last": None}).update(min=low, max=high)
+        elif not key.startswith("mlflow."):
+            by_id[run_id][entity][key] = value
+    return by_id
+
+
 def run_page(store, experiment: str, filter_string: str = "", order_by: list[str] | None = None,
              page: int = 1, page_size: int = 50, summaries: bool = False, name_search: str = "") -> dict:
     """One page of an experiment's runs, with every param/tag and each metric's last value (and with
@@ -212,40 +250,9 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
         exp_id = experiment_id(con, experiment)
         ids, total = _page_ids(con, exp_id, filter_string, order_by or [], (page - 1) * page_size, page_size,
                                name_search)
-        runs = con.execute("""
-            WITH page AS (SELECT * FROM unnest(?::VARCHAR[]) WITH ORDINALITY AS g(run_id, position)),
-            children AS (SELECT parent_run_id, count(*) AS n FROM runs
-                         WHERE parent_run_id IN (SELECT run_id FROM page) AND lifecycle_stage = 'active'
-                         GROUP BY parent_run_id)
-            SELECT g.run_id, r.run_name, r.status, r.start_time, r.end_time, r.parent_run_id, coalesce(c.n, 0)
-            FROM page AS g JOIN runs AS r ON r.run_id = g.run_id
-            LEFT JOIN children AS c ON c.parent_run_id = g.run_id ORDER BY g.position""", [ids]).fetchall()
-        # the page's ids as a table: hash joins, where list_contains would compare every row with every id
-        cells = con.execute("""
-            WITH page AS (SELECT unnest(?::VARCHAR[]) AS run_id)
-            SELECT 'params', run_id, key, value, NULL, NULL FROM params JOIN page USING (run_id)
-            UNION ALL SELECT 'tags', run_id, key, value, NULL, NULL FROM tags JOIN page USING (run_id)
-            UNION ALL SELECT 'metrics', l.run_id, l.key, l.value::VARCHAR, NULL, NULL
-                FROM latest_metrics AS l JOIN page USING (run_id)""", [ids]).fetchall()
-        if summaries:  # min and max only when a column shows them: one row per metric, kept by the ingest
-            cells += con.execute("""
-                SELECT 'summary', s.run_id, s.key, NULL, s.min, s.max FROM _duckml_metric_summary AS s
-                JOIN (SELECT unnest(?::VARCHAR[]) AS run_id) USING (run_id)""", [ids]).fetchall()
+        by_id = _runs_by_id(con, ids, summaries)
         keys = _experiment_keys(con, store, exp_id)
         token = _live_state(con, experiment_id=exp_id)["token"]
-    by_id = {}
-    for run_id, name, status, start, end, parent, children in runs:
-        by_id[run_id] = {"run_id": run_id, "run_name": name, "status": status, "start_time": start,
-                         "end_time": end, "parent_run_id": parent, "children": children, "depth": 0,
-                         "params": {}, "tags": {}, "metrics": {}}
-    for entity, run_id, key, value, low, high in cells:
-        if entity == "metrics":
-            by_id[run_id]["metrics"].setdefault(key, {"min": None, "max": None})["last"] = (
-                float(value) if value is not None else None)
-        elif entity == "summary":
-            by_id[run_id]["metrics"].setdefault(key, {"last": None}).update(min=low, max=high)
-        elif not key.startswith("mlflow."):
-            by_id[run_id][entity][key] = value
     ordered = []
     placed = set()
     for run_id in ids:  # a child follows its parent when the parent is on this page
@@ -313,6 +320,33 @@ def _live_state(con, experiment_id: str | None = None, run_id: str | None = None
     return {"token": token, "runs": runs, "running": running}
 
 
+EXPORT_CHUNK = 500  # runs per read of a CSV export: each read is short, whatever the view's length
+
+
+def run_rows(store, experiment: str, filter_string: str = "", order_by: list[str] | None = None,
+             summaries: bool = False, name_search: str = ""):
+    """Every run of a view (filter, name search, order; not only one page) as the run list's rows, in
+    the view's order, read EXPORT_CHUNK runs at a time: for a streamed CSV. The view's ids are read
+    first, in one read, so a run that starts meanwhile neither shifts nor repeats rows.
+
+    >>> import duckml, tempfile, os
+    >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
+    >>> for lr in (0.1, 0.2, 0.3):
+    ...     with duckml.start_run(experiment_name="e"):
+    ...         _ = duckml.log_param("lr", lr)
+    >>> [r["params"]["lr"] for r in run_rows(store, "e", "params.lr != '0.2'", ["params.lr ASC"])]
+    ['0.1', '0.3']
+    """
+    with store.read() as con:
+        exp_id = experiment_id(con, experiment)
+        ids, _ = _page_ids(con, exp_id, filter_string, order_by or [], 0, 2**62, name_search)
+    for start in range(0, len(ids), EXPORT_CHUNK):
+        chunk = ids[start:start + EXPORT_CHUNK]
+        with store.read() as con:
+            by_id = _runs_by_id(con, chunk, summaries)
+        yield from (by_id[run_id] for run_id in chunk if run_id in by_id)  # deleted meanwhile: left out
+
+
 # -- one run ---------------------------------------------------------------------------------------------
 def run_detail(store, run_id: str) -> dict:
     """Everything the run page shows; NotFoundError for an unknown id."""
@@ -327,10 +361,12 @@ def run_detail(store, run_id: str) -> dict:
         params = con.execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
         tags = con.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", [run_id]).fetchall()
         metrics = con.execute("""
-            SELECT s.key, l.value, s.min, s.max, s.count, l.step FROM (
-                SELECT key, min(value) AS min, max(value) AS max, count(*) AS count
-                FROM metrics WHERE run_id = ? GROUP BY key) AS s
-            JOIN latest_metrics AS l ON l.run_id = ? AND l.key = s.key ORDER BY s.key""", [run_id, run_id]).fetchall()
+            SELECT s.key, l.value, s.min, s.max, s.count, l.step
+            -- the ingest's per-(run, key) summary (pending points merged in by the overlay), not a scan of
+            -- the run's history: a 1M-point run cost its page that scan every refresh
+            FROM _duckml_metric_summary AS s
+            JOIN latest_metrics AS l ON l.run_id = s.run_id AND l.key = s.key
+            WHERE s.run_id = ? ORDER BY s.key""", [run_id]).fetchall()
         datasets = con.execute("""
             SELECT d.name, d.digest, i.context, d.row_count, d.source, d.source_type, d.schema
             FROM run_inputs AS i JOIN datasets AS d ON d.dataset_id = i.dataset_id
@@ -480,6 +516,8 @@ def model_page(store, name: str, as_of=None) -> dict:
             WHERE v.name = ? ORDER BY v.version DESC""", [name]).fetchall()
         history = con.execute("""SELECT alias, version, valid_from, valid_to, set_by FROM alias_history
                                  WHERE name = ? ORDER BY alias, valid_from""", [name]).fetchall()
+        tags = con.execute("SELECT key, value FROM registered_model_tags WHERE name = ? ORDER BY key",
+                           [name]).fetchall()
         at = []
         if as_of is not None:
             at = con.execute("""SELECT a.alias, x.version FROM (SELECT DISTINCT alias FROM alias_history
@@ -487,7 +525,7 @@ def model_page(store, name: str, as_of=None) -> dict:
                              [name, name, as_of]).fetchall()
     metric_keys = sorted({k for v in versions for k in v[6]})
     return {
-        "name": model[0], "description": model[1], "created_at": model[2],
+        "name": model[0], "description": model[1], "created_at": model[2], "tags": tags,
         "versions": [{"version": v, "aliases": a, "run_id": rid, "run_name": rn, "source_uri": src, "created_at": c,
                       "metrics": {k: finite(x) for k, x in zip(mk, mv)}, "description": d}
                      for v, a, rid, rn, src, c, mk, mv, d in versions],

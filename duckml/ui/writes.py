@@ -209,6 +209,43 @@ def edit_version(store, body: dict, name: str, version: str) -> dict:
     return {"name": name, "version": int(version), "description": description}
 
 
+def _tag_value(body: dict):
+    _fields(body, {"value"}, {"value"})
+    value = body["value"]
+    if isinstance(value, (dict, list, bool)) or value is None:
+        raise InvalidInputError(f"value must be text or a number, got {json.dumps(value)}")
+    return value
+
+
+@write_route("PUT", "/api/models/{name}/tags/{key:path}", role="admin")
+def set_model_tag(store, body: dict, name: str, key: str) -> dict:
+    """``{"value": …}``: set or overwrite one tag of a registered model."""
+    duckml.set_registered_model_tag(name, key, _tag_value(body))
+    with store.read() as con:
+        stored = con.execute("SELECT value FROM registered_model_tags WHERE name = ? AND key = ?", [name, key]).fetchone()
+    return {"name": name, "key": key, "value": stored[0] if stored else None}
+
+
+@write_route("DELETE", "/api/models/{name}/tags/{key:path}", role="admin", body=False)
+def delete_model_tag(store, body: dict, name: str, key: str) -> dict:
+    duckml.delete_registered_model_tag(name, key)
+    return {"name": name, "key": key, "deleted": True}
+
+
+@write_route("PUT", "/api/models/{name}/versions/{version}/tags/{key:path}", role="admin")
+def set_version_tag(store, body: dict, name: str, version: str, key: str) -> dict:
+    """``{"value": …}``: set or overwrite one tag of a model version."""
+    duckml.set_model_version_tag(name, version, key, _tag_value(body))
+    found = duckml.get_model_version(name, version)
+    return {"name": name, "version": found.version, "key": key, "value": found.tags.get(key)}
+
+
+@write_route("DELETE", "/api/models/{name}/versions/{version}/tags/{key:path}", role="admin", body=False)
+def delete_version_tag(store, body: dict, name: str, version: str, key: str) -> dict:
+    duckml.delete_model_version_tag(name, version, key)
+    return {"name": name, "version": int(version), "key": key, "deleted": True}
+
+
 # -- the guard -------------------------------------------------------------------------------------------
 async def _json_body(request: Request) -> dict:
     raw = await request.body()

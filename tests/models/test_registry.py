@@ -216,6 +216,22 @@ def test_tags_descriptions_and_events():
         duckml.update_model_version("churn", 1, 42)
 
 
+def test_deleting_model_and_version_tags():
+    _log(acc=0.9)
+    duckml.set_registered_model_tag("churn", "team", "growth")
+    duckml.set_model_version_tag("churn", 1, "validated", "yes")
+    duckml.delete_model_version_tag("churn", 1, "validated")
+    duckml.delete_registered_model_tag("churn", "team")
+    duckml.delete_registered_model_tag("churn", "never-set")  # nothing to remove: nothing happens, no event
+    assert duckml.get_model_version("churn", 1).tags == {}
+    assert duckml.search_registered_models("tags.team = 'growth'").height == 0
+    assert [e[0] for e in _events()][-2:] == ["tag_deleted", "tag_deleted"]
+    with pytest.raises(NotFoundError):
+        duckml.delete_model_version_tag("churn", 9, "validated")
+    with pytest.raises(NotFoundError):
+        duckml.delete_registered_model_tag("nope", "team")
+
+
 def test_search_registered_models_and_overview():
     _log("churn", acc=0.8)
     _log("churn", acc=0.9)

@@ -20,11 +20,11 @@ def test_demo_spark_writes_the_forecast_table_with_lineage(spark, tmp_path):
     spark_forecast = pl.read_parquet(str(folder / "forecasts_spark" / "*.parquet")).sort("store")
     con = duckdb.connect(str(folder / "duckml.duckdb"), read_only=True)
     try:
-        local = con.execute("SELECT store, forecast_sales FROM forecasts ORDER BY store").pl()
+        local = con.execute("SELECT store, prediction FROM forecasts ORDER BY store").pl()
         lineage = con.execute("SELECT engine, output_kind, row_count FROM predictions WHERE engine = 'spark'"
                               ).fetchall()
     finally:
         con.close()
     assert spark_forecast.height == 30
-    assert spark_forecast["prediction"].to_list() == local["forecast_sales"].to_list()
+    assert spark_forecast["prediction"].to_list() == local["prediction"].to_list()
     assert lineage == [("spark", "parquet", 30)]

@@ -49,6 +49,19 @@ def test_registry_events_record_the_actor_and_alias_history_shows_it(private_ui_
     assert history == [(1, "ada"), (2, None)]
 
 
+def test_registry_tag_edits_record_the_actor(private_ui_store, fresh_store):
+    with acting_as("grace"):  # what the UI does around a request under --auth
+        duckml.set_registered_model_tag("reg", "team", "risk")
+        duckml.set_model_version_tag("reg", 1, "checked", "yes")
+        duckml.delete_model_version_tag("reg", 1, "checked")
+        duckml.delete_registered_model_tag("reg", "team")
+    con = duckml.connect(fresh_store)
+    events = con.sql("SELECT event, version, actor FROM registry_events WHERE name = 'reg' AND event LIKE 'tag%' "
+                     "ORDER BY event_time").fetchall()
+    assert events == [("tag_set", None, "grace"), ("tag_set", 1, "grace"), ("tag_deleted", 1, "grace"),
+                      ("tag_deleted", None, "grace")]
+
+
 def test_the_model_page_shows_who_set_an_alias_and_when(private_ui_store, fresh_store):
     from starlette.testclient import TestClient
 

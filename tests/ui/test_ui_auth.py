@@ -133,7 +133,9 @@ def test_a_viewers_write_gets_403(auth_app, method, path):
 @pytest.mark.parametrize("method, path", [
     ("POST", "/api/models/reg/versions"), ("PUT", "/api/models/reg/aliases/champion"),
     ("DELETE", "/api/models/reg/aliases/champion"), ("PATCH", "/api/models/reg"),
-    ("PATCH", "/api/models/reg/versions/1")])
+    ("PATCH", "/api/models/reg/versions/1"), ("PUT", "/api/models/reg/tags/team"),
+    ("DELETE", "/api/models/reg/tags/team"), ("PUT", "/api/models/reg/versions/1/tags/team"),
+    ("DELETE", "/api/models/reg/versions/1/tags/team")])
 def test_an_editors_registry_write_gets_403_and_an_admins_passes_the_check(auth_app, method, path):
     with client(auth_app) as http:
         sign_in(http, "editor")

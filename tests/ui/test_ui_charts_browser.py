@@ -160,6 +160,16 @@ def test_chart_view_draws_a_panel_per_metric_and_keeps_order_and_hiding_in_the_u
     assert problems == []
 
 
+def test_chart_view_fetches_its_histories_once_from_the_pages_preload(site, chromium):
+    page, problems = open_page(chromium, f"{site['base']}/experiments/sweep?view=charts")
+    wait_for_charts(page, 2)
+    # one request for every history panel, started by the page's <link rel=preload> while the scripts load
+    initiators = page.evaluate("""performance.getEntriesByType('resource')
+                                  .filter(r => r.name.includes('/api/histories')).map(r => r.initiatorType)""")
+    assert initiators == ["link"]
+    assert problems == []
+
+
 def test_chart_view_follows_the_filter(site, chromium):
     page, problems = open_page(chromium, f"{site['base']}/experiments/sweep?view=charts&filter=params.model%3D'rf'")
     wait_for_charts(page, 2)

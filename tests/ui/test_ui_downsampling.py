@@ -116,3 +116,48 @@ def test_get_metric_histories_minmax_keeps_run_order_and_filters(store):
 def test_get_metric_histories_rejects_unknown_mode(store):
     with pytest.raises(InvalidInputError, match="mode"):
         duckml.get_metric_histories(max_points=5, mode="spiky")
+
+
+def reference_buckets(steps, values, n):
+    """What metric_buckets must answer, in plain Python with exact integers: buckets of equal step width
+    over [first, last], each with its latest point (by step, then logging order) and its exact min and max."""
+    points = sorted(zip(steps, range(len(steps)), values))
+    first, last = points[0][0], points[-1][0]
+    placed: dict[int, list] = {}
+    for step, order, value in points:
+        bucket = step if len(points) <= n else (step - first) * n // (last - first + 1)
+        placed.setdefault(bucket, []).append((step, order, value))
+    return [(group[-1][0], START_MS + group[-1][1], group[-1][2], min(v for *_, v in group),
+             max(v for *_, v in group), len(group)) for _, group in sorted(placed.items())]
+
+
+START_MS = 1_700_000_000_000
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.integers(-2**62, 2**62), min_size=1, max_size=200), n=st.integers(2, 40),
+       data=st.data())
+def test_buckets_equal_an_exact_reference(store, steps, n, data):
+    # repeated steps (logged at the same step), ranges up to 2^63 (past BIGINT's (step - first) * n)
+    values = data.draw(st.lists(st.floats(-1e6, 1e6), min_size=len(steps), max_size=len(steps)))
+    with duckml.start_run() as run:
+        for order, (step, value) in enumerate(zip(steps, values)):  # a later point has a later timestamp (ms)
+            duckml.log_metric("loss", value, step=step, timestamp=START_MS + order)
+    with store.read() as con:
+        rows = con.execute("""SELECT step, epoch_ms(timestamp), value, min, max, count
+                              FROM metric_buckets([?], ['loss'], ?, NULL, NULL) ORDER BY bucket""",
+                           [run.info.run_id, n]).fetchall()
+    assert rows == reference_buckets(steps, values, n)
+
+
+def test_a_huge_step_range_is_bucketed_exactly(store):
+    # (step - first) * buckets overflows a BIGINT here; a DOUBLE put step 0 of [-2^60, 2^60] in the last bucket
+    steps, values = [0, 2**60, -2**60], [1.0, 2.0, 3.0]
+    with duckml.start_run() as run:
+        for order, (step, value) in enumerate(zip(steps, values)):
+            duckml.log_metric("loss", value, step=step, timestamp=START_MS + order)
+    with store.read() as con:
+        rows = con.execute("""SELECT step, epoch_ms(timestamp), value, min, max, count
+                              FROM metric_buckets([?], ['loss'], 2, NULL, NULL) ORDER BY bucket""",
+                           [run.info.run_id]).fetchall()
+    assert rows == reference_buckets(steps, values, 2)

@@ -3,6 +3,8 @@ view, and the run list's columns, numbers, filter errors and paging."""
 
 from __future__ import annotations
 
+from duckml.ui import queries
+
 EXPERIMENT = "/experiments/sweep & <b>co</b>"
 
 
@@ -48,6 +50,19 @@ def test_chart_view_lists_histories_and_single_values(client, ui_store):
     assert {r["run_id"] for r in data["runs"]} >= set(ui_store["children"])
 
 
+def test_chart_view_preloads_one_request_for_every_history_panel(client, ui_store):
+    import html
+
+    body = client.get(EXPERIMENT + "?view=charts").text
+    data = chart_data(body)
+    url = data["histories_url"]
+    assert f'<link rel="preload" as="fetch" crossorigin href="{html.escape(url)}">' in body
+    answer = client.get(url)
+    assert answer.status_code == 200
+    assert {key: sorted(runs) for key, runs in answer.json()["keys"].items()} == \
+        {key: sorted(owners) for key, owners in data["owners"].items()}
+
+
 def test_chart_view_filters_and_shows_a_filter_error(client, ui_store):
     data = chart_data(client.get(EXPERIMENT + "?view=charts&filter=metrics.rmse < 1").text)
     assert [r["run_id"] for r in data["runs"]] == [ui_store["children"][0]]
@@ -70,6 +85,36 @@ def test_min_and_max_columns_read_the_ingests_summary_not_the_history(private_cl
     body = private_client.get(EXPERIMENT + "?col=metrics.loss:max&col=metrics.loss:min").text
     assert "4242.5" in body or "4242" in body
     assert "loss (min)" in body
+
+
+def test_the_run_page_reads_min_and_max_from_the_ingests_summary(private_client, private_ui_store, fresh_store):
+    import duckdb
+
+    run_id = private_ui_store["children"][0]
+    private_client.app.state.store.store.release()
+    con = duckdb.connect(str(fresh_store))
+    try:  # a summary that disagrees with the history shows which one the page read
+        con.execute("UPDATE _duckml_metric_summary SET max = 4242, count = 777 WHERE key = 'loss' AND run_id = ?", [run_id])
+    finally:
+        con.close()
+    body = private_client.get(f"/runs/{run_id}").text
+    assert '<td class="num">4242</td><td class="num">777</td>' in body  # max (4 digits on this page), points
+
+
+def test_the_run_page_summary_of_a_running_run_includes_its_pending_points(private_client, private_ui_store):
+    import duckml
+
+    run = duckml.start_run(run_name="live-summary", experiment_name="live-summary")
+    try:
+        duckml.log_metric_series("loss", [5.0, -3.0, 2.0])  # still in the journal: not flushed
+        details = queries.run_detail(private_client.app.state.store, run.info.run_id)
+        assert [(m["last"], m["min"], m["max"], m["count"]) for m in details["metrics"]] == [(2.0, -3.0, 5.0, 3)]
+        duckml.flush()
+        duckml.log_metric("loss", 9.5, step=7)  # the stored summary and a pending point, merged
+        details = queries.run_detail(private_client.app.state.store, run.info.run_id)
+        assert [(m["last"], m["min"], m["max"], m["count"]) for m in details["metrics"]] == [(9.5, -3.0, 9.5, 4)]
+    finally:
+        duckml.end_run()
 
 
 def test_default_columns_are_the_params_that_differ_then_the_metrics(client):
@@ -125,6 +170,33 @@ def test_run_name_search_group_by_and_csv(client, ui_store):
     assert lines[0].startswith("run_id,run_name,status,start_time,end_time,")
     assert [line.split(",")[1] for line in lines[1:]] == ["child-0", "child-1", "child-2"]
     assert "select-all" in client.get(EXPERIMENT).text
+
+
+def test_csv_exports_the_whole_view_not_only_the_page(private_client, private_ui_store):
+    import csv
+    import io
+
+    import duckml
+
+    for i in range(60):  # more than two pages of 25
+        with duckml.start_run(run_name=f"r{i:02d}" + ("-odd" if i % 2 else ""), experiment_name="many"):
+            duckml.log_params({"i": i, "parity": i % 2})
+            duckml.log_metric_series("loss", [100.0 - i, float(i), 50.0])
+    duckml.flush()
+    view = {"filter": "params.parity = '1'", "order_by": "metrics.loss ASC", "q": "odd", "page_size": "25",
+            "page": "2", "col": ["params.i", "metrics.loss:min", "metrics.loss:max"]}
+    response = private_client.get("/experiments/many", params={**view, "format": "csv"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert "content-length" not in response.headers  # streamed
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert list(rows[0]) == ["run_id", "run_name", "status", "start_time", "end_time", "params.i",
+                             "metrics.loss:min", "metrics.loss:max"]
+    odd = [i for i in range(60) if i % 2]  # every odd run, on every page; loss ends at 50 in each (a tie),
+    assert sorted(int(r["params.i"]) for r in rows) == odd  # so the order is the list's: newest first
+    assert [r["run_name"] for r in rows] == [f"r{i:02d}-odd" for i in reversed(odd)]
+    assert {(r["metrics.loss:min"], r["metrics.loss:max"]) for r in rows if r["params.i"] == "59"} == {("41.0", "59.0")}
+    bad = private_client.get("/experiments/many", params={"filter": "params.i <", "format": "csv"})
+    assert bad.status_code == 400 and "filter" in bad.text
 
 
 def test_responses_are_gzip_compressed(client, ui_store):

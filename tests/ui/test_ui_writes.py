@@ -38,7 +38,11 @@ def every_write(ids) -> list[tuple[str, str, dict | None]]:
             ("PUT", "/api/models/reg/aliases/champion", {"version": 1}),
             ("DELETE", "/api/models/reg/aliases/champion", None),
             ("PATCH", "/api/models/reg", {"description": "hacked"}),
-            ("PATCH", "/api/models/reg/versions/1", {"description": "hacked"})]
+            ("PATCH", "/api/models/reg/versions/1", {"description": "hacked"}),
+            ("PUT", "/api/models/reg/tags/team", {"value": "mallory"}),
+            ("DELETE", "/api/models/reg/tags/team", None),
+            ("PUT", "/api/models/reg/versions/1/tags/team", {"value": "mallory"}),
+            ("DELETE", "/api/models/reg/versions/1/tags/team", None)]
 
 
 def send(client, method, url, body=None, headers=None):
@@ -234,6 +238,46 @@ def test_register_alias_and_descriptions_show_on_the_model_page(private_client, 
     assert "'pill'>@champion" not in private_client.get("/models/new-model").text.replace('"', "'")
 
 
+def test_model_and_version_tags_set_edit_delete_and_show(private_client, private_ui_store, fresh_store):
+    headers = write_headers(private_client)
+    assert private_client.put("/api/models/reg/tags/team%2Fsub", json={"value": HOSTILE}, headers=headers).json() == \
+        {"name": "reg", "key": "team/sub", "value": HOSTILE}
+    assert private_client.put("/api/models/reg/versions/2/tags/validated", json={"value": 1},
+                              headers=headers).json() == {"name": "reg", "version": 2, "key": "validated", "value": "1"}
+    model_page = private_client.get("/models/reg").text
+    assert "team/sub" in model_page and "<script>alert" not in model_page and 'id="model-tag-form"' in model_page
+    version_page = private_client.get("/models/reg/versions/2").text
+    assert ">validated<" in version_page and 'id="version-tag-form"' in version_page
+    assert duckml.get_model_version("reg", 2).tags == {"validated": "1"}
+    assert private_client.put("/api/models/reg/versions/2/tags/validated", json={"value": "twice"},
+                              headers=headers).json()["value"] == "twice"  # edited in place
+    assert private_client.delete("/api/models/reg/versions/2/tags/validated", headers=headers).status_code == 200
+    assert private_client.delete("/api/models/reg/tags/team%2Fsub", headers=headers).status_code == 200
+    assert duckml.get_model_version("reg", 2).tags == {}
+    assert "team/sub" not in private_client.get("/models/reg").text
+    con = duckml.connect(fresh_store)
+    events = con.sql("SELECT event, version FROM registry_events WHERE name = 'reg' AND event LIKE 'tag%' "
+                     "ORDER BY event_time").fetchall()
+    assert events == [("tag_set", None), ("tag_set", 2), ("tag_set", 2), ("tag_deleted", 2), ("tag_deleted", None)]
+
+
+@pytest.mark.parametrize("method, url, body, status, message", [
+    ("PUT", "/api/models/nope/tags/team", {"value": "x"}, 404, "nope"),
+    ("PUT", "/api/models/reg/versions/9/tags/team", {"value": "x"}, 404, "9"),
+    ("PUT", "/api/models/reg/tags/team", {}, 400, "missing field 'value'"),
+    ("PUT", "/api/models/reg/tags/team", {"value": None}, 400, "value must be text"),
+    ("PUT", "/api/models/reg/versions/1/tags/team", {"value": [1]}, 400, "value must be text"),
+    ("PUT", "/api/models/reg/versions/one/tags/team", {"value": "x"}, 400, "positive integer"),
+    ("DELETE", "/api/models/nope/tags/team", None, 404, "nope"),
+])
+def test_bad_registry_tag_writes(private_client, private_ui_store, method, url, body, status, message):
+    before = snapshot(private_ui_store)
+    response = send(private_client, method, url, body, write_headers(private_client))
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+    assert snapshot(private_ui_store) == before
+
+
 @pytest.mark.parametrize("method, url, body, status, message", [
     ("POST", "/api/models/bad@name/versions", {"run_id": "RUN", "path": "model"}, 400, "contains '@'"),
     ("POST", "/api/models/m/versions", {"run_id": "RUN", "path": "nothing-here"}, 404, "no model at artifact path"),
@@ -267,7 +311,9 @@ def test_each_write_route_has_a_role_and_the_hook_can_refuse(private_client, pri
     assert roles[("PUT", "/api/runs/{run_id}/tags/{key:path}")] == "edit"
     assert roles[("PUT", "/api/models/{name}/aliases/{alias}")] == "admin"
     assert roles[("POST", "/api/models/{name}/versions")] == "admin"
-    assert len(roles) == 10
+    assert roles[("PUT", "/api/models/{name}/tags/{key:path}")] == "admin"
+    assert roles[("DELETE", "/api/models/{name}/versions/{version}/tags/{key:path}")] == "admin"
+    assert len(roles) == 14
     asked = []
 
     def only_edit(request, role):

@@ -207,6 +207,9 @@ class MlflowClient:
     def set_registered_model_tag(self, name: str, key: str, value) -> None:
         duckml.set_registered_model_tag(name, key, value)
 
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        duckml.delete_registered_model_tag(name, key)
+
     def create_model_version(self, name: str, source: str, run_id: str | None = None, tags: dict | None = None,
                              run_link=None, description: str | None = None, await_creation_for: int = 300,
                              model_id=None) -> ModelVersion:
@@ -231,6 +234,9 @@ class MlflowClient:
     def set_model_version_tag(self, name: str, version=None, key: str | None = None, value=None,
                               stage=None) -> None:
         duckml.set_model_version_tag(name, version, key, value)
+
+    def delete_model_version_tag(self, name: str, version=None, key: str | None = None, stage=None) -> None:
+        duckml.delete_model_version_tag(name, version, key)
 
     def get_latest_versions(self, name: str, stages: list | None = None) -> list[ModelVersion]:
         return registry.get_latest_versions(name, stages)

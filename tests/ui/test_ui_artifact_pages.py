@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import duckml
 
-from conftest import BASE_URL, HOSTILE, fill_ui_store
+from tests.ui.conftest import BASE_URL, HOSTILE, fill_ui_store
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -24,7 +24,7 @@ from duckml.ui import create_app
 from duckml.ui.auth import COOKIE, OPEN_PATHS
 from duckml.ui.users import add_user
 
-from conftest import BASE_URL, fill_ui_store
+from tests.ui.conftest import BASE_URL, fill_ui_store
 
 PASSWORD = "a long password"
 

@@ -13,7 +13,7 @@ import pytest
 import duckml
 
 from browser import browser, chromium_path, free_port, serving, wait_until  # noqa: E402
-from conftest import HOSTILE
+from tests.ui.conftest import HOSTILE
 
 pytestmark = [
     pytest.mark.slow,

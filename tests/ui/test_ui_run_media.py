@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from conftest import BASE_URL, HOSTILE  # noqa: E402
+from tests.ui.conftest import BASE_URL, HOSTILE  # noqa: E402
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 import duckml
 
-from conftest import BASE_URL, HOSTILE
+from tests.ui.conftest import BASE_URL, HOSTILE
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -297,7 +297,6 @@ def live_state(store, experiment: str | None = None, run_id: str | None = None) 
     """
     with store.read() as con:
         if run_id is not None:
-            where, argument = "run_id = ?", run_id
             if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
                 raise NotFoundError(f"run {run_id!r} does not exist")
             return _live_state(con, run_id=run_id)

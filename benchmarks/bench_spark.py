@@ -198,7 +198,9 @@ def mlflow_side(folder: str, keys: list[str], rows: dict, repeats: int) -> dict:
         for key in keys:
             model, columns = fitted[key]
             with mlflow.start_run():
-                info = mlflow.sklearn.log_model(model, name="model", input_example=train[columns].head())
+                # cloudpickle: MLflow 3.17's default skops format refuses the trees of a forest
+                info = mlflow.sklearn.log_model(model, name="model", input_example=train[columns].head(),
+                                                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
             udf = mlflow.pyfunc.spark_udf(spark, info.model_uri, result_type="double")
             df = lambda: spark.read.parquet(source_of(folder, key))  # noqa: B023,E731
             seconds[key] = _time_sides({

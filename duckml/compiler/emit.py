@@ -94,7 +94,9 @@ class SparkDialect(Dialect):
         return f"array({', '.join(items)})"
 
     def element(self, array_sql: str, one_based_index: str) -> str:
-        return f"element_at({array_sql}, {one_based_index})"
+        # get() (0-based), not element_at or [ ]: on Spark 4.3 those give the first element of a literal
+        # array for a NULL index (the label of a NULL or NaN input would be the first class, not NULL)
+        return f"get({array_sql}, ({one_based_index}) - 1)"
 
     # Up to this many terms a sum is written as nested additions (Catalyst never reassociates floating-point
     # additions, so the order stays left to right). Both forms were measured on the loaded 2-core machine:

@@ -10,15 +10,21 @@ features in Parquet (8 files, so both executors get partitions), scored by
 Each model is fitted on 20,000 rows and scored by:
 - duckml: ``duckml.spark.predict(df, "models:/bench-<key>/1")`` (mapInArrow, the model file's bytes broadcast);
 - compiled: ``duckml.spark.register(spark, uri, name)`` then ``df.select("*", fn(...))`` (a SQL expression);
-- MLflow: ``mlflow.pyfunc.spark_udf`` of the same model logged by ``mlflow.sklearn.log_model`` (only when mlflow
-  is importable: it is in the ``bench`` extra; otherwise the column says it was not measured);
+- MLflow: ``mlflow.pyfunc.spark_udf`` of the same fitted model logged by ``mlflow.sklearn.log_model`` (SQLite
+  store), in the MLflow interpreter (``--mlflow-python`` / ``DUCKML_BENCH_MLFLOW_PYTHON``, the suite's "other
+  interpreter": MLflow 3.17.2 pins another pyarrow than duckml's venv) with its own Spark session of the same
+  config on the same Parquet files (same partitions); that session times the hand-written loop too, so the
+  drift of a loaded machine between the two sessions shows;
 - floor: the hand-written loop: the pickled model broadcast, unpickled per partition in ``mapInArrow``,
-  ``batch.to_pandas()`` -> ``predict`` -> the batch with the prediction appended.
-Every job ends in Spark's ``noop`` sink (the whole plan runs, nothing is written), after one warm-up run
-(workers started, model loaded); the median of ``--repeats`` runs is reported as rows/s.
+  ``batch.select(inputs).to_pandas()`` -> ``predict`` -> the batch with the prediction appended (the same
+  output columns as ``duckml.spark.predict``).
+Every job reads the Parquet files and ends in Spark's ``noop`` sink (the whole plan runs, every prediction is
+computed, nothing is written). Each side has one warm-up run (workers started, model loaded), then the sides
+take turns for ``--repeats`` rounds, so a change in the machine's load hits them alike; the median is reported
+as rows/s. The crossover forests score ``--crossover-rows`` rows (compiled forests run slowly in Spark).
 
-Standalone: ``python benchmarks/bench_spark.py --rows 200000 [--repeats 1]``; ``python -m benchmarks --only
-spark`` runs it from the suite (``DUCKML_BENCH_SPARK_ROWS`` sets the rows there).
+Standalone: ``python benchmarks/bench_spark.py --rows 200000 [--repeats 3] [--mlflow-python PATH]``;
+``python -m benchmarks --only spark`` runs it from the suite (``DUCKML_BENCH_SPARK_ROWS`` sets the rows there).
 """
 
 from __future__ import annotations
@@ -39,7 +45,11 @@ FULL_ROWS, QUICK_ROWS = 2_000_000, 100_000
 TRAIN_ROWS = 20_000
 FEATURES = [f"f{i:02d}" for i in range(20)]
 FILES = 8
-CROSSOVER = {"rf10x4": (10, 4), "rf50x4": (50, 4), "rf50x6": (50, 6), "rf50x8": (50, 8)}
+CROSSOVER = {"rf1x4": (1, 4), "rf3x4": (3, 4), "rf10x4": (10, 4), "rf50x6": (50, 6)}
+# compiled forests add their trees with aggregate(), which Spark runs interpreted (a 50-tree forest scored a
+# few hundred rows/s): the crossover scores fewer rows, and the 50-tree forest of the main table (the same as
+# rf50x6) is compiled only there
+CROSSOVER_ROWS = 20_000
 
 
 def _models():
@@ -78,24 +88,30 @@ def _target(frame, classify: bool):
     return (signal > 0).astype(int) if classify else signal
 
 
-def prepare(folder: Path, rows: int, keys: list[str]) -> dict:
-    """Write the Parquet source, fit the models, log them to a store (and to MLflow when importable)."""
-    import warnings
-
+def _write_source(folder: Path, rows: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    import duckml
-
-    source = folder / "source"
-    source.mkdir()
+    folder.mkdir()
     per_file = -(-rows // FILES)
     for i in range(FILES):
         part = _frame(min(per_file, rows - i * per_file), seed=100 + i)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), source / f"part-{i}.parquet")
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / f"part-{i}.parquet")
+
+
+def prepare(folder: Path, rows: int, keys: list[str], crossover_rows: int = CROSSOVER_ROWS) -> dict:
+    """Write the Parquet sources, fit the models, log them to a duckml store (and pickle them for the
+    MLflow side, which logs the same fitted models to MLflow)."""
+    import warnings
+
+    import duckml
+
+    _write_source(folder / "source", rows)
+    if any(key in CROSSOVER for key in keys):
+        _write_source(folder / "crossover", crossover_rows)
     train = _frame(TRAIN_ROWS, seed=1)
     duckml.set_store(folder / "bench.duckdb")
-    fitted, uris, mlflow_uris = {}, {}, {}
+    fitted, uris = {}, {}
     all_models = _models()
     for key in keys:
         model, columns, classify = all_models[key]
@@ -106,23 +122,16 @@ def prepare(folder: Path, rows: int, keys: list[str]) -> dict:
             duckml.log_model(model, "model", input_example=train[columns].head(), registered_model_name=f"bench-{key}")
         fitted[key], uris[key] = (model, columns), f"models:/bench-{key}/1"
     duckml.flush()
-    try:
-        import mlflow
-        import mlflow.sklearn
-
-        mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
-        for key, (model, columns) in fitted.items():
-            with mlflow.start_run():
-                info = mlflow.sklearn.log_model(model, name="model", input_example=train[columns].head())
-            mlflow_uris[key] = info.model_uri
-        mlflow_note = ""
-    except ImportError:
-        mlflow_note = "MLflow not importable here (pip install -e '.[bench]'): spark_udf NOT measured"
-    return {"source": str(source), "fitted": fitted, "uris": uris, "mlflow": mlflow_uris, "mlflow_note": mlflow_note}
+    # the MLflow side (another interpreter) logs the very same fitted models
+    (folder / "fitted.pkl").write_bytes(pickle.dumps(fitted))
+    return {"fitted": fitted, "uris": uris}
 
 
 def _session():
     from pyspark.sql import SparkSession
+
+    # the executors' Python workers run this interpreter (duckml's venv, or the MLflow one), not PATH's python3
+    os.environ["PYSPARK_PYTHON"] = sys.executable
 
     spark = (SparkSession.builder.master("local-cluster[2,1,1024]").appName("duckml-bench-spark")
              .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
@@ -147,54 +156,142 @@ def _hand_written(spark, df, model, columns):
     return df.mapInArrow(loop, StructType(df.schema.fields + [StructField("prediction", DoubleType())]))
 
 
-def _time(make_df, repeats: int) -> float:
-    """Median seconds of running the plan into the noop sink, after one warm-up run."""
-    times = []
-    for i in range(repeats + 1):
-        t0 = time.perf_counter()
-        make_df().write.format("noop").mode("overwrite").save()
-        if i:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def _run(make_df) -> float:
+    t0 = time.perf_counter()
+    make_df().write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - t0
 
 
-def measure(rows: int, repeats: int, keys: list[str], sides: list[str]) -> tuple[dict, dict]:
-    """{key: {side: rows/s or None}} and the notes, on one cluster."""
-    from pyspark.sql import functions as F
+def _time_sides(makers: dict, repeats: int) -> dict:
+    """{side: median seconds} of running each side's plan into the noop sink: one warm-up run per side,
+    then ``repeats`` rounds in which the sides take turns."""
+    for make_df in makers.values():
+        _run(make_df)
+    times = {side: [] for side in makers}
+    for _ in range(repeats):
+        for side, make_df in makers.items():
+            times[side].append(_run(make_df))
+    return {side: statistics.median(values) for side, values in times.items()}
+
+
+def mlflow_side(folder: str, keys: list[str], rows: dict, repeats: int) -> dict:
+    """In the MLflow interpreter: log the fitted models with ``mlflow.sklearn``, score them with
+    ``mlflow.pyfunc.spark_udf`` and the hand-written loop on a session of the same config.
+    Returns {"seconds": {key: {"mlflow": s, "floor": s}}, "partitions": n, "versions": {...}}."""
+    import warnings
+
+    import mlflow
+    import mlflow.pyfunc
+    import mlflow.sklearn
+    import pyspark
+
+    from benchmarks import common
+
+    common.mlflow_quiet()
+    warnings.filterwarnings("ignore")
+    fitted = pickle.loads((Path(folder) / "fitted.pkl").read_bytes())
+    train = _frame(TRAIN_ROWS, seed=1)
+    mlflow.set_tracking_uri(common.sqlite_uri(Path(folder) / "mlflow.db"))
+    spark = _session()
+    try:
+        _warm_up(spark, folder)
+        seconds = {}
+        for key in keys:
+            model, columns = fitted[key]
+            with mlflow.start_run():
+                # cloudpickle: MLflow 3.17's default skops format refuses the trees of a forest
+                info = mlflow.sklearn.log_model(model, name="model", input_example=train[columns].head(),
+                                                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE)
+            udf = mlflow.pyfunc.spark_udf(spark, info.model_uri, result_type="double")
+            df = lambda: spark.read.parquet(source_of(folder, key))  # noqa: B023,E731
+            seconds[key] = _time_sides({
+                "mlflow": lambda: df().withColumn("prediction", udf(*columns)),
+                "floor": lambda: _hand_written(spark, df(), model, columns)}, repeats)
+            print(f"[bench_spark mlflow side] {key}: " + ", ".join(
+                f"{s} {rows[key] / t:,.0f} rows/s" for s, t in seconds[key].items()), file=sys.stderr, flush=True)
+        partitions = spark.read.parquet(source_of(folder, "")).rdd.getNumPartitions()
+    finally:
+        spark.stop()
+    return {"seconds": seconds, "partitions": partitions,
+            "versions": {"mlflow": mlflow.__version__, "pyspark": pyspark.__version__}}
+
+
+def _warm_up(spark, folder: str | Path) -> None:
+    """Read the source into the sink a few times first: the JVM compiles the Parquet path during a session's
+    first jobs, which otherwise slowed whichever model came first (its compiled side ~20% in one run)."""
+    for _ in range(3):
+        _run(lambda: spark.read.parquet(source_of(folder, "")))
+
+
+def source_of(folder: str | Path, key: str) -> str:
+    """The Parquet folder a model scores: the crossover forests have a smaller one of their own."""
+    return str(Path(folder) / ("crossover" if key in CROSSOVER else "source"))
+
+
+def measure(rows: int, repeats: int, keys: list[str], sides: list[str],
+            crossover_rows: int = CROSSOVER_ROWS) -> tuple[dict, dict]:
+    """{key: {side: rows/s}} and the notes: duckml's sides and the hand loop on one cluster, then the MLflow
+    side in its interpreter (when there is one) on a cluster of the same config, on the same files."""
+    from benchmarks import common
 
     import duckml.spark
+    from duckml.compiler import node_count
 
     with tempfile.TemporaryDirectory(prefix="duckml-bench-spark-") as tmp:
-        prepared = prepare(Path(tmp), rows, keys)
+        prepared = prepare(Path(tmp), rows, keys, crossover_rows)
+        counts = {key: crossover_rows if key in CROSSOVER else rows for key in keys}
         spark = _session()
+        rates, notes = {}, {}
         try:
-            rates, notes = {}, {"mlflow": prepared["mlflow_note"]}
+            notes["partitions"] = spark.read.parquet(source_of(tmp, "")).rdd.getNumPartitions()
+            _warm_up(spark, tmp)
             for key in keys:
                 model, columns = prepared["fitted"][key]
                 uri = prepared["uris"][key]
-                df = lambda: spark.read.parquet(prepared["source"])  # noqa: E731
-                got = {}
+                df = lambda: spark.read.parquet(source_of(tmp, key))  # noqa: B023,E731
+                makers = {}
                 if "duckml" in sides:
-                    got["duckml"] = _time(lambda: duckml.spark.predict(df(), uri), repeats)
-                if "compiled" in sides:
+                    makers["duckml"] = lambda: duckml.spark.predict(df(), uri)  # noqa: B023
+                if "compiled" in sides and key != "rf":
                     t0 = time.perf_counter()
                     function = duckml.spark.register(spark, uri, f"bench_{key}", engine="sql")
                     notes[f"{key} register"] = time.perf_counter() - t0
-                    got["compiled"] = _time(lambda: df().select("*", function(*columns).alias("prediction")),
-                                            repeats)
-                if "mlflow" in sides and key in prepared["mlflow"]:
-                    import mlflow.pyfunc
-
-                    udf = mlflow.pyfunc.spark_udf(spark, prepared["mlflow"][key], result_type="double")
-                    got["mlflow"] = _time(lambda: df().withColumn("prediction", udf(*columns)), repeats)
-                if "floor" in sides:
-                    got["floor"] = _time(lambda: _hand_written(spark, df(), model, columns), repeats)
-                rates[key] = {side: rows / seconds for side, seconds in got.items()}
+                    makers["compiled"] = lambda: df().select("*", function(*columns).alias("prediction"))  # noqa
+                if "floor" in sides and key not in CROSSOVER:
+                    makers["floor"] = lambda: _hand_written(spark, df(), model, columns)  # noqa: B023
+                rates[key] = {side: counts[key] / t for side, t in _time_sides(makers, repeats).items()}
+                notes[f"{key} nodes"] = node_count(model)
                 print(f"[bench_spark] {key}: " + ", ".join(f"{s} {r:,.0f} rows/s" for s, r in rates[key].items()),
                       file=sys.stderr, flush=True)
         finally:
             spark.stop()
+        mlflow_keys = [key for key in keys if key not in CROSSOVER]
+        notes["mlflow"] = ""
+        if "mlflow" in sides and mlflow_keys:
+            if common.SETTINGS.mlflow_python is None:
+                notes["mlflow"] = f"spark_udf NOT measured: {common.SETTINGS.mlflow_missing_reason}"
+            else:
+                got, error = common.try_side("mlflow", "bench_spark", "mlflow_side",
+                                             {"folder": tmp, "keys": mlflow_keys, "rows": counts,
+                                              "repeats": repeats})
+                notes["mlflow"] = error
+                if got:
+                    notes["mlflow partitions"] = got["partitions"]
+                    notes["mlflow versions"] = got["versions"]
+                    for key, seconds in got["seconds"].items():
+                        rates[key]["mlflow"] = counts[key] / seconds["mlflow"]
+                        rates[key]["mlflow floor"] = counts[key] / seconds["floor"]
     return rates, notes
+
+
+def _use_mlflow_python(explicit: str | None = None) -> None:
+    """Find the MLflow interpreter when no suite run has (``python benchmarks/bench_spark.py``)."""
+    from benchmarks import common
+
+    if common.SETTINGS.mlflow_python is None and common.SETTINGS.mlflow_missing_reason == "MLflow not looked for":
+        python, why = common.find_mlflow_python(explicit)
+        common.SETTINGS.mlflow_python = python
+        common.SETTINGS.mlflow_missing_reason = "" if python else why
 
 
 def run(scale: str | int | float) -> list[dict]:
@@ -207,18 +304,32 @@ def run(scale: str | int | float) -> list[dict]:
     return _rows(common, rates, notes, rows)
 
 
+LABELS = {"pipe": "Pipeline(StandardScaler, LogisticRegression)", "ridge": "ColumnTransformer + Ridge",
+          "rf": "RandomForest 50 x depth 6"}
+
+
 def _rows(common, rates: dict, notes: dict, rows: int) -> list[dict]:
     out = []
     for key, got in rates.items():
-        label = {"pipe": "Pipeline(StandardScaler, LogisticRegression)", "ridge": "ColumnTransformer + Ridge",
-                 "rf": "RandomForest 50 x depth 6"}.get(key, f"crossover forest {key}")
+        if key in CROSSOVER:
+            out.append(common.row(f"Spark crossover forest {key} ({notes[f'{key} nodes']:,} nodes, "
+                                  f"{CROSSOVER_ROWS:,} rows): compiled SQL vs duckml.spark.predict",
+                                  got.get("compiled"), got.get("duckml"), "rows/s",
+                                  f"register {notes.get(f'{key} register', 0):.1f} s", "duckml.spark.predict"))
+            continue
+        label = LABELS[key]
         out.append(common.row(f"Spark {label}: duckml.spark.predict, {rows:,} rows", got.get("duckml"),
                               got.get("floor"), "rows/s", "", "hand-written mapInArrow"))
         out.append(common.row(f"Spark {label}: compiled SQL function, {rows:,} rows", got.get("compiled"),
                               got.get("floor"), "rows/s", f"register {notes.get(f'{key} register', 0):.1f} s",
                               "hand-written mapInArrow"))
+        loop = got.get("mlflow floor")
+        via = (f"; via the hand loop of each session {got['duckml'] / got['floor'] * loop / got['mlflow']:.2f}x"
+               if loop and got.get("mlflow") and got.get("duckml") and got.get("floor") else "")
         out.append(common.row(f"Spark {label}: duckml.spark.predict vs spark_udf", got.get("duckml"),
-                              got.get("mlflow"), "rows/s", notes["mlflow"], "MLflow spark_udf"))
+                              got.get("mlflow"), "rows/s",
+                              common.join_notes(notes["mlflow"], f"hand loop in the MLflow session {loop:,.0f} "
+                                                f"rows/s{via}" if loop else ""), "MLflow spark_udf"))
     return out
 
 
@@ -228,21 +339,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["pipe", "ridge", "rf", *CROSSOVER],
                         choices=["pipe", "ridge", "rf", *CROSSOVER])
+    parser.add_argument("--crossover-rows", type=int, default=CROSSOVER_ROWS,
+                        help="rows scored by the crossover forests (compiled forests run slowly in Spark)")
+    parser.add_argument("--mlflow-python", help="a Python with mlflow==3.17.2 and pyspark (default: "
+                                                "$DUCKML_BENCH_MLFLOW_PYTHON, else this one)")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip spark_udf")
     args = parser.parse_args(argv)
-    rates, notes = measure(args.rows, args.repeats, args.models, ["duckml", "compiled", "mlflow", "floor"])
+    sides = ["duckml", "compiled", "floor"] + ([] if args.no_mlflow else ["mlflow"])
+    if not args.no_mlflow:
+        _use_mlflow_python(args.mlflow_python)
+    rates, notes = measure(args.rows, args.repeats, args.models, sides, args.crossover_rows)
     if notes["mlflow"]:
         print(notes["mlflow"])
-    print(f"{'model':<8} {'duckml':>12} {'compiled':>12} {'spark_udf':>12} {'hand loop':>12}  "
-          "duckml/loop  compiled/loop  duckml/udf")
+    print(f"{args.rows:,} rows x {len(FEATURES)} features, {notes['partitions']} partitions "
+          f"(MLflow session: {notes.get('mlflow partitions', '—')}, {notes.get('mlflow versions', '')}), "
+          f"median of {args.repeats} alternating rounds")
+    # duckml/udf compares two sessions run one after the other; "via loop" divides out the drift of the
+    # machine's load between them: (duckml / loop in duckml's session) x (loop / spark_udf in MLflow's)
+    print(f"{'model':<8} {'duckml':>10} {'compiled':>10} {'spark_udf':>10} {'hand loop':>10} {'loop@mlflow':>11}  "
+          "duckml/loop  compiled/loop  duckml/udf  duckml/udf via loop")
     for key, got in rates.items():
-        def cell(side):
-            return f"{got[side]:>12,.0f}" if got.get(side) else f"{'—':>12}"
+        if key in CROSSOVER:
+            continue
+
+        def cell(side, width=10):
+            return f"{got[side]:>{width},.0f}" if got.get(side) else f"{'—':>{width}}"
 
         def ratio(a, b):
             return f"{got[a] / got[b]:.2f}x" if got.get(a) and got.get(b) else "—"
 
-        print(f"{key:<8} {cell('duckml')} {cell('compiled')} {cell('mlflow')} {cell('floor')}  "
-              f"{ratio('duckml', 'floor'):>11}  {ratio('compiled', 'floor'):>13}  {ratio('duckml', 'mlflow'):>10}")
+        bridged = (f"{got['duckml'] / got['floor'] * got['mlflow floor'] / got['mlflow']:.2f}x"
+                   if all(got.get(side) for side in ("duckml", "floor", "mlflow", "mlflow floor")) else "—")
+        print(f"{key:<8} {cell('duckml')} {cell('compiled')} {cell('mlflow')} {cell('floor')} "
+              f"{cell('mlflow floor', 11)}  {ratio('duckml', 'floor'):>11}  {ratio('compiled', 'floor'):>13}  "
+              f"{ratio('duckml', 'mlflow'):>10}  {bridged:>19}")
+    crossover = [key for key in rates if key in CROSSOVER]
+    if crossover:
+        print(f"crossover, {args.crossover_rows:,} rows: forest    nodes   duckml   compiled  compiled/duckml")
+        for key in crossover:
+            got = rates[key]
+            trees, depth = CROSSOVER[key]
+            nodes = notes[f"{key} nodes"]
+            print(f"{'':>30}{trees:>3}x{depth:<4} {nodes:>6} {got['duckml']:>8,.0f} {got['compiled']:>10,.0f} "
+                  f"{got['compiled'] / got['duckml']:>10.2f}x")
     registers = {k: round(v, 1) for k, v in notes.items() if k.endswith("register")}
     print(f"register (compile + CREATE FUNCTION) seconds: {registers}")
     return 0

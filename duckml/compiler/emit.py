@@ -57,9 +57,17 @@ class Dialect:
     def raise_error(self, message_sql: str) -> str:
         return f"error({message_sql})"
 
+    # list_inner_product refuses a NULL element: the caller guards nullable values with a CASE
+    inner_product_keeps_null = False
+
     def inner_product(self, values: Sequence[str], weights: Sequence[str]) -> str:
         # one call instead of a chain of * and +: about half the time for a 20-feature model (bench_compile)
         return f"list_inner_product({self.array(values)}, {self.array(weights)})"
+
+    def positive_index(self, score: str) -> str:
+        # isnan first: a NaN score (a NaN input) has no label, and DuckDB may fold a comparison of NaN
+        # using Parquet statistics that leave NaN out (see core.as_null)
+        return f"(CASE WHEN {score} IS NULL OR isnan({score}) THEN NULL WHEN {score} > 0.0e0 THEN 1 ELSE 0 END)"
 
     def __repr__(self) -> str:
         return f"<{self.name} SQL dialect>"
@@ -86,7 +94,9 @@ class SparkDialect(Dialect):
         return f"array({', '.join(items)})"
 
     def element(self, array_sql: str, one_based_index: str) -> str:
-        return f"element_at({array_sql}, {one_based_index})"
+        # get() (0-based), not element_at or [ ]: on Spark 4.3 those give the first element of a literal
+        # array for a NULL index (the label of a NULL or NaN input would be the first class, not NULL)
+        return f"get({array_sql}, ({one_based_index}) - 1)"
 
     # Up to this many terms a sum is written as nested additions (Catalyst never reassociates floating-point
     # additions, so the order stays left to right). Both forms were measured on the loaded 2-core machine:
@@ -107,10 +117,20 @@ class SparkDialect(Dialect):
     def raise_error(self, message_sql: str) -> str:
         return f"raise_error({message_sql})"
 
+    # Catalyst does not share a subexpression between the branches of a CASE, so every repetition of a
+    # score is computed again per row: the forms below name each score once. A NULL value makes the sum of
+    # products NULL by itself (+ and * keep NULL), so it needs no CASE guard repeating every input.
+    inner_product_keeps_null = True
+
     def inner_product(self, values: Sequence[str], weights: Sequence[str]) -> str:
         # Spark SQL has no list_inner_product: a balanced sum of the products (its order is unspecified in
         # numpy's BLAS dot product too)
         return balanced_sum([f"({v} * {w})" for v, w in zip(values, weights)])
+
+    def positive_index(self, score: str) -> str:
+        # nanvl turns NaN (which Spark orders above every number) into NULL, and the cast of the comparison
+        # gives 1, 0 or NULL: the score is written once
+        return f"CAST(nanvl({score}, CAST(NULL AS DOUBLE)) > 0.0e0 AS INT)"
 
 
 DUCKDB = Dialect()
@@ -204,6 +224,17 @@ def inner_product(values: Sequence[str], weights: Sequence[str]) -> str:
     '((a * 2e0) + (b * 3e0))'
     """
     return current().inner_product(values, weights)
+
+
+def positive_index(score: str) -> str:
+    """1 where the DOUBLE ``score`` is above 0, 0 where it is not, NULL where it is NULL or NaN (a binary
+    classifier's 0-based label index), in the current dialect.
+
+    >>> with writing(SPARK):
+    ...     positive_index("z")
+    'CAST(nanvl(z, CAST(NULL AS DOUBLE)) > 0.0e0 AS INT)'
+    """
+    return current().positive_index(score)
 
 
 def number(value: float) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from duckml.compiler.core import Feature, refuse
-from duckml.compiler.emit import balanced_sum, inner_product, number
+from duckml.compiler.emit import balanced_sum, current, inner_product, number, positive_index
 
 
 def decision(coef: np.ndarray, intercept: float, features: list[Feature]) -> str:
@@ -47,7 +47,7 @@ def _dot(products: list[tuple[Feature, float]]) -> str:
         return f"({f.sql} * {number(c)})"
     dot = inner_product([f.sql for f, _ in products], [number(c) for _, c in products])
     nullable = [f.sql for f, _ in products if f.nullable]
-    if not nullable:
+    if not nullable or current().inner_product_keeps_null:
         return dot
     return f"(CASE WHEN {' OR '.join(f'{sql} IS NULL' for sql in nullable)} THEN NULL ELSE {dot} END)"
 
@@ -108,9 +108,6 @@ def logistic(model: Any, features: list[Feature], where: str) -> tuple[list[str]
             raise refuse(model, where, "binary with more than one coefficient row")
         z = decision(coef[0], intercept[0], features)
         p1 = stable_sigmoid(z)
-        # isnan first: a NaN score (a NaN input) has no label, and DuckDB may fold a comparison of NaN
-        # using Parquet statistics that leave NaN out (see core.as_null)
-        return [f"(1.0e0 - {p1})", p1], (f"(CASE WHEN {z} IS NULL OR isnan({z}) THEN NULL "
-                                         f"WHEN {z} > 0.0e0 THEN 1 ELSE 0 END)")
+        return [f"(1.0e0 - {p1})", p1], positive_index(z)
     scores = [decision(coef[k], intercept[k], features) for k in range(coef.shape[0])]
     return softmax(scores), argmax_index(scores)

@@ -4,7 +4,7 @@ The driver resolves the model URI once (so every executor scores the same versio
 plan (input matching, output type, the errors of ``duckml.predict``), and broadcasts the *content* of the
 safe model file (``model.skops``, never a pickle) with its sha256. Each Python worker loads it once, with
 the same digest and type checks as a local load, and keeps it by digest; ``mapInArrow`` hands it Arrow
-batches that :func:`duckml.scoring.udf.scored_batches` scores, the very function ``duckml.predict`` runs.
+batches whose input columns :func:`duckml.scoring.udf.score` scores, the very function ``duckml.predict`` runs.
 
 Casts happen in Spark before the batches leave the JVM, chosen by the same matching rule as DuckDB's
 (:func:`duckml.scoring.udf.match_inputs`), so a BIGINT column fed to a model fitted on floats arrives as
@@ -134,10 +134,9 @@ def worker_spec(shipped: ShippedModel, content) -> scoring.ModelSpec:
         return spec
 
 
-def _regrouped(batches, rows: int):
-    """Spark's small Arrow batches joined into batches of about ``rows`` rows."""
-    import pyarrow as pa
-
+def _groups(batches, rows: int):
+    """Spark's Arrow batches (10,000 rows by default) gathered into lists of about ``rows`` rows: a forest's
+    per-call overhead wants one large scoring call, while the batches themselves are kept as they came."""
     pending, size = [], 0
     for batch in batches:
         if not batch.num_rows:
@@ -145,52 +144,61 @@ def _regrouped(batches, rows: int):
         pending.append(batch)
         size += batch.num_rows
         if size >= rows:
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            yield pending
             pending, size = [], 0
     if pending:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+        yield pending
+
+
+def _joined(group, index: int):
+    """Column ``index`` of a group of batches as one array (copied only when there are several batches)."""
+    import pyarrow as pa
+
+    if len(group) == 1:
+        return group[0].column(index)
+    return pa.concat_arrays([batch.column(index) for batch in group])
 
 
 def score_partition(batches, shipped: ShippedModel, content, feeding: list[str], proba: bool, counter=None,
-                    workers: int = 1, rows: int = BATCH_ROWS):
-    """Score one partition's Arrow batches (mapInArrow's function body)."""
+                    rows: int = BATCH_ROWS):
+    """Score one partition's Arrow batches (mapInArrow's function body).
+
+    Only the model's input columns of a group of batches are joined and scored, in one call of duckml's
+    scoring function, on this thread (an executor core runs one task: a second thread would only trade the
+    GIL back and forth). Each incoming batch goes out with its slice of the predictions appended, its other
+    columns passed through without a copy. Source columns the output replaces (``prediction``, or the
+    ``proba_<class>`` columns) and the cast copies of the inputs are left out.
+    """
     import pyarrow as pa
 
     spec = worker_spec(shipped, content)
-    grouped = _regrouped(batches, rows)
-    first = next(grouped, None)
-    if first is None:
-        return
-    reader = pa.RecordBatchReader.from_batches(first.schema, _chain(first, grouped))
-    if proba:
-        out = _proba_batches(spec, reader, feeding)
-    else:
-        _, out = scoring.scored_batches(spec, reader, feeding, workers)
-    for batch in out:
-        if counter is not None:
-            counter.add(batch.num_rows)
-        yield batch
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
-
-
-def _proba_batches(spec: scoring.ModelSpec, reader, feeding: list[str]):
-    import pyarrow as pa
-
-    names = reader.schema.names
-    inputs = [names.index(column) for column in feeding]
-    outputs = proba_columns(spec)
-    lowered = {n.lower() for n in outputs}
-    keep = [i for i, n in enumerate(names) if not n.startswith(scoring.CAST_PREFIX) and n.lower() not in lowered]
     input_names = [name for name, _ in spec.inputs]
-    for batch in reader:
-        packed = pa.StructArray.from_arrays([batch.column(i) for i in inputs], names=input_names)
-        matrix = scoring.score(spec.key, packed, "proba").flatten().to_numpy().reshape(batch.num_rows, -1)
-        columns = [batch.column(i) for i in keep] + [pa.array(matrix[:, k]) for k in range(len(outputs))]
-        yield pa.RecordBatch.from_arrays(columns, names=[names[i] for i in keep] + outputs)
+    outputs = proba_columns(spec) if proba else ["prediction"]
+    layout = None
+    for group in _groups(batches, rows):
+        if layout is None:
+            names = group[0].schema.names
+            inputs = [names.index(column) for column in feeding]
+            replaced = {n.lower() for n in outputs}
+            keep = [i for i, n in enumerate(names)
+                    if not n.startswith(scoring.CAST_PREFIX) and n.lower() not in replaced]
+            layout = (inputs, keep, [names[i] for i in keep] + outputs)
+        inputs, keep, out_names = layout
+        packed = pa.StructArray.from_arrays([_joined(group, i) for i in inputs], names=input_names)
+        if proba:
+            total = sum(batch.num_rows for batch in group)
+            matrix = scoring.score(spec.key, packed, "proba").flatten().to_numpy().reshape(total, -1)
+            scored = [pa.array(matrix[:, k]) for k in range(len(outputs))]
+        else:
+            scored = [scoring.score(spec.key, packed, spec.output)]
+        offset = 0
+        for batch in group:
+            n = batch.num_rows
+            columns = [batch.column(i) for i in keep] + [values.slice(offset, n) for values in scored]
+            offset += n
+            if counter is not None:
+                counter.add(n)
+            yield pa.RecordBatch.from_arrays(columns, names=out_names)
 
 
 # -- on the driver --------------------------------------------------------------------------------------

@@ -58,3 +58,33 @@ def test_balanced_sum_stays_under_the_expression_depth_limit():
     terms = [number(1.0)] * 5000
     assert CON.execute(f"SELECT {balanced_sum(terms)}").fetchone()[0] == 5000.0
     assert CON.execute(f"SELECT {ordered_sum(terms)}").fetchone()[0] == 5000.0
+
+
+def _spark_linear_models():
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    numeric = [f"x{i}" for i in range(6)]
+    frame = pd.DataFrame(rng.normal(size=(200, 6)), columns=numeric)
+    frame["city"] = rng.choice(["oslo", "rome", "lima"], 200)
+    classify = make_pipeline(StandardScaler(), LogisticRegression()).fit(frame[numeric], frame["x0"] > 0)
+    regress = make_pipeline(ColumnTransformer([("num", StandardScaler(), numeric),
+                                               ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"])]),
+                            Ridge()).fit(frame, frame["x1"])
+    return numeric, [(classify, [(c, "DOUBLE") for c in numeric]),
+                     (regress, [(c, "DOUBLE") for c in numeric] + [("city", "VARCHAR")])]
+
+
+def test_spark_linear_models_read_each_numeric_input_once():
+    # Catalyst does not share a subexpression between the branches of a CASE: each repetition of a scaled
+    # input (a NULL guard, a label test) is computed again for every row
+    from duckml.compiler import compile_sklearn
+
+    numeric, models = _spark_linear_models()
+    for model, inputs in models:
+        prediction = compile_sklearn(model, inputs, dialect="spark").prediction
+        assert [prediction.count(f"`{c}`") for c in numeric] == [1] * len(numeric), prediction

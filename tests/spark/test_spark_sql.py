@@ -145,3 +145,27 @@ def test_long_ordered_sums_keep_their_order_in_both_spark_forms(spark, monkeypat
             sql = ordered_sum(terms)
         assert ("aggregate" in sql) == (limit == 0)
         assert spark.sql(f"SELECT {sql} AS total").collect()[0].total == expected
+
+
+def test_binary_labels_of_null_nan_and_infinite_scores_are_the_duckdb_macro_s(spark):
+    """The Spark label of a binary linear classifier (nanvl, one evaluation of the score) against DuckDB's CASE:
+    NULL for a NULL or NaN input, the sign of an infinite score, 0 for a score of exactly 0."""
+    import duckdb
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(5)
+    train = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(train, train["a"] - train["b"] > 0)
+    values = [0.5, -0.5, None, float("nan"), float("inf"), float("-inf"), 0.0, -0.0]
+    rows = pa.table({"i": list(range(len(values) ** 2)),
+                      "a": pa.array([v for v in values for _ in values], pa.float64()),
+                      "b": pa.array([v for _ in values for v in values], pa.float64())})
+    inputs = [("a", "DOUBLE"), ("b", "DOUBLE")]
+    spark_sql = compile_sklearn(model, inputs, dialect="spark").prediction
+    duckdb_sql = compile_sklearn(model, inputs).prediction
+    got = {r[0]: r[1] for r in spark.createDataFrame(rows).selectExpr("i", spark_sql).collect()}
+    expected = dict(duckdb.connect().sql(f"SELECT i, {duckdb_sql} FROM rows").fetchall())
+    assert got == expected
+    assert got[2 * len(values) + 2] is None and got[3 * len(values) + 3] is None  # a NULL row, a NaN row

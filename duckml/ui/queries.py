@@ -377,7 +377,8 @@ def run_detail(store, run_id: str) -> dict:
         children = con.execute("""SELECT run_id, run_name, status FROM runs
                                   WHERE parent_run_id = ? AND lifecycle_stage = 'active'
                                   ORDER BY start_time""", [run_id]).fetchall()
-        token = _live_state(con, run_id=run_id)["token"]
+        # only a running run's page polls: a finished one is not worth the token's read (three on a lake)
+        token = _live_state(con, run_id=run_id)["token"] if row[2] == "RUNNING" else ""
     names = ("run_id", "run_name", "status", "start_time", "end_time", "parent_run_id", "lifecycle_stage",
              "experiment_name", "parent_run_name")
     return {

@@ -55,3 +55,14 @@ def test_the_fragments_hold_only_the_parts_the_pages_swap(client, ui_store):
     assert "<html" not in live
     for part in ('id="run-status"', 'id="run-ended"', 'id="run-metrics"', 'id="chart-data"'):
         assert part in live
+
+
+def test_only_a_running_runs_page_carries_a_token(private_client, private_ui_store):
+    # a finished run's page does not poll, so it does not pay for the token's read
+    run = duckml.start_run(run_name="token", experiment_name=EXPERIMENT)
+    duckml.log_metric("loss", 1.0)
+    running = private_client.get(f"/runs/{run.info.run_id}").text
+    assert f'data-token="{_live(private_client, run=run.info.run_id)["token"]}"' in running
+    duckml.end_run()
+    finished = private_client.get(f"/runs/{run.info.run_id}").text
+    assert 'data-running="0"' in finished and 'data-token=""' in finished

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from duckml.errors import NotFoundError
 from duckml.ui import artifact_queries
-from duckml.ui.queries import artifact_object
+from duckml.ui.run_files import artifact_object
 
 FRAME_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
 

@@ -1,7 +1,7 @@
 """What the artifact browser reads: a run's recorded artifacts as a tree, and a preview of one of them.
 
 Only files recorded in the store's ``artifacts`` table are ever opened, through
-:func:`duckml.ui.queries.artifact_object` (looked up by run id and recorded path, opened by content hash):
+:func:`duckml.ui.run_files.artifact_object` (looked up by run id and recorded path, opened by content hash):
 the URL's path is compared with recorded paths, never joined onto a folder. Tables are read by DuckDB
 (an in-memory connection, the object's file bound as a parameter), at most ``TABLE_ROWS`` rows.
 
@@ -15,7 +15,7 @@ import json
 import math
 
 from duckml.errors import NotFoundError
-from duckml.ui.queries import artifact_object
+from duckml.ui.run_files import artifact_object
 
 TABLE_ROWS = 1000
 TEXT_BYTES = 200_000

@@ -1,6 +1,6 @@
 """What the models, model-version and predictions pages read, as plain Python data (one short read each).
 
-Model files are found through the ``artifacts`` table (:func:`duckml.ui.queries.artifact_object`), PREDICT
+Model files are found through the ``artifacts`` table (:func:`duckml.ui.run_files.artifact_object`), PREDICT
 outputs through the ``predictions`` lineage table by id: nothing here opens a path taken from a URL.
 Column names chosen in a URL are checked against the output's own columns before they reach SQL.
 
@@ -17,7 +17,8 @@ import os
 
 from duckml.errors import InvalidInputError, NotFoundError
 from duckml.sqlquote import quote_ident
-from duckml.ui.queries import artifact_object, finite
+from duckml.ui.queries import finite
+from duckml.ui.run_files import artifact_object
 
 PREVIEW_ROWS = 20
 CHART_BARS = 60

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from duckml.errors import FilterSyntaxError, InvalidInputError, NotFoundError
-from duckml.ui import chart_queries, queries
+from duckml.ui import chart_queries, queries, run_files
 from duckml.ui.numbers import digits_for
 
 PREVIEW_BYTES = 64_000
@@ -318,7 +318,7 @@ def run(request: Request) -> Response:
 
 
 def _preview(store, run_id: str, path: str) -> dict:
-    found = queries.artifact_object(store, run_id, path)
+    found = run_files.artifact_object(store, run_id, path)
     kind = ("image" if found.media_type in INLINE_IMAGES
             else "text" if found.media_type.startswith(TEXT_TYPES) else "download")
     text = truncated = None
@@ -335,7 +335,7 @@ def artifact(request: Request) -> Response:
     """The bytes of a recorded artifact; raster images inline, everything else as a download."""
     run_id = request.path_params["run_id"]
     path = request.query_params.get("path", "")
-    found = queries.artifact_object(_store(request), run_id, path)
+    found = run_files.artifact_object(_store(request), run_id, path)
     inline = found.media_type in INLINE_IMAGES
     filename = found.path.rsplit("/", 1)[-1]
     response = FileResponse(found.file, media_type=found.media_type if inline else "application/octet-stream",

@@ -270,6 +270,8 @@ def run(scale: str | int | float) -> list[dict]:
         mlflow_store, mlflow_error = common.try_side("mlflow", _MODULE, "mlflow_prepare", {"paths": paths})
         for model, label in MODELS.items():
             got: dict[str, list[dict]] = {"duckml_side": [], "sql_side": [], "floor_side": [], "mlflow_side": []}
+            if model == "rf":  # the same duckml.predict with the fast tree walk switched off: scikit-learn's loop
+                got["sklearn_walk"] = []
             errors: dict[str, list[str]] = {side: [] for side in got}
             errors["mlflow_side"].append(mlflow_error)
             for _ in range(repeats):
@@ -279,8 +281,10 @@ def run(scale: str | int | float) -> list[dict]:
                         if mlflow_store is None:
                             continue
                         kwargs["mlflow_store"] = mlflow_store
+                    env = {"DUCKML_FAST_TREES": "0"} if side == "sklearn_walk" else None
                     result, error = common.try_side("mlflow" if side == "mlflow_side" else "duckml",
-                                                    _MODULE, side, kwargs)
+                                                    _MODULE, "duckml_side" if side == "sklearn_walk" else side,
+                                                    kwargs, env)
                     got[side].append(result) if result else errors[side].append(error)
 
             def median(side: str, key: str) -> float | None:
@@ -294,6 +298,12 @@ def run(scale: str | int | float) -> list[dict]:
                 f"{workload}: duckml.predict()", median("duckml_side", "rate"), median("floor_side", "rate"),
                 "rows/s", common.join_notes(*duck_errors, floor_note, "duckml: DuckDB reads, 2 scoring threads"),
                 "hand-written floor"))
+            if "sklearn_walk" in got:
+                results.append(common.row(
+                    f"{workload}: duckml.predict(), fast tree walk vs scikit-learn's", median("duckml_side", "rate"),
+                    median("sklearn_walk", "rate"), "rows/s",
+                    common.join_notes(*errors["sklearn_walk"], "baseline: DUCKML_FAST_TREES=0, same predictions"),
+                    "scikit-learn's tree loop"))
             results.append(common.row(
                 f"{workload}: peak RSS", median("duckml_side", "peak_mb"), median("floor_side", "peak_mb"), "MB",
                 "whole subprocess, imports included", "hand-written floor"))

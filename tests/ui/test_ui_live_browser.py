@@ -34,6 +34,7 @@ with duckml.start_run(run_name="writer", experiment_name="live") as run:
         time.sleep(0.01)
     for step in range(10, 40):
         duckml.log_metric("loss", 1.0 / (step + 1), step=step)
+        duckml.log_metric("acc", step / 40, step=step)  # a metric the pages have no chart of yet
         time.sleep(0.01)
 duckml.flush()
 """
@@ -88,6 +89,7 @@ def running(tmp_path):
     try:
         with duckml.start_run(run_name="seed", experiment_name="live") as seed:
             duckml.log_param("lr", "0.2")
+            duckml.log_metric("score", 0.5)  # a single value: a bar panel in the chart view
             # five points a second apart: a time axis of 0-4 s to zoom into
             duckml.log_metric_series("loss", [0.9, 0.7, 0.5, 0.4, 0.35],
                                      timestamps=[1_800_000_000_000 + 1000 * i for i in range(5)])
@@ -125,16 +127,29 @@ def test_chart_view_follows_a_running_run_in_place_keeping_the_zoom(running):
     legend_running = charts.evaluate("document.querySelector('.chart[data-key=loss] .legend').textContent")
     status_running = charts.inner_text("#live-status")
     zoom = _drag_zoom(charts)
+    # what else the user chose: the score panel hidden (kept in the URL), the seed's line switched off
+    charts.locator(".chart[data-key=score] button[data-action=hide]").click()
+    assert "hide=score" in charts.url
+    charts.evaluate(f"{LOSS}.setSeries({LOSS}.series.findIndex((s) => s.label === 'seed'), {{ show: false }})")
     running["finish"]()
     # the panel gets every point and the run ends; the same chart keeps the zoom the user dragged to
     assert _wait_in_place(charts, f"{LOSS_NOTE}.startsWith('45 points')", timeout=60), charts.evaluate(LOSS_NOTE)
     assert charts.evaluate("window.liveMarker") == "before the update", "the chart view was reloaded"
     assert charts.evaluate(f"{LOSS}.liveMarker") == "same chart"  # new data, not a new chart
     assert charts.evaluate(f"[{LOSS}.scales.x.min, {LOSS}.scales.x.max]") == zoom
+    assert charts.evaluate(f"{LOSS}.series.find((s) => s.label === 'seed').show") is False
+    # the new metric got its panel, in order; the hidden one stays hidden
+    assert _wait_in_place(charts, "document.querySelectorAll('#charts .chart').length === 2", timeout=30)
+    assert charts.evaluate("[...document.querySelectorAll('#charts .chart')].map((b) => b.dataset.key)") == \
+        ["acc", "loss"]
+    assert wait_until(charts, "window.duckmlCharts.length === 2") and "hide=score" in charts.url
+    assert not charts.is_checked("input[name=panel-shown][value=score]")
+    assert charts.is_checked("input[name=panel-shown][value=acc]")
     assert status_running.startswith("live")
     assert wait_until(charts, "document.getElementById('live-status').textContent.includes('no run')",
                       timeout=30), charts.inner_text("#live-status")
-    assert charts.evaluate("document.getElementById('refresh-pause').hidden")  # polling stopped
+    # polling stopped: no pause button any more
+    assert charts.evaluate("getComputedStyle(document.getElementById('refresh-pause')).visibility") == "hidden"
     # the legend marks the running run, until it ends
     assert "writer (running)" in legend_running
     assert "(running)" not in charts.inner_text(".chart[data-key=loss] .legend")
@@ -147,25 +162,21 @@ def test_compare_follows_a_running_run_in_place_keeping_the_scroll(running):
                     "&sx=params.lr", problems, height=500)
     wait_for_charts(compare, 1)
     assert compare.evaluate(LOSS_NOTE).startswith("15 points")
-    # scrolled down: the charts stay where they are on the screen (the header may lose its pause
-    # button when the run ends, which the browser's scroll anchoring makes up for)
-    charts_top = "document.getElementById('charts').getBoundingClientRect().top"
-    compare.evaluate("window.scrollTo(0, 150)")
+    compare.evaluate("window.scrollTo(0, 150)")  # scrolled down a little
     assert compare.evaluate("window.scrollY") == 150
-    before = compare.evaluate(charts_top)
     writer_loss = ("[...document.querySelectorAll('table.compare tbody tr')]"
                    ".find((r) => r.querySelector('th').textContent === 'metrics.loss')"
                    ".querySelectorAll('td')[2].title")
     writer_status = "document.querySelectorAll('table.compare thead th')[3].querySelector('.status').textContent"
     assert compare.evaluate(writer_loss) == "0.1" and compare.evaluate(writer_status) == "RUNNING"
     running["finish"]()
-    # the values, the status and the chart follow, at the same place on the screen
+    # the values, the status and the charts follow (a chart for the new metric too), at the same scroll
     assert _wait_in_place(compare, f"{writer_status} === 'FINISHED' && {LOSS_NOTE}.startsWith('45 points')",
                       timeout=60), compare.evaluate(LOSS_NOTE)
     assert compare.evaluate("window.liveMarker") == "before the update", "the compare page was reloaded"
     assert compare.evaluate(writer_loss) == repr(1 / 40)
-    assert compare.evaluate("window.scrollY") > 100
-    assert abs(compare.evaluate(charts_top) - before) <= 1
+    assert _wait_in_place(compare, "document.querySelectorAll('#charts .chart').length === 2", timeout=30)
+    assert compare.evaluate("window.scrollY") == 150
     assert "sx=params.lr" in compare.url
     assert compare.evaluate("document.querySelector('#scatter-form select[name=sx]').value") == "params.lr"
     assert wait_until(compare, "document.getElementById('live-status').textContent.includes('no run')", timeout=30)

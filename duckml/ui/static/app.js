@@ -49,7 +49,8 @@ window.duckml = (function () {
       if (failure) parts.push("update failed: " + failure);
       status.textContent = parts.join(" · ");
       button.textContent = paused ? "resume" : "pause";
-      button.hidden = stopped;
+      // invisible, not removed: the header keeps its height, so the page does not move when a run ends
+      button.style.visibility = stopped ? "hidden" : "";
     };
     note.hidden = false;
     show();

@@ -97,6 +97,9 @@ def test_compare_polls_the_token_of_its_runs_and_answers_its_live_fragment(priva
     for part in ('id="live-state"', 'id="compare-table"', 'id="no-histories"', 'id="chart-data"'):
         assert part in live
     assert 'data-running="1"' in live and ">1.5<" in live  # the new last value of loss
+    data = json.loads(html.unescape(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
+                                              live, re.S).group(1)))
+    assert data["owners"] == {"loss": ids}  # a history (the running run's 3 points), drawn for both runs
     duckml.end_run()
     ended = private_client.get(f"/compare?{query}&fragment=live").text
     assert 'data-running="0"' in ended and "RUNNING" not in ended

@@ -142,3 +142,19 @@ def test_the_chart_views_token_counts_the_points_of_the_runs_it_shows_only(priva
 def test_live_refuses_shown_without_an_experiment_unknown_runs_and_too_many_shown(client, query, status):
     answer = client.get("/api/live", params=query)
     assert answer.status_code == status and "error" in answer.json()
+
+
+def test_a_chart_view_of_a_run_without_metrics_yet_has_room_for_their_panels(private_client, private_ui_store):
+    duckml.start_run(run_name="fresh", experiment_name="just started")
+    try:
+        page = private_client.get("/experiments/just%20started?view=charts").text
+        # the panels' places are there for the live update to fill; the note says why they are empty
+        assert 'id="charts"' in page and 'id="chart-controls"' in page
+        assert '<p class="muted" id="no-metrics">' in page
+        duckml.log_metric("loss", 1.0)
+        duckml.log_metric("loss", 0.5)
+        live = private_client.get("/experiments/just%20started?view=charts&fragment=live").text
+        assert '<p class="muted" id="no-metrics" hidden>' in live and '"owners": {"loss"' in live
+    finally:
+        duckml.end_run()
+    assert 'data-running="0" data-live' in private_client.get("/experiments/just%20started?view=charts").text

@@ -501,7 +501,8 @@
     preloadUsed = true;
     const url = preloaded ? data.histories_url : historiesUrl(lines, data);
     const onlyKey = Object.keys(data.owners).length === 1 ? Object.keys(data.owners)[0] : lines[0][1];
-    const together = (preloaded || lines.length > 1) && wanted.length ? fetchJSON(url)
+    // a plain fetch, as the preload asked (other request options would not match the preloaded answer)
+    const together = (preloaded || lines.length > 1) && wanted.length ? fetchJSON(url, {})
       .then((body) => body.keys || { [onlyKey]: body.runs }) : Promise.resolve(null);
     lines.forEach(([box, key]) => {
       const zoom = opts.x === "step" ? zoomFromUrl(key) : null;
@@ -517,8 +518,8 @@
     return `/api/histories?${query}`;
   }
 
-  async function fetchJSON(url) {
-    const response = await fetch(url, { cache: "no-store" });
+  async function fetchJSON(url, options = { cache: "no-store" }) {
+    const response = await fetch(url, options);
     if (!response.ok) throw new Error(`${url.split("?")[0]}: ${response.status}`);
     return response.json();
   }

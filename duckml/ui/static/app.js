@@ -131,8 +131,8 @@ window.duckml = (function () {
       [adopted.scrollLeft, adopted.scrollTop] = scroll;
     });
     window.scrollTo(pageScroll[0], pageScroll[1]);
+    // not scrolled back after these: they may fetch for a while, and the user may scroll meanwhile
     await Promise.all(liveHooks.map((hook) => hook()));
-    window.scrollTo(pageScroll[0], pageScroll[1]);
     const state = doc.getElementById("live-state");
     return !state || state.dataset.running === "1";
   }

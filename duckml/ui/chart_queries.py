@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from duckml.errors import InvalidInputError
-from duckml.ui.queries import MAX_POINTS, _page_ids, experiment_id, finite
+from duckml.ui.queries import MAX_POINTS, _live_state, _page_ids, experiment_id, finite
 
 MAX_HISTORY_RUNS = 100  # runs per chart (the chart view's limit)
 
@@ -115,6 +115,10 @@ def chart_view(store, experiment: str, filter_string: str = "", order_by: list[s
             counts AS (SELECT run_id, key, count AS n FROM _duckml_metric_summary JOIN page USING (run_id))
             SELECT c.key, c.run_id, c.n, l.value FROM counts AS c
             JOIN latest_metrics AS l ON l.run_id = c.run_id AND l.key = c.key ORDER BY c.key""", [ids]).fetchall()
+        running = any(r[2] == "RUNNING" for r in runs)
+        # what the page's poll compares while a run it shows runs: new runs of the experiment, and new
+        # points of the runs shown (not of a running run the filter leaves out)
+        token = _live_state(con, experiment_id=exp_id, shown=ids)["token"] if running else ""
     by_run = {run_id: {} for run_id in ids}
     for run_id, key, value in params:
         by_run[run_id][key] = value
@@ -129,6 +133,7 @@ def chart_view(store, experiment: str, filter_string: str = "", order_by: list[s
         owners.sort(key=position.__getitem__)
     singles = {key: sorted(pairs, key=lambda p: (p[1] is None, p[1] if p[1] is not None else 0))
                for key, pairs in values.items() if key not in histories}
-    return {"total": total, "running": any(r[2] == "RUNNING" for r in runs),
-            "runs": [{"run_id": r, "name": n or r[:8], "params": by_run[r]} for r, n, _ in runs],
+    return {"total": total, "running": running, "token": token,
+            "runs": [{"run_id": r, "name": n or r[:8], "params": by_run[r], "running": status == "RUNNING"}
+                     for r, n, status in runs],
             "histories": histories, "singles": singles}

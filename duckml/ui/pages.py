@@ -279,9 +279,14 @@ def experiment_charts(request: Request, name: str, filter_string: str, order_by:
                   "histories_url": _first_histories_url(view)}
     table_link = _url(request.url.path, [(k, v) for k, v in request.query_params.multi_items()
                                          if k in ("filter", "order_by", "col", "page_size")])
-    return _render(request, "experiment_charts.html", {
+    # the poll's token: the experiment's runs, and new points of the runs shown here only
+    live_url = _url("/api/live", [("experiment", name), *[("shown", r["run_id"]) for r in view["runs"]]])
+    # ?fragment=live: the chart data, run count and running flag, which a live update swaps in (app.js)
+    template = "experiment_charts_fragment.html" if request.query_params.get("fragment") == "live" \
+        else "experiment_charts.html"
+    return _render(request, template, {
         "name": name, "view": view, "chart_data": chart_data, "filter": filter_string, "order_by": order_by,
-        "error": error, "limit": chart_queries.CHART_VIEW_RUNS, "table_link": table_link})
+        "error": error, "limit": chart_queries.CHART_VIEW_RUNS, "table_link": table_link, "live_url": live_url})
 
 
 def _first_histories_url(view: dict) -> str | None:
@@ -354,14 +359,19 @@ def compare(request: Request) -> Response:
                             "params": params[r["run_id"]]["params"]} for r in data["runs"]],
                   "keys": list(data["history_keys"]), "owners": data["history_keys"], "rows": data["rows"],
                   "running": data["running"]}
+    for run_entry, run_row in zip(chart_data["runs"], data["runs"]):  # the legend marks the running ones
+        run_entry["running"] = run_row["status"] == "RUNNING"
     diff_only = request.query_params.get("diff") == "1"
 
     def link(**changes) -> str:
         keep = [(k, v) for k, v in request.query_params.multi_items() if k not in changes]
         return _url(request.url.path, keep + [(k, str(v)) for k, v in changes.items() if v is not None])
 
-    return _render(request, "compare.html", {"data": data, "chart_data": chart_data, "diff_only": diff_only,
-                                             "link": link})
+    live_url = _url("/api/live", [("run", r["run_id"]) for r in data["runs"]])
+    # ?fragment=live (the page polling while a run it compares runs): the table and the chart data alone
+    template = "compare_fragment.html" if request.query_params.get("fragment") == "live" else "compare.html"
+    return _render(request, template, {"data": data, "chart_data": chart_data, "diff_only": diff_only,
+                                       "link": link, "live_url": live_url})
 
 
 def model(request: Request) -> Response:
@@ -449,12 +459,21 @@ def _large_json(request: Request, body) -> Response:
 
 
 def live(request: Request) -> Response:
-    """``/api/live?experiment=NAME`` or ``/api/live?run=ID``: ``{"token", "runs", "running"}``, which a page's
-    background poll compares with the token it was rendered at (``queries.live_state``); a cheap read."""
-    experiment, run_id = request.query_params.get("experiment"), request.query_params.get("run")
-    if (experiment is None) == (run_id is None):
-        raise InvalidInputError("give one of experiment=<name> or run=<run id>")
-    state = queries.live_state(_store(request), experiment=experiment, run_id=run_id)
+    """``/api/live?experiment=NAME[&shown=ID…]`` or ``/api/live?run=ID[&run=ID…]``: ``{"token", "runs",
+    "running"}``, which a page's background poll compares with the token it was rendered at
+    (``queries.live_state``); a cheap read. ``shown``: the runs the chart view draws, whose new points
+    alone change the experiment's token."""
+    q = request.query_params
+    experiment, run_ids, shown = q.get("experiment"), [r for r in q.getlist("run") if r], q.getlist("shown")
+    if (experiment is None) == (not run_ids):
+        raise InvalidInputError("give one of experiment=<name> or run=<run id> (run may repeat)")
+    if shown and experiment is None:
+        raise InvalidInputError("shown=<run id> goes with experiment=<name>, not with run=")
+    if len(shown) > chart_queries.CHART_VIEW_RUNS:
+        raise InvalidInputError(f"shown is given {len(shown)} times; a chart view shows at most "
+                                f"{chart_queries.CHART_VIEW_RUNS} runs")
+    state = queries.live_state(_store(request), experiment=experiment, run_ids=run_ids or None,
+                               shown=shown if "shown" in q else None)
     return JSONResponse(state, headers={"cache-control": "no-store"})
 
 

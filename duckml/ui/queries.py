@@ -275,10 +275,13 @@ def run_page(store, experiment: str, filter_string: str = "", order_by: list[str
 
 
 # -- live pages ------------------------------------------------------------------------------------------
-def live_state(store, experiment: str | None = None, run_id: str | None = None) -> dict:
-    """What a page's background poll compares, for an experiment's run list or one run's page: ``token``
-    changes when a run is added, ends, is deleted or restored, renamed or retagged, or a running run gets
-    new metric points. One short read of the runs, tags and per-(run, key) summaries (never ``metrics``).
+def live_state(store, experiment: str | None = None, run_ids: list[str] | None = None,
+               shown: list[str] | None = None) -> dict:
+    """What a page's background poll compares, for an experiment's run list (or chart view), one run's
+    page or the compare page's runs: ``token`` changes when a run is added, ends, is deleted or restored,
+    renamed or retagged, or a running run gets new metric points; with ``shown`` (the chart view's runs)
+    only the new points of those runs count. One short read of the runs, tags and per-(run, key)
+    summaries (never ``metrics``).
 
     >>> import duckml, tempfile, os
     >>> store = duckml.set_store(os.path.join(tempfile.mkdtemp(), "s.duckdb"))
@@ -292,19 +295,34 @@ def live_state(store, experiment: str | None = None, run_id: str | None = None) 
     1
     >>> live_state(store, experiment="live")["token"] != state["token"]
     True
+    >>> live_state(store, run_ids=[run.info.run_id])["runs"]
+    1
     >>> _ = duckml.set_store(None)
     """
     with store.read() as con:
-        if run_id is not None:
-            if con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0] == 0:
-                raise NotFoundError(f"run {run_id!r} does not exist")
-            return _live_state(con, run_id=run_id)
-        return _live_state(con, experiment_id=experiment_id(con, experiment))
+        if run_ids is not None:
+            ids = list(dict.fromkeys(run_ids))
+            known = {r[0] for r in con.execute("SELECT run_id FROM runs WHERE list_contains(?::VARCHAR[], run_id)",
+                                                [ids]).fetchall()}
+            missing = [i for i in ids if i not in known]
+            if missing:
+                raise NotFoundError(f"run {missing[0]!r} does not exist")
+            return _live_state(con, run_ids=ids)
+        return _live_state(con, experiment_id=experiment_id(con, experiment), shown=shown)
 
 
-def _live_state(con, experiment_id: str | None = None, run_id: str | None = None) -> dict:
-    """live_state's read inside a read the caller holds: pages embed the token they were rendered at."""
-    where, argument = ("run_id = ?", run_id) if run_id is not None else ("experiment_id = ?", experiment_id)
+def _live_state(con, experiment_id: str | None = None, run_id: str | None = None,
+                run_ids: list[str] | None = None, shown: list[str] | None = None) -> dict:
+    """live_state's read inside a read the caller holds: pages embed the token they were rendered at.
+    ``shown`` narrows the point counts to those runs (the chart view: a running run it does not show,
+    filtered out, must not make it refetch every history at every poll)."""
+    if run_id is not None:
+        where, arguments = "run_id = ?", [run_id]
+    elif run_ids is not None:
+        where, arguments = "list_contains(?::VARCHAR[], run_id)", [run_ids]
+    else:
+        where, arguments = "experiment_id = ?", [experiment_id]
+    counted = "" if shown is None else " AND list_contains(?::VARCHAR[], run_id)"
     runs, running, token = con.execute(f"""
         WITH r AS (SELECT run_id, run_name, status, end_time, lifecycle_stage FROM runs WHERE {where})
         SELECT count(*) FILTER (WHERE lifecycle_stage = 'active'),
@@ -313,8 +331,8 @@ def _live_state(con, experiment_id: str | None = None, run_id: str | None = None
                          (SELECT bit_xor(hash(run_id, key, value)) FROM tags
                           WHERE run_id IN (SELECT run_id FROM r)),
                          (SELECT sum(count) FROM _duckml_metric_summary
-                          WHERE run_id IN (SELECT run_id FROM r WHERE status = 'RUNNING')))
-        FROM r""", [argument]).fetchone()
+                          WHERE run_id IN (SELECT run_id FROM r WHERE status = 'RUNNING'{counted})))
+        FROM r""", arguments + ([] if shown is None else [list(shown)])).fetchone()
     return {"token": token, "runs": runs, "running": running}
 
 
@@ -467,10 +485,14 @@ def compare(store, run_ids: list[str]) -> dict:
         cells = con.execute("SELECT kind, key, run_id, value FROM compare_runs(?::VARCHAR[])", [ids]).fetchall()
         tags = con.execute("""SELECT 'tag', key, run_id, value FROM tags WHERE list_contains(?::VARCHAR[], run_id)
                               AND NOT starts_with(key, 'mlflow.') ORDER BY key""", [ids]).fetchall()
-        counts = con.execute("""SELECT key, list(run_id), max(count) FROM (
-                                    SELECT run_id, key, count(*) AS count FROM metrics
-                                    WHERE list_contains(?::VARCHAR[], run_id) GROUP BY run_id, key)
-                                GROUP BY key ORDER BY key""", [ids]).fetchall()
+        # points per run and key from the ingest's summary, not a scan of the histories: a live compare
+        # page reads this at every new point of a running run
+        counts = con.execute("""SELECT key, list(run_id), max(count) FROM _duckml_metric_summary
+                                WHERE list_contains(?::VARCHAR[], run_id) GROUP BY key ORDER BY key""",
+                             [ids]).fetchall()
+        running = any(r[2] == "RUNNING" for r in runs)
+        # the token the page's poll compares (only a page with a running run polls)
+        token = _live_state(con, run_ids=ids)["token"] if running else ""
     rows: dict[tuple[str, str], dict] = {}
     # when each run started and how long it took, as rows like the others (seconds: a number to plot)
     for run_id, _, _, _, start, end in runs:
@@ -496,7 +518,8 @@ def compare(store, run_ids: list[str]) -> dict:
         "rows": table,
         # metric key -> the runs that have it, for keys with a history (more than one point somewhere)
         "history_keys": {k: [i for i in ids if i in set(owners)] for k, owners, n in counts if n > 1},
-        "running": any(r[2] == "RUNNING" for r in runs),
+        "running": running,
+        "token": token,
     }
 
 

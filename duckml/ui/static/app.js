@@ -18,20 +18,19 @@ window.duckml = (function () {
   const color = (i) => palette[i % palette.length];
   function css(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
 
-  // Live pages: the run list, and a run's page while it runs, follow the store in place. A cheap poll
-  // (/api/live) every few seconds while the tab is visible compares a token with the one the page was
-  // rendered at; only when it changed is the changed part fetched (?fragment=…) and swapped in, keeping
-  // the user's scroll, selection, folded groups and typed text. Other pages with a RUNNING run reload.
+  // Live pages: the run list, and while a run they show runs, a run's page, the experiment's chart view and
+  // the compare page follow the store in place. A cheap poll (/api/live) every few seconds while the tab
+  // is visible compares a token with the one the page was rendered at; only when it changed is the changed
+  // part fetched (?fragment=…) and swapped in, keeping the user's scroll, selection, folded groups, typed
+  // text and chart zoom. A page with a run shows it polls until none of its runs runs (one last update).
   const LIVE_EVERY_MS = 3000;
+  const liveHooks = [];  // after a page's parts were swapped: charts.js and svgplots.js redraw in place
+  function onLive(hook) { liveHooks.push(hook); }
   function live() {
     const marker = document.getElementById("page-data");
-    if (!marker) return;
+    if (!marker || !marker.dataset.live) return;
     const list = document.getElementById("run-list");
-    const running = marker.dataset.running === "1";
-    if (!marker.dataset.live || (!list && !running)) {
-      if (running) reloadWhileRunning();
-      return;
-    }
+    if (!list && marker.dataset.running !== "1") return;
     const note = document.getElementById("refresh-note");
     const status = document.getElementById("live-status");
     const button = document.getElementById("refresh-pause");
@@ -44,13 +43,14 @@ window.duckml = (function () {
     const seen = new Set(list ? runIds(list) : []);
     const fresh = new Set();
     const show = () => {
-      const parts = [stopped ? "run ended" : paused ? "paused" : "live"];
+      const parts = [stopped ? marker.dataset.ended || "run ended" : paused ? "paused" : "live"];
       if (updated) parts.push("updated " + updated);
       if (fresh.size) parts.push(fresh.size + " new run" + (fresh.size === 1 ? "" : "s"));
       if (failure) parts.push("update failed: " + failure);
       status.textContent = parts.join(" · ");
       button.textContent = paused ? "resume" : "pause";
-      button.hidden = stopped;
+      // invisible, not removed: the header keeps its height, so the page does not move when a run ends
+      button.style.visibility = stopped ? "hidden" : "";
     };
     note.hidden = false;
     show();
@@ -62,10 +62,10 @@ window.duckml = (function () {
         if (!answer.ok) throw new Error("HTTP " + answer.status);
         const state = await answer.json();
         if (state.token !== token) {
-          if (list) await swapRunList(seen, fresh); else await swapRunParts();
+          // the fragment is read after the poll, so it is at least as new as state.token
+          if (list) await swapRunList(seen, fresh); else stopped = !(await swapLiveParts());
           token = state.token;
         }
-        if (!list && state.running === 0) stopped = true;
         updated = new Date().toLocaleTimeString([], { hour12: false });
         failure = null;
       } catch (error) {
@@ -78,16 +78,6 @@ window.duckml = (function () {
     button.addEventListener("click", () => { paused = !paused; setParam("refresh", paused ? "0" : null); show(); poll(); });
     document.addEventListener("visibilitychange", () => { if (!document.hidden) poll(); });
     setInterval(poll, LIVE_EVERY_MS);
-  }
-  function reloadWhileRunning() {
-    const note = document.getElementById("refresh-note");
-    const button = document.getElementById("refresh-pause");
-    let paused = params().get("refresh") === "0";
-    note.hidden = false;
-    const show = () => { button.textContent = paused ? "resume" : "pause"; };
-    show();
-    button.addEventListener("click", () => { paused = !paused; setParam("refresh", paused ? "0" : null); show(); });
-    setInterval(() => { if (!paused && !document.hidden) window.location.reload(); }, 5000);
   }
   const runIds = (root) => [...root.querySelectorAll("input[name=run]")].map((b) => b.value);
   async function fragment(name) {
@@ -126,13 +116,25 @@ window.duckml = (function () {
     if (count) count.textContent = total + " run" + (total === 1 ? "" : "s");
     form.dispatchEvent(new Event("change"));  // the selection count and select-all's state
   }
-  async function swapRunParts() {
+  async function swapLiveParts() {
+    // a page's live parts (?fragment=live): each element with an id replaces the page's own, keeping
+    // its scroll offsets and the page's; then the page's charts update in place. Whether a run of the
+    // page still runs comes with the parts (#live-state).
     const doc = await fragment("live");
+    const pageScroll = [window.scrollX, window.scrollY];
     doc.body.querySelectorAll(":scope > [id]").forEach((part) => {
       const current = document.getElementById(part.id);
-      if (current) current.replaceWith(document.importNode(part, true));
+      if (!current) return;
+      const adopted = document.importNode(part, true);
+      const scroll = [current.scrollLeft, current.scrollTop];
+      current.replaceWith(adopted);
+      [adopted.scrollLeft, adopted.scrollTop] = scroll;
     });
-    if (window.duckmlRedrawCharts) window.duckmlRedrawCharts();
+    window.scrollTo(pageScroll[0], pageScroll[1]);
+    // not scrolled back after these: they may fetch for a while, and the user may scroll meanwhile
+    await Promise.all(liveHooks.map((hook) => hook()));
+    const state = doc.getElementById("live-state");
+    return !state || state.dataset.running === "1";
   }
   function setGroupOpen(button, open, root) {
     button.setAttribute("aria-expanded", String(open));
@@ -192,5 +194,5 @@ window.duckml = (function () {
     });
   }
   document.addEventListener("DOMContentLoaded", () => { live(); copyButtons(); compareSelection(); runListControls(); });
-  return { params, setParam, readJSON, color, css };
+  return { params, setParam, readJSON, color, css, onLive };
 })();

@@ -66,6 +66,7 @@
     const joined = tables.length === 1 ? tables[0] : uPlot.join(tables);
     const data = [joined[0]];
     const series = [{ label: opts.x }];
+    const ids = ["x"];  // per series: which run and part, to carry "hidden" across a live rebuild
     const lineOf = [];  // data column -> run index
     const drawn = [];   // per run drawn: {runIndex, color, value, low, high, smoothed} (data columns)
     const noPath = () => null;
@@ -74,13 +75,16 @@
       const value = joined[1 + 3 * k], low = joined[2 + 3 * k], high = joined[3 + 3 * k];
       const smoothing = opts.smooth > 0;
       const entry = { runIndex, color, value: data.length };
+      const runId = runs[runIndex].run_id;
       data.push(value);
       series.push({ label: runs[runIndex].name, stroke: smoothing ? alpha(color, 0.25) : color, width: 1, spanGaps: true });
+      ids.push(runId + ":value");
       lineOf.push(runIndex);
       if (smoothing) {
         entry.smoothed = data.length;
         data.push(ema(value, opts.smooth));
         series.push({ label: runs[runIndex].name + " (smoothed)", stroke: color, width: 2, spanGaps: true });
+        ids.push(runId + ":smoothed");
         lineOf.push(runIndex);
       }
       entry.high = data.length;
@@ -88,10 +92,13 @@
       data.push(high, low);
       series.push({ label: "max", stroke: color, width: 0, paths: noPath, points: { show: false }, spanGaps: true },
                   { label: "min", stroke: color, width: 0, paths: noPath, points: { show: false }, spanGaps: true });
+      ids.push(runId + ":max", runId + ":min");
       lineOf.push(runIndex, runIndex);
       drawn.push(entry);
     });
-    return { data, series, lineOf, drawn };
+    // the same signature: the same series in the same colours, so new data can go into the same chart
+    const signature = owners.map((i) => i + ":" + runs[i].run_id + ":" + runs[i].name).join("|") + "|" + opts.smooth;
+    return { data, series, lineOf, drawn, ids, signature };
   }
 
   function drawExtents(u, built, opts) {
@@ -199,21 +206,44 @@
     return Math.min(5000, perRun);
   }
 
-  async function drawChart(box, key, runs, opts, range, owners, preloaded) {
-    const width = Math.max(300, box.clientWidth - 16);
+  async function drawChart(box, key, runs, opts, range, owners, preloaded, live) {
     const points = pointsFor(box, runs);
     // the chart view fetches every panel's first view in one request (preloaded: {run_id: history})
     const histories = preloaded && !range ? runs.map((r) => preloaded[r.run_id] || null)
       : await loadHistories(runs, key, points, range, owners);
+    return render(box, key, runs, opts, range, owners, histories, live);
+  }
+
+  function clientZoom(u) {
+    // the x range the user dragged to (time axes zoom in the chart; a step zoom is a refetched range)
+    const xs = u.data[0];
+    if (!xs || !xs.length || u.scales.x.min === undefined) return null;
+    const { min, max } = u.scales.x;
+    return min > xs[0] || max < xs[xs.length - 1] ? [min, max] : null;
+  }
+
+  function render(box, key, runs, opts, range, owners, histories, live) {
+    // live: new data for a chart already drawn, which keeps its zoom and hidden series; the same series
+    // take the data in place (setData), other series (a run came or was renamed) a new chart
+    const width = Math.max(300, box.clientWidth - 16);
     const built = build(runs, histories, opts);
     const old = box._uplot;
-    if (old) { old.destroy(); charts.splice(charts.indexOf(old), 1); }
+    const kept = live && old ? { x: clientZoom(old), hidden: new Set(old.series.map((s, i) => (s.show === false ? old._view.built.ids[i] : null)).filter(Boolean)) } : null;
     const note = box.querySelector(".note");
     const total = histories.reduce((n, h) => n + (h ? h.points : 0), 0);
     const drawn = histories.reduce((n, h) => n + (h ? h.step.length : 0), 0);
     note.textContent = `${total.toLocaleString()} points${drawn < total ? `, ${drawn.toLocaleString()} buckets drawn (each bucket's min–max as a bar)` : ""}` +
                        (range ? ` · steps ${Math.floor(range[0])}–${Math.ceil(range[1])}` : "");
+    drawLegend(box, runs, histories);
+    if (old && kept && built && old._view.built.signature === built.signature) {
+      Object.assign(old._view, { built, runs, owners });
+      old.setData(built.data);
+      if (kept.x) old.setScale("x", { min: kept.x[0], max: kept.x[1] });
+      return old;
+    }
+    if (old) { old.destroy(); charts.splice(charts.indexOf(old), 1); box._uplot = null; }
     if (!built) return;
+    const view = { built, runs, owners };  // what the hooks read; a live update swaps its contents
     const fg = duckml.css("--fg"), grid = duckml.css("--grid");
     const axis = { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
     const yValues = (u, ticks) => ticks.map((v) => (v === null ? "" : v === 0 ? "0" : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3 ? v.toExponential(1) : +v.toPrecision(4) + ""));
@@ -228,17 +258,17 @@
       cursor: { drag: { x: true, y: false, setScale: opts.x !== "step" }, focus: { prox: 24 } },
       focus: { alpha: 0.5 },
       hooks: {
-        draw: [(u) => drawExtents(u, built, opts)],
+        draw: [(u) => drawExtents(u, view.built, opts)],
         setSelect: [(u) => {
           if (u.select.width < 4 || opts.x !== "step") return;
           const lo = u.posToVal(u.select.left, "x"), hi = u.posToVal(u.select.left + u.select.width, "x");
           u.setSelect({ left: 0, width: 0, top: 0, height: 0 }, false);
           duckml.setParam("zoom_" + key, `${Math.floor(lo)}-${Math.ceil(hi)}`);
-          drawChart(box, key, runs, opts, [lo, hi], owners);
+          drawChart(box, key, view.runs, opts, [lo, hi], view.owners);
         }],
-        setSeries: [(u, i) => { if (i !== null && i > 0) u._focusedRun = built.lineOf[i - 1]; }],
+        setSeries: [(u, i) => { if (i !== null && i > 0) u._focusedRun = view.built.lineOf[i - 1]; }],
         setCursor: [(u) => {
-          const text = hoverText(u, u.cursor.idx, runs, built, opts, key);
+          const text = hoverText(u, u.cursor.idx, view.runs, view.built, opts, key);
           if (!text || u.cursor.left < 0) { hover.style.display = "none"; return; }
           hover.innerHTML = text;
           const rect = u.over.getBoundingClientRect();
@@ -248,8 +278,19 @@
         }],
       },
     }, built.data, box.querySelector(".plot"));
+    u._view = view;
     u.over.addEventListener("mouseleave", () => { hover.style.display = "none"; });
-    u.over.addEventListener("dblclick", () => { duckml.setParam("zoom_" + key, null); drawChart(box, key, runs, opts, null, owners); });
+    u.over.addEventListener("dblclick", () => { duckml.setParam("zoom_" + key, null); drawChart(box, key, view.runs, opts, null, view.owners); });
+    if (kept) {
+      built.ids.forEach((id, i) => { if (kept.hidden.has(id)) u.setSeries(i, { show: false }); });
+      if (kept.x) u.setScale("x", { min: kept.x[0], max: kept.x[1] });
+    }
+    box._uplot = u;
+    charts.push(u);
+    return u;
+  }
+
+  function drawLegend(box, runs, histories) {
     const legend = box.querySelector(".legend");
     legend.textContent = "";
     runs.forEach((r, i) => {
@@ -259,11 +300,15 @@
       swatch.className = `swatch-${i % 12}`;
       swatch.textContent = "■ ";
       item.append(swatch, r.name);
+      if (r.running) {
+        const mark = document.createElement("span");
+        mark.className = "muted running";
+        mark.textContent = " (running)";
+        item.appendChild(mark);
+      }
+      item.dataset.run = r.run_id;
       legend.appendChild(item);
     });
-    box._uplot = u;
-    charts.push(u);
-    return u;
   }
 
   function zoomFromUrl(key) {
@@ -344,6 +389,7 @@
     // as few digits as keep every bar's value apart (at least 4), every digit on hover
     let digits = 4;
     while (digits < 17 && new Set(numbers.map((v) => v.toPrecision(digits))).size < new Set(numbers).size) digits += 1;
+    box.querySelector(".plot").textContent = "";
     const list = document.createElement("div");
     list.className = "bars";
     pairs.forEach(([runId, value]) => {
@@ -379,54 +425,66 @@
   }
 
   let preloadUsed = false;  // the page's preloaded histories serve the first draw only
+  let panelKeys = [];  // the chart view's metric keys now (a live update may add some)
+
+  const sortedKeys = (keys) => [...keys].sort((a, b) => a.startsWith(SYSTEM) - b.startsWith(SYSTEM) || (a < b ? -1 : a > b ? 1 : 0));
+
+  function fillChooser(keys, state) {
+    const chooser = document.getElementById("panel-list");
+    if (!chooser) return;
+    chooser.textContent = "";
+    [["metrics", keys.filter((k) => !k.startsWith(SYSTEM))], ["system metrics", keys.filter((k) => k.startsWith(SYSTEM))]].forEach(([name, group]) => {
+      if (!group.length) return;
+      const fieldset = document.createElement("fieldset");
+      const legend = document.createElement("legend");
+      legend.textContent = name;
+      fieldset.appendChild(legend);
+      group.forEach((key) => {
+        const label = document.createElement("label");
+        const box = document.createElement("input");
+        box.type = "checkbox";
+        box.name = "panel-shown";
+        box.value = key;
+        box.checked = !state.hidden.has(key);
+        box.addEventListener("change", () => {
+          const now = panelState(panelKeys);
+          if (box.checked) now.hidden.delete(key); else now.hidden.add(key);
+          savePanelState(now.order, now.hidden, panelKeys);
+          drawAll();
+        });
+        label.append(box, " " + key);
+        fieldset.appendChild(label);
+      });
+      chooser.appendChild(fieldset);
+    });
+  }
+
+  function panelWithButtons(key) {
+    const box = panelBox(key);
+    const head = box.querySelector(".chart-head");
+    [["◀", "move earlier", -1], ["▶", "move later", 1], ["✕", "hide", 0]].forEach(([text, title, step]) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "panel-move";
+      button.textContent = text;
+      button.title = title;
+      button.dataset.action = step === 0 ? "hide" : step < 0 ? "earlier" : "later";
+      button.addEventListener("click", () => movePanel(key, step, panelKeys));
+      head.appendChild(button);
+    });
+    return box;
+  }
 
   function drawPanels(data, root, systemRoot, opts) {
-    const keys = [...data.keys].sort((a, b) => a.startsWith(SYSTEM) - b.startsWith(SYSTEM) || (a < b ? -1 : a > b ? 1 : 0));
+    const keys = sortedKeys(data.keys);
+    panelKeys = keys;
     const state = panelState(keys);
-    const chooser = document.getElementById("panel-list");
     const heading = document.getElementById("system-heading");
-    if (chooser) {
-      chooser.textContent = "";
-      [["metrics", keys.filter((k) => !k.startsWith(SYSTEM))], ["system metrics", keys.filter((k) => k.startsWith(SYSTEM))]].forEach(([name, group]) => {
-        if (!group.length) return;
-        const fieldset = document.createElement("fieldset");
-        const legend = document.createElement("legend");
-        legend.textContent = name;
-        fieldset.appendChild(legend);
-        group.forEach((key) => {
-          const label = document.createElement("label");
-          const box = document.createElement("input");
-          box.type = "checkbox";
-          box.name = "panel-shown";
-          box.value = key;
-          box.checked = !state.hidden.has(key);
-          box.addEventListener("change", () => {
-            const now = panelState(keys);
-            if (box.checked) now.hidden.delete(key); else now.hidden.add(key);
-            savePanelState(now.order, now.hidden, keys);
-            drawAll();
-          });
-          label.append(box, " " + key);
-          fieldset.appendChild(label);
-        });
-        chooser.appendChild(fieldset);
-      });
-    }
+    fillChooser(keys, state);
     let systemShown = 0;
     const lines = [];  // [box, key] of the panels drawn as lines, fetched together below
     state.order.filter((k) => !state.hidden.has(k)).forEach((key) => {
-      const box = panelBox(key);
-      const head = box.querySelector(".chart-head");
-      [["◀", "move earlier", -1], ["▶", "move later", 1], ["✕", "hide", 0]].forEach(([text, title, step]) => {
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "panel-move";
-        button.textContent = text;
-        button.title = title;
-        button.dataset.action = step === 0 ? "hide" : step < 0 ? "earlier" : "later";
-        button.addEventListener("click", () => movePanel(key, step, keys));
-        head.appendChild(button);
-      });
+      const box = panelWithButtons(key);
       const system = key.startsWith(SYSTEM) && systemRoot;
       (system ? systemRoot : root).appendChild(box);
       if (system) systemShown += 1;
@@ -439,22 +497,102 @@
     // The first draw fetches the URL the page preloads (every history panel, buckets for a ~700 px panel),
     // so the server is already at work while the scripts load; a redraw asks for this panel width's buckets.
     const wanted = [...new Set(lines.flatMap(([, key]) => data.owners[key]))];
-    const query = new URLSearchParams({ points: String(pointsFor(lines[0][0], data.runs)) });
-    lines.forEach(([, key]) => query.append("key", key));
-    wanted.forEach((id) => query.append("run", id));
     const preloaded = data.histories_url && !preloadUsed;
     preloadUsed = true;
-    const url = preloaded ? data.histories_url : `/api/histories?${query}`;
+    const url = preloaded ? data.histories_url : historiesUrl(lines, data);
     const onlyKey = Object.keys(data.owners).length === 1 ? Object.keys(data.owners)[0] : lines[0][1];
-    const together = (preloaded || lines.length > 1) && wanted.length ? fetch(url).then((r) => {
-      if (!r.ok) throw new Error(`/api/histories: ${r.status}`);
-      return r.json();
-    }).then((body) => body.keys || { [onlyKey]: body.runs }) : Promise.resolve(null);
+    // a plain fetch, as the preload asked (other request options would not match the preloaded answer)
+    const together = (preloaded || lines.length > 1) && wanted.length ? fetchJSON(url, {})
+      .then((body) => body.keys || { [onlyKey]: body.runs }) : Promise.resolve(null);
     lines.forEach(([box, key]) => {
       const zoom = opts.x === "step" ? zoomFromUrl(key) : null;
       together.then((byKey) => drawChart(box, key, data.runs, opts, zoom, data.owners[key], byKey && !zoom ? byKey[key] || {} : null))
         .catch((e) => { box.querySelector(".note").textContent = String(e); });
     });
+  }
+
+  function historiesUrl(lines, data) {
+    const query = new URLSearchParams({ points: String(pointsFor(lines[0][0], data.runs)) });
+    lines.forEach(([, key]) => query.append("key", key));
+    [...new Set(lines.flatMap(([, key]) => data.owners[key]))].forEach((id) => query.append("run", id));
+    return `/api/histories?${query}`;
+  }
+
+  async function fetchJSON(url, options = { cache: "no-store" }) {
+    const response = await fetch(url, options);
+    if (!response.ok) throw new Error(`${url.split("?")[0]}: ${response.status}`);
+    return response.json();
+  }
+
+  // -- live: a RUNNING run's new points go into the charts drawn (app.js calls update after swapping in
+  // the page's new chart data): each panel keeps its box, zoom and hidden series; new keys get a box ------
+  function boxesByKey() {
+    return new Map([...document.querySelectorAll("#charts > .chart, #system-charts > .chart")].map((b) => [b.dataset.key, b]));
+  }
+
+  function removeBox(box) {
+    if (box._uplot) { box._uplot.destroy(); charts.splice(charts.indexOf(box._uplot), 1); box._uplot = null; }
+    box.remove();
+  }
+
+  function placeAfter(parent, box, previous) {
+    // only a box out of place moves: the others stay put, and the page does not jump
+    const next = previous ? previous.nextSibling : parent.firstChild;
+    if (box !== next) parent.insertBefore(box, next);
+  }
+
+  async function update() {
+    const data = duckml.readJSON("chart-data");
+    const root = document.getElementById("charts");
+    if (!data || !root || typeof uPlot === "undefined") return;
+    const opts = options();
+    const systemRoot = document.getElementById("system-charts");
+    const zoomOf = (key) => (opts.x === "step" ? zoomFromUrl(key) : null);
+    const boxes = boxesByKey();
+    const previous = new Map();
+    const lines = [];  // [box, key] drawn as lines
+    let systemShown = 0;
+    const panels = data.view === "charts";
+    let shown = data.keys;
+    if (panels) {
+      const keys = sortedKeys(data.keys);
+      panelKeys = keys;
+      const state = panelState(keys);
+      fillChooser(keys, state);
+      shown = state.order.filter((k) => !state.hidden.has(k));
+    }
+    boxes.forEach((box, key) => { if (!shown.includes(key)) removeBox(box); });
+    shown.forEach((key) => {
+      const system = key.startsWith(SYSTEM) && systemRoot;
+      const parent = system ? systemRoot : root;
+      const box = boxes.get(key) || (panels ? panelWithButtons(key) : panelBox(key));
+      placeAfter(parent, box, previous.get(parent));
+      previous.set(parent, box);
+      if (system) systemShown += 1;
+      if (!panels || data.owners[key]) {
+        if (box.classList.contains("bar-chart")) { box.classList.remove("bar-chart"); box.querySelector(".plot").textContent = ""; }
+        lines.push([box, key]);
+      } else {
+        if (box._uplot) { box._uplot.destroy(); charts.splice(charts.indexOf(box._uplot), 1); box._uplot = null; }
+        drawBars(box, key, data.singles[key] || [], data.runs);
+      }
+    });
+    const heading = document.getElementById("system-heading");
+    if (panels && heading) heading.hidden = systemShown === 0;
+    const owners = (key) => (data.owners ? data.owners[key] : null);
+    // the chart view: one request for every panel at full view; a zoomed panel refetches its step range
+    let byKey = null;
+    const full = lines.filter(([, key]) => !zoomOf(key));
+    if (panels && full.length) {
+      const body = await fetchJSON(historiesUrl(full, data));
+      byKey = body.keys || { [full[0][1]]: body.runs };
+    }
+    await Promise.all(lines.map(([box, key]) => {
+      const zoom = zoomOf(key);
+      const preloaded = byKey && !zoom ? byKey[key] || {} : null;
+      return drawChart(box, key, data.runs, opts, zoom, owners(key), preloaded, true)
+        .catch((e) => { box.querySelector(".note").textContent = String(e); });
+    }));
   }
 
   function movePanel(key, step, keys) {
@@ -502,7 +640,7 @@
     });
   }
 
-  window.duckmlRedrawCharts = drawAll;  // app.js, after a live update replaced the chart data
+  duckml.onLive(update);  // app.js, after a live update swapped in the page's new chart data
   document.addEventListener("DOMContentLoaded", () => {
     controls();
     drawAll();

@@ -292,9 +292,15 @@
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  function comparePlots() {
     const data = duckml.readJSON("chart-data");
     if (data && data.rows) { parallel(data); scatter(data); }
+  }
+  // the compare page while a run runs: app.js swapped in new values; the plots follow, keeping the axes,
+  // colouring and scatter columns chosen (in the URL) and the brushes
+  duckml.onLive(comparePlots);
+  document.addEventListener("DOMContentLoaded", () => {
+    comparePlots();
     timeline();
   });
 })();

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+
+import numpy as np
 from dataclasses import dataclass
 
 from duckml.compiler import ModelNotCompilableError, compile_sklearn
@@ -18,6 +20,11 @@ from duckml.errors import InvalidInputError
 from duckml.scoring import udf as scoring
 from duckml.spark.scoring import SPARK_TYPES, require_pyspark, resolve, worker_spec
 
+# Trees a model may have and still register as a Spark SQL expression when no engine is asked for: Spark
+# adds a forest's trees with aggregate(), which it interprets, and a large forest's generated code passes
+# the JVM's 64 KB method limit. Measured at 200,000 rows (docs/predict.md): one tree of depth 4 compiled
+# 1.20-1.74x the Python path, 3 trees 0.80-0.84x, 10 trees 0.46-0.59x, 50 trees 0.09x.
+SQL_TREE_LIMIT = 1
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # DuckDB type names of compiled predictions and inputs -> Spark's
 SPARK_SQL_TYPES = {"DOUBLE": "DOUBLE", "BIGINT": "BIGINT", "VARCHAR": "STRING", "BOOLEAN": "BOOLEAN"}
@@ -58,10 +65,30 @@ def sql_function_statement(name: str, compiled, input_types: list[str]) -> str:
             f"RETURNS {SPARK_SQL_TYPES[compiled.prediction_type]} RETURN {compiled.prediction}")
 
 
+def preferred_engine(model) -> str:
+    """"sql" for a model Spark scores faster as an expression (no trees, or one tree), else "udf".
+
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X, y = [[0.0], [1.0], [2.0]], [0.0, 1.0, 2.0]
+    >>> preferred_engine(LinearRegression().fit(X, y)), preferred_engine(RandomForestRegressor(3).fit(X, y))
+    ('sql', 'udf')
+    """
+    from sklearn.pipeline import Pipeline
+
+    while type(model) is Pipeline:
+        model = model.steps[-1][1]
+    estimators = getattr(model, "estimators_", None)
+    trees = 0 if estimators is None else sum(1 for e in np.ravel(estimators) if hasattr(e, "tree_"))
+    return "udf" if trees > SQL_TREE_LIMIT else "sql"
+
+
 def register(spark, model_uri: str | os.PathLike, name: str, *, engine: str | None = None) -> SparkFunction:
     """Make ``name(col, ...)`` callable in Spark SQL (and return it for the DataFrame API); the columns
     are the model's inputs in fitted order. A model that compiles runs as a Spark SQL expression, exact as
-    the DuckDB macro is; others (or ``engine="udf"``) as an Arrow UDF.
+    the DuckDB macro is; others (or ``engine="udf"``) as an Arrow UDF. A forest or a boosted ensemble compiles
+    too, but Spark runs it slower than the UDF (:func:`preferred_engine`): it gets the UDF unless
+    ``engine="sql"`` asks for the expression.
 
     >>> import duckml.spark
     >>> churn = duckml.spark.register(spark, "models:/churn@champion", "churn")  # doctest: +SKIP
@@ -74,6 +101,8 @@ def register(spark, model_uri: str | os.PathLike, name: str, *, engine: str | No
     if engine not in (None, "sql", "udf"):
         raise InvalidInputError(f"engine must be 'sql', 'udf' or None, got {engine!r}")
     spec, _, data, shipped = resolve(model_uri)
+    if engine is None and preferred_engine(spec.model) == "udf":
+        return _register_udf(spark, spec, data, shipped, name)
     typed = inputs_from_signature(spec.model, shipped.signature)
     if engine != "udf":
         try:

@@ -83,7 +83,8 @@ def test_text_with_quotes_and_backslashes_stays_one_literal(spark):
 def test_registered_function_is_a_sql_expression_equal_to_the_duckdb_macro(spark, tmp_path, family):
     make, columns, classes = FAMILIES[family]
     uri, _ = _fit_and_register(f"sql_{family}", make, columns, classes)
-    function = duckml.spark.register(spark, uri, f"score_{family}")
+    # a forest compiles, but registers as the UDF unless asked (Spark scores its expression slower)
+    function = duckml.spark.register(spark, uri, f"score_{family}", engine="sql" if family == "forest" else None)
     assert function.engine == "sql"
     source = _source(tmp_path)
     spark.read.parquet(source).createOrReplaceTempView("week")
@@ -101,6 +102,19 @@ def test_registered_function_is_a_sql_expression_equal_to_the_duckdb_macro(spark
     # the DataFrame API: the model's inputs by name, or the columns given
     by_api = spark.read.parquet(source).select("id", function().alias("prediction"))
     assert pl.from_arrow(by_api.toArrow()).sort("id")["prediction"].to_list() == got["prediction"].to_list()
+
+
+def test_a_forest_registers_as_the_udf_unless_sql_is_asked(spark, tmp_path):
+    make, columns, classes = FAMILIES["forest"]
+    uri, _ = _fit_and_register("forest_default", make, columns, classes)
+    function = duckml.spark.register(spark, uri, "forest_default")
+    assert function.engine == "udf"
+    source = _source(tmp_path)
+    spark.read.parquet(source).createOrReplaceTempView("week_forest")
+    scored = spark.sql(f"SELECT id, forest_default({', '.join(columns)}) AS prediction FROM week_forest")
+    assert "ArrowEvalPython" in _executed_plan(scored)
+    got = pl.from_arrow(scored.toArrow()).sort("id")["prediction"].to_numpy()
+    np.testing.assert_array_equal(got, duckml.predict(uri, source).sort("id")["prediction"].to_numpy())
 
 
 def test_a_model_that_does_not_compile_registers_an_arrow_udf(spark, tmp_path):

@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # `python benchmarks/run.py` from anywhere
 
 from benchmarks import common  # noqa: E402
 
-WORKLOADS = ["log_metric", "batch", "sweep", "search", "history", "size", "startup", "concurrency", "predict", "compile", "ui", "autolog", "lake", "system_metrics"]
+WORKLOADS = ["log_metric", "batch", "sweep", "search", "history", "size", "startup", "concurrency", "predict", "trees", "compile", "ui", "autolog", "lake", "system_metrics"]
 # run only when named (--only spark): a Spark local-cluster takes its own minutes and needs Java and pyspark
 OPT_IN_WORKLOADS = ["spark"]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

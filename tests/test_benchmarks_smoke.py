@@ -50,7 +50,7 @@ def test_quick_suite_without_mlflow(tmp_path):
             continue
         assert row["duckml"] is not None, row
         # MLflow was skipped; these measure against a baseline of their own (a floor, or no autolog)
-        assert row["baseline"] is None or row["group"] in ("predict", "compile", "ui", "autolog", "system_metrics"), row
+        assert row["baseline"] is None or row["group"] in ("predict", "trees", "compile", "ui", "autolog", "system_metrics"), row
     lost = [r for r in result["rows"] if r["group"] == "concurrency" and r["unit"] == "count"]
     assert lost and lost[0]["duckml"] == 0
     assert md.count("\n| ") >= len(result["rows"])

@@ -133,16 +133,16 @@ class FastTrees:
             leaves = np.empty((1, rows), dtype=np.int32)
             _kernel()["walk"](matrix, feature, threshold, children, roots, depths, leaves)
             return values[leaves[0]]
-        out = np.zeros((rows,) + values.shape[1:], dtype=np.float64)
+        table = values.reshape(len(values), -1)  # a regressor's values as one column
+        out = np.zeros((rows, table.shape[1]), dtype=np.float64)
         leaves = np.empty((min(TREES_PER_PASS, self.trees), rows), dtype=np.int32)
         for start in range(0, self.trees, TREES_PER_PASS):
             count = min(TREES_PER_PASS, self.trees - start)
             _kernel()["walk"](matrix, feature, threshold, children, roots[start:start + count],
                               depths[start:start + count], leaves)
-            for k in range(count):
-                out += values[leaves[k]]  # tree order, as ForestRegressor/ForestClassifier accumulate
+            _kernel()["add"](leaves, count, table, out)
         out /= self.trees
-        return out
+        return out if values.ndim > 1 else out[:, 0]
 
     def tables(self) -> tuple:
         """(feature, threshold, children, roots, depths, values) of every tree, node ids global."""
@@ -219,7 +219,7 @@ def _cast(X: Any, arrays: list | None) -> np.ndarray | None:
 
 
 def _kernel() -> dict[str, Any] | None:
-    """The compiled walk ({"walk": function}), or None when numba is not installed."""
+    """The compiled walk and leaf sum ({"walk": …, "add": …}), or None when numba is not installed."""
     if "walk" in _KERNEL:
         return _KERNEL
     if _KERNEL.get("missing"):
@@ -231,6 +231,7 @@ def _kernel() -> dict[str, Any] | None:
             except ImportError:
                 _KERNEL["missing"] = True
                 return None
+            _KERNEL["add"] = numba.njit(nogil=True, cache=True)(_add_leaves)
             _KERNEL["walk"] = numba.njit(nogil=True, cache=True)(_walk)
     return _KERNEL
 
@@ -257,3 +258,13 @@ def _walk(X, feature, threshold, children, roots, depths, leaves):  # pragma: no
                     break
             for k in range(width):
                 leaves[t, start + k] = lanes[k]
+
+
+def _add_leaves(leaves, count, values, out):  # pragma: no cover - compiled by numba
+    """out[i] += values[leaves[t, i]] for t = 0 .. count-1: each row's sum in tree order, as scikit-learn's
+    forests add their trees' predictions one tree at a time (the same float64 additions, the same result)."""
+    for t in range(count):  # tree by tree: every row still gets its trees in order
+        for i in range(out.shape[0]):
+            leaf = leaves[t, i]
+            for c in range(out.shape[1]):
+                out[i, c] += values[leaf, c]

@@ -23,7 +23,10 @@ computed, nothing is written). Each side has one warm-up run (workers started, m
 take turns for ``--repeats`` rounds, so a change in the machine's load hits them alike; the median is reported
 as rows/s. The crossover forests score ``--crossover-rows`` rows (compiled forests run slowly in Spark).
 
-Standalone: ``python benchmarks/bench_spark.py --rows 200000 [--repeats 3] [--mlflow-python PATH]``;
+``--bound`` also times a ``mapInArrow`` that appends zeros and runs no model: the cost of Spark's Arrow transfer
+alone, which bounds every mapInArrow scorer.
+
+Standalone: ``python benchmarks/bench_spark.py --rows 200000 [--repeats 3] [--mlflow-python PATH] [--bound]``;
 ``python -m benchmarks --only spark`` runs it from the suite (``DUCKML_BENCH_SPARK_ROWS`` sets the rows there).
 """
 
@@ -156,6 +159,20 @@ def _hand_written(spark, df, model, columns):
     return df.mapInArrow(loop, StructType(df.schema.fields + [StructField("prediction", DoubleType())]))
 
 
+def _transfer_only(df):
+    """The bound of every mapInArrow scorer: the batches go to Python and back with a column of zeros
+    appended, and no model runs (what Spark's Arrow transfer alone costs)."""
+    import numpy as np
+    import pyarrow as pa
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    def append_zeros(batches):
+        for batch in batches:
+            yield batch.append_column("prediction", pa.array(np.zeros(batch.num_rows)))
+
+    return df.mapInArrow(append_zeros, StructType(df.schema.fields + [StructField("prediction", DoubleType())]))
+
+
 def _run(make_df) -> float:
     t0 = time.perf_counter()
     make_df().write.format("noop").mode("overwrite").save()
@@ -262,6 +279,8 @@ def measure(rows: int, repeats: int, keys: list[str], sides: list[str],
                     makers["compiled"] = lambda: df().select("*", function(*columns).alias("prediction"))  # noqa
                 if "floor" in sides and key not in CROSSOVER:
                     makers["floor"] = lambda: _hand_written(spark, df(), model, columns)  # noqa: B023
+                if "bound" in sides and key not in CROSSOVER:
+                    makers["bound"] = lambda: _transfer_only(df())  # noqa: B023
                 rates[key] = {side: counts[key] / t for side, t in _time_sides(makers, repeats).items()}
                 notes[f"{key} nodes"] = node_count(model)
                 print(f"[bench_spark] {key}: " + ", ".join(f"{s} {r:,.0f} rows/s" for s, r in rates[key].items()),
@@ -347,8 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlflow-python", help="a Python with mlflow==3.17.2 and pyspark (default: "
                                                 "$DUCKML_BENCH_MLFLOW_PYTHON, else this one)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip spark_udf")
+    parser.add_argument("--bound", action="store_true",
+                        help="also time a mapInArrow that appends zeros and runs no model (the transfer's cost)")
     args = parser.parse_args(argv)
-    sides = ["duckml", "compiled", "floor"] + ([] if args.no_mlflow else ["mlflow"])
+    sides = ["duckml", "compiled", "floor"] + ([] if args.no_mlflow else ["mlflow"]) + (["bound"] if args.bound else [])
     if not args.no_mlflow:
         _use_mlflow_python(args.mlflow_python)
     rates, notes = measure(args.rows, args.repeats, args.models, sides, args.crossover_rows)
@@ -376,6 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:<8} {cell('duckml')} {cell('compiled')} {cell('mlflow')} {cell('floor')} "
               f"{cell('mlflow floor', 11)}  {ratio('duckml', 'floor'):>11}  {ratio('compiled', 'floor'):>13}  "
               f"{ratio('duckml', 'mlflow'):>10}  {bridged:>19}")
+    bounds = {key: got["bound"] for key, got in rates.items() if got.get("bound")}
+    for key, rate in bounds.items():
+        print(f"{key}: transfer only (mapInArrow appending zeros, no model) {rate:,.0f} rows/s; "
+              f"duckml at {rates[key]['duckml'] / rate:.2f}x of it, the hand loop at {rates[key]['floor'] / rate:.2f}x")
     crossover = [key for key in rates if key in CROSSOVER]
     if crossover:
         print(f"crossover, {args.crossover_rows:,} rows: forest    nodes   duckml   compiled  compiled/duckml")

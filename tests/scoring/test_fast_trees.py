@@ -165,3 +165,40 @@ def test_duckml_predict_walks_a_forest_and_matches_scikit_learn(tmp_path, monkey
     got = duckml.predict("models:/walked/1", str(source)).to_pandas()
     assert walked["calls"] > 0
     np.testing.assert_array_equal(got["prediction"].to_numpy(), model.predict(scored_rows))
+
+
+def test_a_pipeline_with_text_and_nulls_logged_without_an_example_scores_as_scikit_learn(tmp_path, monkeypatch):
+    """As a user meets it: a one-hot text column (the forest sees a sparse matrix: scikit-learn scores it), a
+    model logged with no input example, and a source with NULLs in a number column and in the text column."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
+
+    import duckml
+
+    rng = np.random.default_rng(5)
+    train = pd.DataFrame({"x": rng.normal(size=3000), "y": rng.normal(size=3000),
+                          "city": rng.choice(["oslo", "rome", "lima"], 3000)})
+    target = train["x"] * 2 + (train["city"] == "rome")
+    walked = []
+    original = forest.FastTrees._accumulate
+    monkeypatch.setattr(forest.FastTrees, "_accumulate", lambda self, m: walked.append(1) or original(self, m))
+    for dense in (False, True):
+        walked.clear()
+        prep = ColumnTransformer([("num", SimpleImputer(), ["x", "y"]),
+                                  ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=not dense), ["city"])],
+                                 sparse_threshold=0.0 if dense else 1.0)
+        model = Pipeline([("prep", prep), ("rf", RandomForestRegressor(n_estimators=12, random_state=0))])
+        model.fit(train, target)
+        duckml.set_store(tmp_path / f"store{dense}.duckdb")
+        with duckml.start_run():
+            duckml.log_model(model, "model", registered_model_name="mixed")
+        week = pd.DataFrame({"x": rng.normal(size=4000), "y": rng.normal(size=4000),
+                             "city": rng.choice(["oslo", "rome", "lima", "kyiv"], 4000)})
+        week.loc[::7, "x"] = np.nan
+        week.loc[::11, "city"] = None
+        source = tmp_path / f"week{dense}.parquet"
+        week.to_parquet(source)
+        got = duckml.predict("models:/mixed/1", str(source)).to_pandas()
+        np.testing.assert_array_equal(got["prediction"].to_numpy(), model.predict(week))
+        assert bool(walked) == dense  # a sparse one-hot matrix goes to scikit-learn, a dense one is walked

@@ -184,38 +184,30 @@ def _node_tables(estimators: list, classifier: bool) -> tuple:
 
 def _float32_matrix(X: Any, features: int) -> np.ndarray | None:
     """X as C-ordered float32 when that cast is the one scikit-learn makes and every value is finite."""
-    columns = getattr(X, "dtypes", None)
-    if columns is not None:  # a DataFrame
-        kinds = [getattr(dtype, "kind", "O") for dtype in columns]
-        if any(kind not in "fiub" for kind in kinds):
-            return None
-        arrays = [X.iloc[:, i].to_numpy() for i in range(X.shape[1])]
-    elif isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiub":
-        arrays = None
+    if getattr(X, "dtypes", None) is not None:  # a DataFrame: column by column
+        columns = [X.iloc[:, i].to_numpy() for i in range(X.shape[1])]
+    elif isinstance(X, np.ndarray) and X.ndim == 2:
+        columns = [X]
     else:
         return None
-    if X.shape[1] != features:
+    if X.shape[1] != features or not all(_casts_exactly(values) for values in columns):
         return None
+    matrix = np.empty((X.shape[0], features), dtype=np.float32)
     with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf, refused below
-        return _cast(X, arrays)
+        if len(columns) == 1 and columns[0].ndim == 2:
+            matrix[:] = columns[0]
+        else:
+            for i, values in enumerate(columns):
+                matrix[:, i] = values
+    return matrix if np.isfinite(matrix).all() else None
 
 
-def _cast(X: Any, arrays: list | None) -> np.ndarray | None:
-    if arrays is None:
-        if X.dtype.kind in "iu" and X.size and (X.min() < -_EXACT_INT or X.max() > _EXACT_INT):
-            return None
-        matrix = np.ascontiguousarray(X, dtype=np.float32)
-    else:
-        matrix = np.empty(X.shape, dtype=np.float32)
-        for i, values in enumerate(arrays):
-            if values.dtype.kind not in "fiub":  # e.g. a nullable column holding pd.NA
-                return None
-            if values.dtype.kind in "iu" and values.size and (values.min() < -_EXACT_INT or values.max() > _EXACT_INT):
-                return None
-            matrix[:, i] = values
-    if not np.isfinite(matrix).all():
-        return None
-    return matrix
+def _casts_exactly(values: np.ndarray) -> bool:
+    """Numbers whose float32 cast cannot depend on the route taken (not text, nor pd.NA in an object column)."""
+    kind = values.dtype.kind
+    if kind in "iu":  # every integer up to 2**24 is exact in float32
+        return not values.size or (values.min() >= -_EXACT_INT and values.max() <= _EXACT_INT)
+    return kind in "fb"
 
 
 def _kernel() -> dict[str, Any] | None:
